@@ -1,0 +1,71 @@
+// The CryptoBackend contract: one interface, several implementations (js here, wasm in
+// @bpci/crypto-wasm, native in @bpci/native). Every backend returns byte-identical results for
+// every input; the js backend is the oracle the others are tested against.
+
+/** Messages packed into one buffer: message i is data[offsets[i] .. offsets[i+1]). */
+export interface PackedMessages {
+  readonly data: Uint8Array;
+  /** n + 1 offsets, non-decreasing, offsets[0] = 0, offsets[n] = data.length. */
+  readonly offsets: Uint32Array;
+}
+
+export interface MerkleProof {
+  /** Index of the proven leaf. */
+  readonly index: number;
+  /** Number of leaves in the tree (fixes where the promoted nodes are). */
+  readonly leafCount: number;
+  /** Sibling hashes, bottom-up, one per level where the node had a sibling. */
+  readonly siblings: readonly Uint8Array[];
+}
+
+export interface PowResult {
+  readonly nonce: bigint;
+  readonly hash: Uint8Array;
+}
+
+export interface SignedItem {
+  readonly publicKey: Uint8Array;
+  readonly message: Uint8Array;
+  readonly signature: Uint8Array;
+}
+
+export interface CryptoBackend {
+  readonly name: 'js' | 'wasm' | 'native' | (string & {});
+  /** BLAKE3, 32-byte output. */
+  blake3(data: Uint8Array): Uint8Array;
+  /** BLAKE3 keyed mode (the link MAC); key is 32 bytes. */
+  blake3Keyed(key: Uint8Array, data: Uint8Array): Uint8Array;
+  /** One hash per message, in one boundary crossing. */
+  blake3Many(messages: readonly Uint8Array[]): Uint8Array[];
+  /** Packed variant: returns n x 32 bytes. */
+  blake3ManyPacked(messages: PackedMessages): Uint8Array;
+  /** Merkle root under the rule in merkle.ts (domain-separated, odd node promoted). */
+  merkleRoot(leaves: readonly Uint8Array[]): Uint8Array;
+  merkleProof(leaves: readonly Uint8Array[], index: number): MerkleProof;
+  /** Lowest nonce in [nonceStart, nonceStart + count) whose hash (big-endian) <= target. */
+  powSearch(header: Uint8Array, target: Uint8Array, nonceStart: bigint, count: number): PowResult | null;
+  /** 32-byte public key of a 32-byte RFC 8032 seed. */
+  ed25519PublicKey(seed32: Uint8Array): Uint8Array;
+  /** RFC 8032 deterministic signature (64 bytes). */
+  ed25519Sign(seed32: Uint8Array, message: Uint8Array): Uint8Array;
+  /** ZIP-215 verification (see ed25519-rule.md); never throws on malformed items: they are 0. */
+  ed25519VerifyBatch(items: readonly SignedItem[]): Uint8Array;
+}
+
+export function packMessages(messages: readonly Uint8Array[]): PackedMessages {
+  const offsets = new Uint32Array(messages.length + 1);
+  let total = 0;
+  for (let i = 0; i < messages.length; i++) {
+    total += messages[i]!.length;
+    offsets[i + 1] = total;
+  }
+  const data = new Uint8Array(total);
+  for (let i = 0; i < messages.length; i++) data.set(messages[i]!, offsets[i]!);
+  return { data, offsets };
+}
+
+export function unpackHashes(out: Uint8Array, count: number): Uint8Array[] {
+  const res = new Array<Uint8Array>(count);
+  for (let i = 0; i < count; i++) res[i] = out.subarray(i * 32, i * 32 + 32);
+  return res;
+}

@@ -1,0 +1,17 @@
+// @bpci/core public surface. No IO, no clocks, no randomness, no node:* imports.
+export * from './crypto/backend.js';
+export * from './crypto/args.js';
+export { jsBackend } from './crypto/js.js';
+export {
+  verifyMerkleProof,
+  merkleLeafHash,
+  merkleNodeHash,
+  merkleRootFromHashes,
+  merkleProofFromHashes,
+  equalBytes,
+  checkMerkleArgs,
+  MERKLE_LEAF_PREFIX,
+  MERKLE_NODE_PREFIX,
+} from './crypto/merkle.js';
+export { checkPowArgs, meetsTarget, writeNonce, powSearchWith } from './crypto/pow.js';
+export { ED25519_RULE, ED25519_RULE_OPTIONS, checkSignedItems } from './crypto/ed25519-rule.js';
