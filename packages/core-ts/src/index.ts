@@ -15,3 +15,8 @@ export {
 } from './crypto/merkle.js';
 export { checkPowArgs, meetsTarget, writeNonce, powSearchWith } from './crypto/pow.js';
 export { ED25519_RULE, ED25519_RULE_OPTIONS, checkSignedItems } from './crypto/ed25519-rule.js';
+
+// Consensus (PBFT), codec, validator set, simulator support. Appended by the consensus owner.
+export * from './consensus/types.js';
+export * from './consensus/validators.js';
+export * from './codec/codec.js';

@@ -1,0 +1,421 @@
+// Canonical binary codec for every PBFT message: what is signed, hashed and sent.
+//
+// Contract: encodeMessage is a function (one encoding per value); decodeMessage accepts exactly
+// the encodings encodeMessage produces and throws CodecError on anything else (truncated,
+// oversized, unknown tag, out-of-range value, non-canonical string, trailing bytes). Every size
+// has a named maximum in CODEC_LIMITS, checked before allocation, so a hostile frame cannot make
+// the decoder allocate more than the frame's own size.
+//
+// Layout: u8 tag, then fields in declaration order; integers big-endian (u16 validator ids, u53
+// views/seqs as 8 bytes); variable fields u32-length-prefixed; signatures last (64 bytes).
+
+import type {
+  CertifiedBatch,
+  Checkpoint,
+  ClientRequest,
+  Commit,
+  Digest,
+  Message,
+  NewView,
+  PrePrepare,
+  Prepare,
+  PreparedCert,
+  Reply,
+  SignedStatement,
+  StableCheckpoint,
+  StateTransfer,
+  ViewChange,
+  Vote,
+} from '../consensus/types.js';
+import { CodecError, Reader, Writer, utf8Encode } from './wire.js';
+
+export { CodecError } from './wire.js';
+export type { CodecErrorCode } from './wire.js';
+
+export const CODEC_LIMITS = {
+  clientIdBytesMax: 64,
+  opBytesMax: 64 * 1024,
+  resultBytesMax: 64 * 1024,
+  batchRequestsMax: 4096,
+  /** Signers in one certificate: at most one message per validator. */
+  certSignersMax: 256,
+  /** Prepared certificates in one view-change (bounded by the watermark window). */
+  preparedCertsMax: 1024,
+  /** Pre-prepares in one new-view. */
+  newViewProposalsMax: 1024,
+  snapshotBytesMax: 64 * 1024 * 1024,
+  transferBatchesMax: 256,
+  /** A whole frame; the transport rejects longer frames before decoding. */
+  messageBytesMax: 128 * 1024 * 1024,
+} as const;
+
+const DIGEST_BYTES = 32;
+const SIG_BYTES = 64;
+
+const TAG = {
+  request: 1,
+  'pre-prepare': 2,
+  prepare: 3,
+  commit: 4,
+  checkpoint: 5,
+  'view-change': 6,
+  'new-view': 7,
+  reply: 8,
+  fetch: 9,
+  state: 10,
+} as const satisfies Record<Message['kind'], number>;
+
+/** Domain separation for everything this protocol signs. */
+const SIGN_DOMAIN = utf8Encode('bpci/pbft/v1');
+
+// ---------------------------------------------------------------------------------------------
+// Writers
+
+function writeRequest(w: Writer, r: ClientRequest): void {
+  w.string(r.clientId, CODEC_LIMITS.clientIdBytesMax);
+  w.u53(r.requestSeq);
+  w.bytes(r.op, CODEC_LIMITS.opBytesMax);
+}
+
+function writeBatch(w: Writer, batch: readonly ClientRequest[]): void {
+  if (batch.length > CODEC_LIMITS.batchRequestsMax) throw new CodecError('too-large', `batch of ${batch.length} requests`);
+  w.u32(batch.length);
+  for (const r of batch) writeRequest(w, r);
+}
+
+function writePrePrepare(w: Writer, m: PrePrepare): void {
+  w.u53(m.view);
+  w.u53(m.seq);
+  w.fixed(m.digest, DIGEST_BYTES);
+  writeBatch(w, m.batch);
+  w.u16(m.from);
+  w.fixed(m.sig, SIG_BYTES);
+}
+
+function writeVote(w: Writer, m: Vote): void {
+  w.u53(m.view);
+  w.u53(m.seq);
+  w.fixed(m.digest, DIGEST_BYTES);
+  w.u16(m.from);
+  w.fixed(m.sig, SIG_BYTES);
+}
+
+function writeCheckpoint(w: Writer, m: Checkpoint): void {
+  w.u53(m.seq);
+  w.fixed(m.stateDigest, DIGEST_BYTES);
+  w.u16(m.from);
+  w.fixed(m.sig, SIG_BYTES);
+}
+
+function writeList<T>(w: Writer, items: readonly T[], max: number, what: string, each: (w: Writer, t: T) => void): void {
+  if (items.length > max) throw new CodecError('too-large', `${what}: ${items.length} items > max ${max}`);
+  w.u32(items.length);
+  for (const it of items) each(w, it);
+}
+
+function writePreparedCert(w: Writer, c: PreparedCert): void {
+  writePrePrepare(w, c.prePrepare);
+  writeList(w, c.prepares, CODEC_LIMITS.certSignersMax, 'prepares', writeVote);
+}
+
+function writeViewChangeBody(w: Writer, m: ViewChange): void {
+  w.u53(m.newView);
+  w.u53(m.stableSeq);
+  w.fixed(m.stableDigest, DIGEST_BYTES);
+  writeList(w, m.checkpointProof, CODEC_LIMITS.certSignersMax, 'checkpointProof', writeCheckpoint);
+  writeList(w, m.prepared, CODEC_LIMITS.preparedCertsMax, 'prepared', writePreparedCert);
+  w.u16(m.from);
+}
+
+function writeViewChange(w: Writer, m: ViewChange): void {
+  writeViewChangeBody(w, m);
+  w.fixed(m.sig, SIG_BYTES);
+}
+
+function writeNewViewBody(w: Writer, m: NewView): void {
+  w.u53(m.view);
+  writeList(w, m.viewChanges, CODEC_LIMITS.certSignersMax, 'viewChanges', writeViewChange);
+  writeList(w, m.prePrepares, CODEC_LIMITS.newViewProposalsMax, 'prePrepares', writePrePrepare);
+  w.u16(m.from);
+}
+
+function writeReplyBody(w: Writer, m: Reply): void {
+  w.u53(m.view);
+  w.u53(m.seq);
+  w.string(m.clientId, CODEC_LIMITS.clientIdBytesMax);
+  w.u53(m.requestSeq);
+  w.bytes(m.result, CODEC_LIMITS.resultBytesMax);
+  w.u16(m.from);
+}
+
+function writeStableCheckpoint(w: Writer, c: StableCheckpoint): void {
+  w.u53(c.seq);
+  w.fixed(c.stateDigest, DIGEST_BYTES);
+  w.bytes(c.snapshot, CODEC_LIMITS.snapshotBytesMax);
+  writeList(w, c.proof, CODEC_LIMITS.certSignersMax, 'proof', writeCheckpoint);
+}
+
+function writeCertifiedBatch(w: Writer, b: CertifiedBatch): void {
+  writePrePrepare(w, b.prePrepare);
+  writeList(w, b.commits, CODEC_LIMITS.certSignersMax, 'commits', writeVote);
+}
+
+function writeMessage(w: Writer, m: Message): void {
+  w.u8(TAG[m.kind]);
+  switch (m.kind) {
+    case 'request':
+      return writeRequest(w, m);
+    case 'pre-prepare':
+      return writePrePrepare(w, m);
+    case 'prepare':
+    case 'commit':
+      return writeVote(w, m);
+    case 'checkpoint':
+      return writeCheckpoint(w, m);
+    case 'view-change':
+      return writeViewChange(w, m);
+    case 'new-view':
+      writeNewViewBody(w, m);
+      return w.fixed(m.sig, SIG_BYTES);
+    case 'reply':
+      writeReplyBody(w, m);
+      return w.fixed(m.sig, SIG_BYTES);
+    case 'fetch':
+      w.u53(m.nextSeq);
+      return w.u16(m.from);
+    case 'state':
+      w.u8(m.checkpoint === null ? 0 : 1);
+      if (m.checkpoint !== null) writeStableCheckpoint(w, m.checkpoint);
+      writeList(w, m.batches, CODEC_LIMITS.transferBatchesMax, 'batches', writeCertifiedBatch);
+      return w.u16(m.from);
+    default:
+      return assertNever(m);
+  }
+}
+
+export function encodeMessage(m: Message): Uint8Array {
+  const w = new Writer(m.kind === 'pre-prepare' || m.kind === 'state' || m.kind === 'view-change' ? 1024 : 192);
+  writeMessage(w, m);
+  return w.finish();
+}
+
+/** Canonical encoding of a batch of requests (its blake3 is the pre-prepare digest). */
+export function encodeBatch(batch: readonly ClientRequest[]): Uint8Array {
+  const w = new Writer(64 + batch.length * 48);
+  writeBatch(w, batch);
+  return w.finish();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Readers
+
+function readValidatorId(r: Reader, what: string): number {
+  return r.u16(what);
+}
+
+function readRequest(r: Reader): ClientRequest {
+  const clientId = r.string(CODEC_LIMITS.clientIdBytesMax, 'clientId');
+  const requestSeq = r.u53('requestSeq');
+  const op = r.bytes(CODEC_LIMITS.opBytesMax, 'op');
+  return { kind: 'request', clientId, requestSeq, op };
+}
+
+// Minimum encoded sizes, used to reject absurd counts before looping.
+const REQUEST_BYTES_MIN = 4 + 8 + 4;
+const VOTE_BYTES = 8 + 8 + DIGEST_BYTES + 2 + SIG_BYTES;
+const CHECKPOINT_BYTES = 8 + DIGEST_BYTES + 2 + SIG_BYTES;
+const PREPREPARE_BYTES_MIN = 8 + 8 + DIGEST_BYTES + 4 + 2 + SIG_BYTES;
+const VIEWCHANGE_BYTES_MIN = 8 + 8 + DIGEST_BYTES + 4 + 4 + 2 + SIG_BYTES;
+
+function readPrePrepare(r: Reader): PrePrepare {
+  const view = r.u53('view');
+  const seq = r.u53('seq');
+  const digest = r.fixed(DIGEST_BYTES, 'digest');
+  const n = r.count(CODEC_LIMITS.batchRequestsMax, REQUEST_BYTES_MIN, 'batch');
+  const batch: ClientRequest[] = [];
+  for (let i = 0; i < n; i++) batch.push(readRequest(r));
+  const from = readValidatorId(r, 'from');
+  const sig = r.fixed(SIG_BYTES, 'sig');
+  return { kind: 'pre-prepare', view, seq, digest, batch, from, sig };
+}
+
+function readVote<K extends 'prepare' | 'commit'>(r: Reader, kind: K): Vote & { kind: K } {
+  const view = r.u53('view');
+  const seq = r.u53('seq');
+  const digest = r.fixed(DIGEST_BYTES, 'digest');
+  const from = readValidatorId(r, 'from');
+  const sig = r.fixed(SIG_BYTES, 'sig');
+  return { kind, view, seq, digest, from, sig };
+}
+
+function readCheckpoint(r: Reader): Checkpoint {
+  const seq = r.u53('seq');
+  const stateDigest = r.fixed(DIGEST_BYTES, 'stateDigest');
+  const from = readValidatorId(r, 'from');
+  const sig = r.fixed(SIG_BYTES, 'sig');
+  return { kind: 'checkpoint', seq, stateDigest, from, sig };
+}
+
+function readList<T>(r: Reader, max: number, minItemBytes: number, what: string, each: (r: Reader) => T): T[] {
+  const n = r.count(max, minItemBytes, what);
+  const out: T[] = [];
+  for (let i = 0; i < n; i++) out.push(each(r));
+  return out;
+}
+
+function readViewChange(r: Reader): ViewChange {
+  const newView = r.u53('newView');
+  const stableSeq = r.u53('stableSeq');
+  const stableDigest = r.fixed(DIGEST_BYTES, 'stableDigest');
+  const checkpointProof = readList(r, CODEC_LIMITS.certSignersMax, CHECKPOINT_BYTES, 'checkpointProof', readCheckpoint);
+  const prepared = readList(r, CODEC_LIMITS.preparedCertsMax, PREPREPARE_BYTES_MIN + 4, 'prepared', (rr) => {
+    const prePrepare = readPrePrepare(rr);
+    const prepares = readList(rr, CODEC_LIMITS.certSignersMax, VOTE_BYTES, 'prepares', (x) => readVote(x, 'prepare'));
+    return { prePrepare, prepares };
+  });
+  const from = readValidatorId(r, 'from');
+  const sig = r.fixed(SIG_BYTES, 'sig');
+  return { kind: 'view-change', newView, stableSeq, stableDigest, checkpointProof, prepared, from, sig };
+}
+
+function readStableCheckpoint(r: Reader): StableCheckpoint {
+  const seq = r.u53('seq');
+  const stateDigest = r.fixed(DIGEST_BYTES, 'stateDigest');
+  const snapshot = r.bytes(CODEC_LIMITS.snapshotBytesMax, 'snapshot');
+  const proof = readList(r, CODEC_LIMITS.certSignersMax, CHECKPOINT_BYTES, 'proof', readCheckpoint);
+  return { seq, stateDigest, snapshot, proof };
+}
+
+function readMessage(r: Reader): Message {
+  const tag = r.u8('tag');
+  switch (tag) {
+    case TAG.request:
+      return readRequest(r);
+    case TAG['pre-prepare']:
+      return readPrePrepare(r);
+    case TAG.prepare:
+      return readVote(r, 'prepare');
+    case TAG.commit:
+      return readVote(r, 'commit');
+    case TAG.checkpoint:
+      return readCheckpoint(r);
+    case TAG['view-change']:
+      return readViewChange(r);
+    case TAG['new-view']: {
+      const view = r.u53('view');
+      const viewChanges = readList(r, CODEC_LIMITS.certSignersMax, VIEWCHANGE_BYTES_MIN, 'viewChanges', readViewChange);
+      const prePrepares = readList(r, CODEC_LIMITS.newViewProposalsMax, PREPREPARE_BYTES_MIN, 'prePrepares', readPrePrepare);
+      const from = readValidatorId(r, 'from');
+      const sig = r.fixed(SIG_BYTES, 'sig');
+      return { kind: 'new-view', view, viewChanges, prePrepares, from, sig };
+    }
+    case TAG.reply: {
+      const view = r.u53('view');
+      const seq = r.u53('seq');
+      const clientId = r.string(CODEC_LIMITS.clientIdBytesMax, 'clientId');
+      const requestSeq = r.u53('requestSeq');
+      const result = r.bytes(CODEC_LIMITS.resultBytesMax, 'result');
+      const from = readValidatorId(r, 'from');
+      const sig = r.fixed(SIG_BYTES, 'sig');
+      return { kind: 'reply', view, seq, clientId, requestSeq, result, from, sig };
+    }
+    case TAG.fetch: {
+      const nextSeq = r.u53('nextSeq');
+      const from = readValidatorId(r, 'from');
+      return { kind: 'fetch', nextSeq, from };
+    }
+    case TAG.state: {
+      const has = r.u8('checkpoint flag');
+      if (has > 1) throw new CodecError('bad-value', `checkpoint flag must be 0 or 1, got ${has}`);
+      const checkpoint = has === 1 ? readStableCheckpoint(r) : null;
+      const batches = readList(r, CODEC_LIMITS.transferBatchesMax, PREPREPARE_BYTES_MIN + 4, 'batches', (rr) => {
+        const prePrepare = readPrePrepare(rr);
+        const commits = readList(rr, CODEC_LIMITS.certSignersMax, VOTE_BYTES, 'commits', (x) => readVote(x, 'commit'));
+        return { prePrepare, commits };
+      });
+      const from = readValidatorId(r, 'from');
+      return { kind: 'state', checkpoint, batches, from } satisfies StateTransfer;
+    }
+    default:
+      throw new CodecError('bad-tag', `unknown message tag ${tag}`);
+  }
+}
+
+export function decodeMessage(bytes: Uint8Array): Message {
+  if (!(bytes instanceof Uint8Array)) throw new CodecError('bad-value', 'frame must be a Uint8Array');
+  if (bytes.length > CODEC_LIMITS.messageBytesMax) {
+    throw new CodecError('too-large', `frame of ${bytes.length} bytes > max ${CODEC_LIMITS.messageBytesMax}`);
+  }
+  const r = new Reader(bytes);
+  const m = readMessage(r);
+  r.end();
+  return m;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Signing payloads. A statement about one slot (pre-prepare header, prepare, commit, checkpoint)
+// is signed over a fixed 59-byte layout, so evidence needs nothing but the statement itself.
+
+const STATEMENT_TAG = { 'pre-prepare': 1, prepare: 2, commit: 3, checkpoint: 4 } as const;
+
+export function statementPayload(
+  kind: SignedStatement['kind'],
+  view: number,
+  seq: number,
+  digest: Digest,
+  from: number,
+): Uint8Array {
+  const w = new Writer(SIGN_DOMAIN.length + 1 + 8 + 8 + DIGEST_BYTES + 2);
+  w.fixed(SIGN_DOMAIN, SIGN_DOMAIN.length);
+  w.u8(STATEMENT_TAG[kind]);
+  w.u53(view);
+  w.u53(seq);
+  w.fixed(digest, DIGEST_BYTES);
+  w.u16(from);
+  return w.finish();
+}
+
+/** A signed message reduced to its statement (for evidence and signature checks). */
+export function toStatement(m: PrePrepare | Prepare | Commit | Checkpoint): SignedStatement {
+  if (m.kind === 'checkpoint') return { kind: 'checkpoint', view: 0, seq: m.seq, digest: m.stateDigest, from: m.from, sig: m.sig };
+  return { kind: m.kind, view: m.view, seq: m.seq, digest: m.digest, from: m.from, sig: m.sig };
+}
+
+/** Bytes that `m.sig` signs. Requests, fetches and state transfers are not signed. */
+export function signingPayload(m: PrePrepare | Vote | Checkpoint | ViewChange | NewView | Reply): Uint8Array {
+  switch (m.kind) {
+    case 'pre-prepare':
+    case 'prepare':
+    case 'commit':
+      return statementPayload(m.kind, m.view, m.seq, m.digest, m.from);
+    case 'checkpoint':
+      return statementPayload('checkpoint', 0, m.seq, m.stateDigest, m.from);
+    case 'view-change': {
+      const w = new Writer(1024);
+      w.fixed(SIGN_DOMAIN, SIGN_DOMAIN.length);
+      w.u8(TAG['view-change']);
+      writeViewChangeBody(w, m);
+      return w.finish();
+    }
+    case 'new-view': {
+      const w = new Writer(1024);
+      w.fixed(SIGN_DOMAIN, SIGN_DOMAIN.length);
+      w.u8(TAG['new-view']);
+      writeNewViewBody(w, m);
+      return w.finish();
+    }
+    case 'reply': {
+      const w = new Writer(128);
+      w.fixed(SIGN_DOMAIN, SIGN_DOMAIN.length);
+      w.u8(TAG.reply);
+      writeReplyBody(w, m);
+      return w.finish();
+    }
+    default:
+      return assertNever(m);
+  }
+}
+
+export function assertNever(x: never): never {
+  throw new Error(`unreachable: ${JSON.stringify(x)}`);
+}
