@@ -1,0 +1,87 @@
+// Test helpers: identity keys, polling for a condition (bounded, never asserting time), and a
+// hand-driven link client that speaks the handshake byte by byte so tests can misbehave on purpose.
+import net from 'node:net';
+import { jsBackend, type CryptoBackend } from '@bpci/core';
+import { FrameDecoder, encodeFrame } from '../src/transport/frame.js';
+import {
+  HELLO_BYTES,
+  authMessage,
+  decodeHello,
+  deriveLinkKeys,
+  encodeHello,
+  newEphemeral,
+  newNonce,
+  sealWireFrame,
+  transcriptHash,
+  type LinkKeys,
+} from '../src/transport/link-crypto.js';
+
+export const crypto: CryptoBackend = jsBackend();
+
+export function identity(i: number): { seed: Uint8Array; publicKey: Uint8Array } {
+  const seed = new Uint8Array(32).fill(0);
+  seed[0] = 0xa0;
+  seed[31] = i + 1;
+  return { seed, publicKey: crypto.ed25519PublicKey(seed) };
+}
+
+export async function waitFor(cond: () => boolean, what: string, limitMs = 10_000): Promise<void> {
+  const start = Date.now();
+  while (!cond()) {
+    if (Date.now() - start > limitMs) throw new Error(`timed out waiting for: ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** A raw TCP client to a transport's port; records whether the server closed it. */
+export class RawClient {
+  readonly socket: net.Socket;
+  closed = false;
+  readonly decoder = new FrameDecoder(1 << 20);
+  readonly frames: Uint8Array[] = [];
+  private constructor(socket: net.Socket) {
+    this.socket = socket;
+    socket.on('data', (c: Buffer) => {
+      for (const f of this.decoder.push(c)) this.frames.push(f);
+    });
+    socket.on('error', () => {});
+    socket.on('close', () => {
+      this.closed = true;
+    });
+  }
+  static connect(port: number): Promise<RawClient> {
+    return new Promise((resolve, reject) => {
+      const s = net.connect({ host: '127.0.0.1', port }, () => resolve(new RawClient(s)));
+      s.once('error', reject);
+    });
+  }
+  write(bytes: Uint8Array): void {
+    this.socket.write(bytes);
+  }
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  /**
+   * Runs the dialer side of the handshake claiming `fromId`, signing with `seed` (which may be the
+   * wrong key). Returns the link keys if the server answered with its hello + auth.
+   */
+  async handshake(fromId: number, toId: number, seed: Uint8Array): Promise<LinkKeys> {
+    const eph = newEphemeral();
+    const mine = encodeHello(fromId, toId, newNonce(), eph.publicRaw);
+    this.write(encodeFrame(mine.bytes));
+    await waitFor(() => this.frames.length >= 2 || this.closed, 'server hello + auth');
+    if (this.frames.length < 2) throw new Error('server closed during handshake');
+    const theirs = decodeHello(this.frames[0]!.slice(0, HELLO_BYTES));
+    const th = transcriptHash(crypto, mine, theirs);
+    const keys = deriveLinkKeys(crypto, 0, eph, theirs.ephemeralPublic, th);
+    this.write(encodeFrame(crypto.ed25519Sign(seed, authMessage(0, th))));
+    return keys;
+  }
+
+  sendSealed(keys: LinkKeys, counter: number, payload: Uint8Array): Uint8Array {
+    const wire = sealWireFrame(crypto, keys.sendKey, keys.sendDirection, counter, payload);
+    this.write(wire);
+    return wire;
+  }
+}

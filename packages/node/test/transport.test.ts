@@ -1,0 +1,231 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { Transport, backoffDelayMs, type PeerAddress, type TransportLimits } from '../src/transport/transport.js';
+import { FrameDecoder, FrameTooLargeError, encodeFrame } from '../src/transport/frame.js';
+import {
+  DIRECTION_ACCEPTOR_TO_DIALER,
+  DIRECTION_DIALER_TO_ACCEPTOR,
+  openFrame,
+  sealWireFrame,
+} from '../src/transport/link-crypto.js';
+import { RawClient, crypto, identity, waitFor } from './helpers.js';
+
+const open: Transport[] = [];
+const clients: RawClient[] = [];
+afterEach(async () => {
+  for (const c of clients.splice(0)) c.destroy();
+  await Promise.all(open.splice(0).map((t) => t.close()));
+});
+
+type Inbox = Array<{ from: number; text: string }>;
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+function addr(id: number, port: number): PeerAddress {
+  return { id, host: '127.0.0.1', port, publicKey: identity(id).publicKey };
+}
+
+async function startNode(
+  id: number,
+  peers: PeerAddress[],
+  inbox: Inbox,
+  opts: { port?: number; limits?: Partial<TransportLimits> } = {},
+): Promise<{ t: Transport; port: number }> {
+  const t = new Transport({
+    selfId: id,
+    listen: { host: '127.0.0.1', port: opts.port ?? 0 },
+    peers,
+    identitySeed32: identity(id).seed,
+    crypto,
+    limits: { reconnectDelayMsMin: 5, reconnectDelayMsMax: 50, ...opts.limits },
+    onMessage: (from, payload) => inbox.push({ from, text: dec.decode(payload) }),
+    random: () => 0.5,
+  });
+  open.push(t);
+  const { port } = await t.start();
+  return { t, port };
+}
+
+/** Starts n nodes from the highest id down, so each dialer knows the ports it dials. */
+async function mesh(n: number, limits?: Partial<TransportLimits>) {
+  const ports: number[] = new Array(n).fill(0);
+  const inboxes: Inbox[] = [];
+  const nodes: Transport[] = [];
+  for (let id = n - 1; id >= 0; id--) {
+    const peers = [...Array(n).keys()].filter((j) => j !== id).map((j) => addr(j, ports[j]!));
+    inboxes[id] = [];
+    const { t, port } = await startNode(id, peers, inboxes[id]!, limits ? { limits } : {});
+    ports[id] = port;
+    nodes[id] = t;
+  }
+  return { nodes, inboxes, ports };
+}
+
+describe('frame decoder', () => {
+  it('reassembles frames split across chunks and joined in one chunk', () => {
+    const d = new FrameDecoder(100);
+    const a = encodeFrame(enc.encode('hello'));
+    const b = encodeFrame(enc.encode('world!'));
+    const all = new Uint8Array([...a, ...b]);
+    expect(d.push(all.subarray(0, 3))).toEqual([]);
+    const out = [...d.push(all.subarray(3, 12)), ...d.push(all.subarray(12))];
+    expect(out.map((f) => dec.decode(f))).toEqual(['hello', 'world!']);
+    expect(d.buffered).toBe(0);
+  });
+
+  it('rejects a 2^31-byte announcement from its header alone', () => {
+    const d = new FrameDecoder(1 << 20);
+    const header = new Uint8Array([0x80, 0, 0, 0, 1, 2]);
+    expect(() => d.push(header)).toThrow(FrameTooLargeError);
+    expect(d.buffered).toBeLessThanOrEqual(2); // nothing was reserved for the body
+  });
+});
+
+describe('frame MAC', () => {
+  it('fails on a wrong counter, a reflected direction or a flipped bit', () => {
+    const key = crypto.blake3(enc.encode('k'));
+    const payload = enc.encode('vote');
+    const wire = sealWireFrame(crypto, key, DIRECTION_DIALER_TO_ACCEPTOR, 7, payload);
+    const body = wire.subarray(4);
+    expect(dec.decode(openFrame(crypto, key, DIRECTION_DIALER_TO_ACCEPTOR, 7, body)!)).toBe('vote');
+    expect(openFrame(crypto, key, DIRECTION_DIALER_TO_ACCEPTOR, 8, body)).toBeNull();
+    expect(openFrame(crypto, key, DIRECTION_ACCEPTOR_TO_DIALER, 7, body)).toBeNull();
+    const flipped = body.slice();
+    flipped[0]! ^= 1;
+    expect(openFrame(crypto, key, DIRECTION_DIALER_TO_ACCEPTOR, 7, flipped)).toBeNull();
+  });
+});
+
+describe('backoff', () => {
+  it('grows exponentially, is capped, and jitters within [half, full]', () => {
+    expect(backoffDelayMs(0, 50, 5000, () => 0)).toBe(25);
+    expect(backoffDelayMs(0, 50, 5000, () => 0.999999)).toBe(50);
+    expect(backoffDelayMs(3, 50, 5000, () => 0.5)).toBe(300);
+    expect(backoffDelayMs(40, 50, 5000, () => 0.999999)).toBe(5000);
+  });
+});
+
+describe('transport over loopback', () => {
+  it('4 validators exchange messages over a full mesh, in order per link', async () => {
+    const { nodes, inboxes } = await mesh(4);
+    for (let i = 0; i < 4; i++) for (let k = 0; k < 20; k++) nodes[i]!.broadcast(enc.encode(`${i}:${k}`));
+    await waitFor(() => inboxes.every((b) => b.length === 60), 'all 60 messages at each node');
+    for (let i = 0; i < 4; i++) {
+      for (let j = 0; j < 4; j++) {
+        if (i === j) continue;
+        const got = inboxes[i]!.filter((m) => m.from === j).map((m) => m.text);
+        expect(got).toEqual([...Array(20).keys()].map((k) => `${j}:${k}`));
+      }
+      const st = nodes[i]!.stats();
+      expect(st.peers.every((p) => p.connected)).toBe(true);
+      expect(Object.values(st.rejected).every((v) => v === 0)).toBe(true);
+    }
+  });
+
+  it('reconnects after a peer restarts on the same port and delivers what was queued', async () => {
+    const { nodes, inboxes, ports } = await mesh(2);
+    nodes[0]!.send(1, enc.encode('before'));
+    await waitFor(() => inboxes[1]!.length === 1, 'first message');
+    await nodes[1]!.close();
+    await waitFor(() => !nodes[0]!.isConnected(1), 'link down');
+    nodes[0]!.send(1, enc.encode('while-down'));
+    const inbox: Inbox = [];
+    await startNode(1, [addr(0, ports[0]!)], inbox, { port: ports[1]! });
+    await waitFor(() => inbox.length === 1, 'message after restart');
+    expect(inbox[0]).toEqual({ from: 0, text: 'while-down' });
+    expect(nodes[0]!.stats().peers[0]!.linksEstablished).toBe(2);
+  });
+
+  it('closes and counts a garbage client, a bad magic and a 2^31 length', async () => {
+    const { nodes, ports } = await mesh(2);
+    const t = nodes[1]!;
+    const http = await RawClient.connect(ports[1]!);
+    clients.push(http);
+    http.write(enc.encode('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
+    const huge = await RawClient.connect(ports[1]!);
+    clients.push(huge);
+    huge.write(new Uint8Array([0x80, 0, 0, 0]));
+    const badMagic = await RawClient.connect(ports[1]!);
+    clients.push(badMagic);
+    badMagic.write(encodeFrame(new Uint8Array(77).fill(7)));
+    await waitFor(() => http.closed && huge.closed && badMagic.closed, 'server closes all three');
+    expect(t.stats().rejected.frame_too_large).toBe(2);
+    expect(t.stats().rejected.malformed_hello).toBe(1);
+    // The real link is unaffected.
+    expect(t.isConnected(0)).toBe(true);
+  });
+
+  it('rejects an unknown validator id, a wrong receiver and a higher id dialing', async () => {
+    const { nodes, ports } = await mesh(3);
+    const t = nodes[1]!;
+    for (const [from, to] of [
+      [9, 1],
+      [0, 2],
+      [2, 1],
+    ] as const) {
+      const c = await RawClient.connect(ports[1]!);
+      clients.push(c);
+      await expect(c.handshake(from, to, identity(from).seed)).rejects.toThrow();
+      await waitFor(() => c.closed, 'closed');
+    }
+    const r = t.stats().rejected;
+    expect([r.unknown_peer, r.wrong_receiver, r.wrong_direction]).toEqual([1, 1, 1]);
+  });
+
+  it('rejects a handshake signed with the wrong key', async () => {
+    const { nodes, ports } = await mesh(2);
+    const c = await RawClient.connect(ports[1]!);
+    clients.push(c);
+    await c.handshake(0, 1, identity(7).seed); // claims 0, signs with someone else's key
+    await waitFor(() => c.closed, 'closed');
+    expect(nodes[1]!.stats().rejected.bad_signature).toBe(1);
+  });
+
+  it('delivers a correctly MACed frame, then closes on a replayed one', async () => {
+    const inbox: Inbox = [];
+    const { t, port } = await startNode(1, [addr(0, 1)], inbox); // peer 0 never listens: it dials
+    const c = await RawClient.connect(port);
+    clients.push(c);
+    const keys = await c.handshake(0, 1, identity(0).seed);
+    const wire = c.sendSealed(keys, 0, enc.encode('ok'));
+    await waitFor(() => inbox.length === 1, 'first frame');
+    expect(inbox[0]).toEqual({ from: 0, text: 'ok' });
+    c.write(wire); // replay: the counter moved on, so the MAC no longer matches
+    await waitFor(() => c.closed, 'closed');
+    expect(t.stats().rejected.bad_mac).toBe(1);
+    expect(inbox).toHaveLength(1);
+  });
+
+  it('rejects a frame MACed with the key of the other direction (reflection)', async () => {
+    const inbox: Inbox = [];
+    const { t, port } = await startNode(1, [addr(0, 1)], inbox);
+    const c = await RawClient.connect(port);
+    clients.push(c);
+    const keys = await c.handshake(0, 1, identity(0).seed);
+    c.write(sealWireFrame(crypto, keys.recvKey, keys.recvDirection, 0, enc.encode('reflected')));
+    await waitFor(() => c.closed, 'closed');
+    expect(t.stats().rejected.bad_mac).toBe(1);
+    expect(inbox).toHaveLength(0);
+  });
+
+  it('keeps the per-peer queue within its bound, dropping the oldest', async () => {
+    const inbox: Inbox = [];
+    // Peer 1 is not up yet: everything queues.
+    const reserve = await startNode(1, [addr(0, 1)], []);
+    const port1 = reserve.port;
+    await reserve.t.close();
+    const { t } = await startNode(0, [addr(1, port1)], [], { limits: { queueFramesMax: 10, reconnectDelayMsMax: 20 } });
+    for (let k = 0; k < 100; k++) t.send(1, enc.encode(`m${k}`));
+    const st = t.stats().peers[0]!;
+    expect(st.queuedFrames).toBe(10);
+    expect(st.framesDropped).toBe(90);
+    await startNode(1, [addr(0, 1)], inbox, { port: port1 });
+    await waitFor(() => inbox.length === 10, 'queued frames delivered');
+    expect(inbox.map((m) => m.text)).toEqual([...Array(10).keys()].map((k) => `m${k + 90}`));
+  });
+
+  it('refuses a payload larger than frameBytesMax at the sender', async () => {
+    const { t } = await startNode(0, [addr(1, 1)], [], { limits: { frameBytesMax: 1024 } });
+    expect(() => t.send(1, new Uint8Array(2000))).toThrow(RangeError);
+    expect(t.send(5, new Uint8Array(1))).toBe(false);
+  });
+});
