@@ -1,0 +1,298 @@
+//! Ed25519 under bpci's one rule, ZIP-215 (packages/core-ts/src/crypto/ed25519-rule.ts):
+//! A and R decode with non-canonical y and small-order points accepted, S < L required,
+//! k = SHA-512(R || A || M) mod L over the bytes as received, accept iff
+//! [8]([S]B - R - [k]A) = identity.
+//!
+//! Single items: ring (strict RFC 8032, cofactorless) first; its accept implies ZIP-215 accept,
+//! its reject is re-checked with our own cofactored verifier. Batches: decode everything, then
+//! one random linear combination per sub-batch,
+//!   [8]( [sum z_i S_i] B - sum [z_i] R_i - sum [z_i k_i] A_i ) = identity,
+//! z_i random 128-bit, computed as one multi-scalar multiplication (Pippenger buckets). Scalars
+//! are reduced mod L; that is sound because the cofactor 8 is applied to the whole sum, and
+//! [8]P lies in the prime-order subgroup for every curve point P. A failing batch is bisected
+//! down to single checks, so every item gets its own verdict.
+
+pub mod field;
+pub mod point;
+pub mod scalar;
+
+use point::{Cached, Point, BASE, IDENTITY};
+use rayon::prelude::*;
+use ring::digest;
+use scalar::Scalar;
+
+pub fn public_key(seed: &[u8; 32]) -> [u8; 32] {
+    let kp = ring::signature::Ed25519KeyPair::from_seed_unchecked(seed).expect("32-byte seed");
+    let mut out = [0u8; 32];
+    out.copy_from_slice(ring::signature::KeyPair::public_key(&kp).as_ref());
+    out
+}
+
+pub fn sign(seed: &[u8; 32], msg: &[u8]) -> [u8; 64] {
+    let kp = ring::signature::Ed25519KeyPair::from_seed_unchecked(seed).expect("32-byte seed");
+    let mut out = [0u8; 64];
+    out.copy_from_slice(kp.sign(msg).as_ref());
+    out
+}
+
+/// One item, borrowed from the packed batch.
+#[derive(Clone, Copy)]
+pub struct Item<'a> {
+    pub pk: &'a [u8; 32],
+    pub sig: &'a [u8; 64],
+    pub msg: &'a [u8],
+}
+
+fn challenge(r: &[u8], a: &[u8], m: &[u8]) -> Scalar {
+    let mut ctx = digest::Context::new(&digest::SHA512);
+    ctx.update(r);
+    ctx.update(a);
+    ctx.update(m);
+    let d = ctx.finish();
+    scalar::from_bytes_wide(d.as_ref().try_into().unwrap())
+}
+
+/// An item decoded for the batch equation, or the reason it is rejected outright.
+struct Decoded {
+    neg_a: Point,
+    neg_r: Point,
+    s: Scalar,
+    k: Scalar,
+}
+
+fn decode(it: &Item) -> Option<Decoded> {
+    let s = scalar::from_bytes(it.sig[32..].try_into().unwrap());
+    if !scalar::is_canonical(&s) {
+        return None;
+    }
+    let a = Point::decompress(it.pk)?;
+    let r = Point::decompress(it.sig[..32].try_into().unwrap())?;
+    let k = challenge(&it.sig[..32], it.pk, it.msg);
+    Some(Decoded { neg_a: a.neg(), neg_r: r.neg(), s, k })
+}
+
+/// Our own single ZIP-215 verification: [8]([S]B + [k](-A) + (-R)) = identity.
+fn verify_own(d: &Decoded) -> bool {
+    let p = straus(&[d.s, d.k], &[BASE, d.neg_a]).add(&d.neg_r);
+    p.mul_by_cofactor().is_identity()
+}
+
+pub fn verify_zip215_own(it: &Item) -> bool {
+    decode(it).map(|d| verify_own(&d)).unwrap_or(false)
+}
+
+/// The single-item verdict: ring first, our cofactored check on its rejects.
+pub fn verify_single(it: &Item) -> bool {
+    let pk = ring::signature::UnparsedPublicKey::new(&ring::signature::ED25519, it.pk.as_slice());
+    if pk.verify(it.msg, it.sig).is_ok() {
+        return true;
+    }
+    verify_zip215_own(it)
+}
+
+/// sum [s_i] P_i with signed radix-16 windows (Straus): for a handful of points.
+pub fn straus(scalars: &[Scalar], points: &[Point]) -> Point {
+    const W: usize = 4;
+    const NDIG: usize = 256 / W + 1;
+    // tables[i][j] = (j + 1) P_i, j < 8
+    let tables: Vec<[Cached; 8]> = points
+        .iter()
+        .map(|p| {
+            let mut t = [p.cached(); 8];
+            let mut acc = *p;
+            for j in 1..8 {
+                acc = acc.add_cached(&t[0]);
+                t[j] = acc.cached();
+            }
+            t
+        })
+        .collect();
+    let digits: Vec<[i32; NDIG]> = scalars
+        .iter()
+        .map(|s| {
+            let mut d = [0i32; NDIG];
+            scalar::signed_digits(s, W, &mut d);
+            d
+        })
+        .collect();
+    let mut q = IDENTITY;
+    for j in (0..NDIG).rev() {
+        q = q.double().double().double().double();
+        for (t, d) in tables.iter().zip(&digits) {
+            let v = d[j];
+            if v > 0 {
+                q = q.add_cached(&t[(v - 1) as usize]);
+            } else if v < 0 {
+                q = q.sub_cached(&t[(-v - 1) as usize]);
+            }
+        }
+    }
+    q
+}
+
+/// sum [s_i] P_i with Pippenger's bucket method and signed windows of `w` bits.
+pub fn pippenger(scalars: &[Scalar], points: &[Point]) -> Point {
+    let n = points.len();
+    let w = match n {
+        0..=31 => 4,
+        32..=95 => 5,
+        96..=287 => 6,
+        288..=799 => 7,
+        800..=2399 => 8,
+        2400..=7999 => 9,
+        _ => 10,
+    };
+    let ndig = 256 / w + 1;
+    let mut digits = vec![0i32; n * ndig];
+    for (i, s) in scalars.iter().enumerate() {
+        scalar::signed_digits(s, w, &mut digits[i * ndig..(i + 1) * ndig]);
+    }
+    let cached: Vec<Cached> = points.iter().map(|p| p.cached()).collect();
+    let nb = 1usize << (w - 1);
+    let mut buckets: Vec<Option<Point>> = vec![None; nb];
+    let mut q: Option<Point> = None;
+    for j in (0..ndig).rev() {
+        if let Some(p) = q.as_mut() {
+            for _ in 0..w {
+                *p = p.double();
+            }
+        }
+        buckets.iter_mut().for_each(|b| *b = None);
+        for i in 0..n {
+            let d = digits[i * ndig + j];
+            if d == 0 {
+                continue;
+            }
+            let b = &mut buckets[(d.unsigned_abs() - 1) as usize];
+            *b = Some(match (b.take(), d > 0) {
+                (Some(acc), true) => acc.add_cached(&cached[i]),
+                (Some(acc), false) => acc.sub_cached(&cached[i]),
+                (None, true) => points[i],
+                (None, false) => points[i].neg(),
+            });
+        }
+        // sum_b (b + 1) * bucket[b] via running sums from the top.
+        let mut running: Option<Point> = None;
+        let mut total: Option<Point> = None;
+        for b in buckets.iter().rev() {
+            if let Some(bp) = b {
+                running = Some(match running {
+                    Some(r) => r.add(bp),
+                    None => *bp,
+                });
+            }
+            if let Some(r) = &running {
+                total = Some(match total {
+                    Some(t) => t.add(r),
+                    None => *r,
+                });
+            }
+        }
+        if let Some(t) = total {
+            q = Some(match q {
+                Some(p) => p.add(&t),
+                None => t,
+            });
+        }
+    }
+    q.unwrap_or(IDENTITY)
+}
+
+/// 16 random bytes per item, from the OS.
+fn random_coefficients(n: usize) -> Vec<Scalar> {
+    use ring::rand::SecureRandom;
+    let mut bytes = vec![0u8; 16 * n];
+    ring::rand::SystemRandom::new().fill(&mut bytes).expect("OS randomness");
+    (0..n)
+        .map(|i| {
+            let lo = u64::from_le_bytes(bytes[16 * i..16 * i + 8].try_into().unwrap());
+            let hi = u64::from_le_bytes(bytes[16 * i + 8..16 * i + 16].try_into().unwrap());
+            // z = 0 would drop the item from the equation.
+            [lo | (hi == 0 && lo == 0) as u64, hi, 0, 0]
+        })
+        .collect()
+}
+
+/// True iff every decoded item satisfies the cofactored equation (up to 2^-128 error).
+fn batch_holds(ds: &[&Decoded]) -> bool {
+    let n = ds.len();
+    let z = random_coefficients(n);
+    let mut scalars = Vec::with_capacity(2 * n + 1);
+    let mut points = Vec::with_capacity(2 * n + 1);
+    let mut s_sum: Scalar = [0; 4];
+    for (d, zi) in ds.iter().zip(&z) {
+        s_sum = scalar::add(&s_sum, &scalar::mul(zi, &d.s));
+        scalars.push(*zi);
+        points.push(d.neg_r);
+        scalars.push(scalar::mul(zi, &d.k));
+        points.push(d.neg_a);
+    }
+    scalars.push(s_sum);
+    points.push(BASE);
+    pippenger(&scalars, &points).mul_by_cofactor().is_identity()
+}
+
+/// Items at or below this count are checked one by one when a batch fails.
+const BISECT_LEAF: usize = 4;
+
+fn verify_set(ds: &[(usize, &Decoded)], out: &mut [u8]) {
+    if ds.len() <= BISECT_LEAF {
+        for (i, d) in ds {
+            out[*i] = verify_own(d) as u8;
+        }
+        return;
+    }
+    let refs: Vec<&Decoded> = ds.iter().map(|(_, d)| *d).collect();
+    if batch_holds(&refs) {
+        for (i, _) in ds {
+            out[*i] = 1;
+        }
+        return;
+    }
+    let (a, b) = ds.split_at(ds.len() / 2);
+    verify_set(a, out);
+    verify_set(b, out);
+}
+
+/// Sub-batch size for the rayon split of large batches.
+const PAR_BATCH_MIN: usize = 128;
+/// Below this, items go one by one (ring fast path + fallback).
+const BATCH_MIN: usize = 4;
+
+/// Verdicts (0/1) for `items`; `out.len() == items.len()`. Malformed items must already be
+/// excluded by the caller (None entries are 0).
+pub fn verify_batch(items: &[Option<Item>], out: &mut [u8]) {
+    let n = items.len();
+    if n < BATCH_MIN {
+        for (o, it) in out.iter_mut().zip(items) {
+            *o = it.as_ref().map(verify_single).unwrap_or(false) as u8;
+        }
+        return;
+    }
+    let decoded: Vec<Option<Decoded>> = if n >= PAR_BATCH_MIN {
+        items.par_iter().with_min_len(32).map(|it| it.as_ref().and_then(decode)).collect()
+    } else {
+        items.iter().map(|it| it.as_ref().and_then(decode)).collect()
+    };
+    out.iter_mut().for_each(|o| *o = 0);
+    let good: Vec<(usize, &Decoded)> = decoded.iter().enumerate().filter_map(|(i, d)| d.as_ref().map(|d| (i, d))).collect();
+    let threads = rayon::current_num_threads().max(1);
+    if good.len() >= PAR_BATCH_MIN && threads > 1 {
+        let per = good.len().div_ceil(threads).max(PAR_BATCH_MIN / 2);
+        let parts: Vec<Vec<(usize, u8)>> = good
+            .par_chunks(per)
+            .map(|part| {
+                let mut local = vec![0u8; n];
+                verify_set(part, &mut local);
+                part.iter().map(|(i, _)| (*i, local[*i])).collect()
+            })
+            .collect();
+        for p in parts {
+            for (i, v) in p {
+                out[i] = v;
+            }
+        }
+    } else {
+        verify_set(&good, out);
+    }
+}

@@ -1,0 +1,104 @@
+// The native backend (@bpci/native) against the shared suite, plus what only it has: panic
+// safety, async variants, randomized batch bisection and the parallel lowest-nonce PoW.
+// Without the addon the suite is skipped locally, but FAILS under CI (CI installs the crates).
+import { describe, expect, it } from 'vitest';
+import { jsBackend, type SignedItem } from '@bpci/core';
+import { loadNativeBackend, nativeUnavailableReason } from '@bpci/native';
+import { defineBackendSuite, ed25519Cases, rng } from './suite.js';
+
+defineBackendSuite('native', async () => loadNativeBackend(), () => nativeUnavailableReason() ?? '');
+
+const oracle = jsBackend();
+const nb = loadNativeBackend();
+const toHex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+
+describe('native backend availability', () => {
+  it('is built when CI is set', () => {
+    if (process.env.CI) expect(nativeUnavailableReason()).toBeNull();
+    if (!nb) expect(nativeUnavailableReason()).toMatch(/\S/);
+  });
+});
+
+describe.skipIf(!nb)('native only', () => {
+  const b = nb!;
+
+  it('a Rust panic becomes a JS Error and the process keeps working', async () => {
+    expect(() => b.testHooks.panic()).toThrow(/deliberate panic/);
+    await expect(b.testHooks.panicAsync()).rejects.toThrow(/deliberate panic/);
+    expect(toHex(b.blake3(new Uint8Array(3)))).toBe(toHex(oracle.blake3(new Uint8Array(3))));
+  });
+
+  it('async variants equal the sync ones', async () => {
+    const r = rng(404);
+    const leaves = Array.from({ length: 5000 }, () => r.bytes(32));
+    expect(toHex(await b.merkleRootAsync(leaves))).toBe(toHex(b.merkleRoot(leaves)));
+    const header = r.bytes(80);
+    const target = new Uint8Array(32).fill(0xff);
+    target[0] = 0; target[1] = 0x10;
+    const sync = b.powSearch(header, target, 123n, 300_000);
+    const asy = await b.powSearchAsync(header, target, 123n, 300_000);
+    expect(asy?.nonce).toBe(sync?.nonce);
+    expect(asy && toHex(asy.hash)).toBe(sync && toHex(sync.hash));
+    const items: SignedItem[] = [];
+    for (let i = 0; i < 50; i++) {
+      const seed = r.bytes(32); const msg = r.bytes(i);
+      const sig = b.ed25519Sign(seed, msg);
+      if (i % 7 === 3) sig[5]! ^= 2;
+      items.push({ publicKey: b.ed25519PublicKey(seed), message: msg, signature: sig });
+    }
+    expect(Array.from(await b.ed25519VerifyBatchAsync(items))).toEqual(Array.from(b.ed25519VerifyBatch(items)));
+    await expect(b.powSearchAsync(header, target, -1n, 1)).rejects.toThrow(RangeError);
+  });
+
+  it('batch verify with bad items at random positions (sizes 1..300) equals the oracle', () => {
+    const r = rng(1234);
+    const pool: SignedItem[] = [];
+    for (let i = 0; i < 300; i++) {
+      const seed = r.bytes(32); const msg = r.bytes(r.int(100));
+      pool.push({ publicKey: b.ed25519PublicKey(seed), message: msg, signature: b.ed25519Sign(seed, msg) });
+    }
+    const { cases } = ed25519Cases();
+    const sizes = [1, 2, 3, 4, 5, 7, 8, 9, 16, 31, 64, 65, 100, 127, 128, 129, 200, 255, 300];
+    for (const n of sizes) {
+      const items = pool.slice(0, n).map((x) => ({ ...x }));
+      const bad = r.int(Math.min(n, 6) + 1);
+      for (let k = 0; k < bad; k++) {
+        const at = r.int(n);
+        const kind = r.int(3);
+        if (kind === 0) { const s = items[at]!.signature.slice(); s[r.int(64)]! ^= 1 << r.int(8); items[at] = { ...items[at]!, signature: s }; }
+        else if (kind === 1) { const m = new Uint8Array(items[at]!.message.length + 1); m.set(items[at]!.message); items[at] = { ...items[at]!, message: m }; }
+        else items[at] = cases[r.int(cases.length)]!.item; // an edge-case vector (valid or not)
+      }
+      expect(Array.from(b.ed25519VerifyBatch(items)), `n=${n}`).toEqual(Array.from(oracle.ed25519VerifyBatch(items)));
+    }
+  });
+
+  it('our own ZIP-215 verifier (no ring fast path) agrees with the oracle on every vector', () => {
+    const { cases } = ed25519Cases();
+    const items = cases.map((c) => c.item);
+    expect(Array.from(b.testHooks.verifyEachOwn(items))).toEqual(Array.from(oracle.ed25519VerifyBatch(items)));
+  });
+
+  it('parallel PoW returns the lowest winning nonce of a range split over many chunks', () => {
+    const r = rng(55);
+    for (let t = 0; t < 3; t++) {
+      const header = r.bytes(t === 2 ? 70 : 80); // 70: the nonce straddles two blocks
+      const target = new Uint8Array(32).fill(0xff);
+      target[0] = 0; target[1] = 0; target[2] = 0x40 + t; // about 1 in 2^18 per nonce
+      const start = BigInt(r.int(1 << 30));
+      const count = 1_500_000;
+      const got = b.powSearch(header, target, start, count);
+      // Independent check: the winner meets the target and no lower nonce does.
+      expect(got).not.toBeNull();
+      const h = header.slice();
+      const dv = new DataView(h.buffer);
+      dv.setBigUint64(h.length - 8, got!.nonce, true);
+      expect(toHex(oracle.blake3(h))).toBe(toHex(got!.hash));
+      // No lower nonce wins: re-searched in single-chunk calls (<= 65536 nonces: the serial path).
+      const below = Number(got!.nonce - start);
+      for (let o = 0; o < below; o += 65536) {
+        expect(b.powSearch(header, target, start + BigInt(o), Math.min(65536, below - o))).toBeNull();
+      }
+    }
+  });
+});
