@@ -1,0 +1,221 @@
+// The validator's embedded store (LMDB through the `lmdb` package).
+//
+// Contract:
+// - Records are opaque typed bytes: `{ kind, key, value }`. The runtime maps the replica's persist
+//   records onto kinds; this module never interprets a value. `value: null` deletes (log truncation
+//   after a stable checkpoint, expired sessions).
+// - `persistBatch(records)` writes all records in ONE LMDB transaction (atomic: after a crash either
+//   all of them are there or none) and resolves only once that transaction is durable (flushed to the
+//   disk), when the store is opened with `durable: true`. Several `persistBatch` calls made in the
+//   same event-loop turn share one transaction and one fsync: that is the group commit. The runtime
+//   gets it for free by issuing the persists of every replica step of one turn before awaiting.
+// - Durability mechanics (lmdb-js 3.x, see its README "overlappingSync"): on Linux a write promise
+//   resolves when the transaction is COMMITTED (visible), and the flush to disk happens after it.
+//   We open with `separateFlushed: true`, so each write promise carries `.flushed`, the promise of
+//   the flush of exactly that transaction; persistBatch awaits it. Resolving on commit alone would
+//   survive a process kill (the page cache survives) but not a power loss.
+// - `durable: false` opens with `noSync` (no fsync at all; the OS writes when it likes): for
+//   benchmarks and tests only. A SIGKILL still loses nothing committed; a power cut may.
+// - Reads are synchronous (LMDB is memory-mapped) and see every committed batch.
+// - Keys: a non-negative integer (sequence numbers, heights: ordered numerically) or a string
+//   (client ids, named records such as the safety record). Values are bytes, at most valueBytesMax.
+
+import fs from 'node:fs';
+import { open, type Database, type RootDatabase } from 'lmdb';
+
+export const RECORD_KINDS = [
+  /** The replica's safety record (last view/sequence voted, what was signed). */
+  'safety',
+  /** Committed batches by sequence number (key = sequence). */
+  'block',
+  /** Quorum certificate of a committed batch (key = sequence). */
+  'cert',
+  /** Checkpoints / snapshots (key = sequence). */
+  'checkpoint',
+  /** Client sessions for exactly-once (key = client id). */
+  'session',
+  /** Equivocation evidence (key = a runtime-assigned increasing number or a digest string). */
+  'evidence',
+  /** Anything else small the runtime needs across restarts (key = name). */
+  'meta',
+] as const;
+export type RecordKind = (typeof RECORD_KINDS)[number];
+export type RecordKey = number | string;
+
+export interface StoreRecord {
+  readonly kind: RecordKind;
+  readonly key: RecordKey;
+  /** Bytes to store, or null to delete the key. */
+  readonly value: Uint8Array | null;
+}
+
+export interface StoreOptions {
+  /** fsync every group commit (true, production) or never (false, benchmarks). */
+  readonly durable: boolean;
+  /** Largest value accepted, bytes (default 16 MiB). */
+  readonly valueBytesMax?: number;
+  /** Largest number of records in one persistBatch (default 65,536). */
+  readonly batchRecordsMax?: number;
+  /** LMDB map size in bytes (default 8 GiB; it is address space, not disk). */
+  readonly mapSizeBytes?: number;
+}
+
+export interface RangeQuery {
+  /** Inclusive start key (default: the first key). */
+  readonly start?: RecordKey;
+  /** Exclusive end key (default: past the last key). */
+  readonly end?: RecordKey;
+  /** Maximum entries returned (required: reads are bounded too). */
+  readonly limit: number;
+  readonly reverse?: boolean;
+}
+
+export interface StoreEntry {
+  readonly key: RecordKey;
+  readonly value: Uint8Array;
+}
+
+export class StoreError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StoreError';
+  }
+}
+
+const KEY_STRING_BYTES_MAX = 256;
+
+function checkKey(kind: RecordKind, key: RecordKey): void {
+  if (typeof key === 'number') {
+    if (!Number.isSafeInteger(key) || key < 0) throw new StoreError(`${kind} key must be a non-negative safe integer, got ${key}`);
+  } else if (typeof key === 'string') {
+    if (key.length === 0 || key.length > KEY_STRING_BYTES_MAX) {
+      throw new StoreError(`${kind} key must be a string of 1..${KEY_STRING_BYTES_MAX} characters`);
+    }
+  } else {
+    throw new StoreError(`${kind} key must be a number or a string`);
+  }
+}
+
+type FlushablePromise = Promise<boolean> & { flushed?: Promise<unknown> };
+
+export class Store {
+  readonly dir: string;
+  readonly durable: boolean;
+  readonly valueBytesMax: number;
+  readonly batchRecordsMax: number;
+  private readonly root: RootDatabase;
+  private readonly dbs: Record<RecordKind, Database<Uint8Array, RecordKey>>;
+  private closed = false;
+  /** persistBatch calls completed, and records in them (metrics, the bench). */
+  persistsCompleted = 0;
+  recordsWritten = 0;
+
+  constructor(dir: string, opts: StoreOptions) {
+    this.dir = dir;
+    this.durable = opts.durable;
+    this.valueBytesMax = opts.valueBytesMax ?? 16 * 1024 * 1024;
+    this.batchRecordsMax = opts.batchRecordsMax ?? 65_536;
+    fs.mkdirSync(dir, { recursive: true });
+    this.root = open({
+      path: dir,
+      maxDbs: RECORD_KINDS.length + 2,
+      mapSize: opts.mapSizeBytes ?? 8 * 1024 ** 3,
+      ...(opts.durable ? { separateFlushed: true } : { noSync: true }),
+    });
+    const dbs = {} as Record<RecordKind, Database<Uint8Array, RecordKey>>;
+    for (const kind of RECORD_KINDS) {
+      dbs[kind] = this.root.openDB<Uint8Array, RecordKey>(kind, { encoding: 'binary' });
+    }
+    this.dbs = dbs;
+  }
+
+  /**
+   * Writes all records in one transaction; resolves when durable (durable mode) or committed
+   * (otherwise). Rejects with StoreError on a bad record before writing anything.
+   */
+  persistBatch(records: readonly StoreRecord[]): Promise<void> {
+    if (this.closed) return Promise.reject(new StoreError('store is closed'));
+    if (records.length === 0) return Promise.resolve();
+    if (records.length > this.batchRecordsMax) {
+      return Promise.reject(new StoreError(`batch of ${records.length} records exceeds batchRecordsMax ${this.batchRecordsMax}`));
+    }
+    try {
+      for (const r of records) {
+        const db = this.dbs[r.kind];
+        if (db === undefined) throw new StoreError(`unknown record kind ${String(r.kind)}`);
+        checkKey(r.kind, r.key);
+        if (r.value !== null && r.value.length > this.valueBytesMax) {
+          throw new StoreError(`${r.kind} value of ${r.value.length} bytes exceeds valueBytesMax ${this.valueBytesMax}`);
+        }
+      }
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    // All puts below run in this synchronous turn, so lmdb-js queues them into one transaction
+    // (eventTurnBatching); the last promise resolves when that transaction has committed, and its
+    // `.flushed` when the transaction is on disk.
+    let last: FlushablePromise | undefined;
+    for (const r of records) {
+      const db = this.dbs[r.kind];
+      last = (r.value === null ? db.remove(r.key) : db.put(r.key, r.value)) as FlushablePromise;
+    }
+    const n = records.length;
+    const done = (): void => {
+      this.persistsCompleted++;
+      this.recordsWritten += n;
+    };
+    if (!this.durable) return last!.then(done);
+    return last!.then(async () => {
+      // separateFlushed sets `.flushed` on every write promise; if an lmdb version ever dropped it,
+      // fall back to the database-wide `flushed` (all writes so far), which is a superset.
+      await (last!.flushed ?? this.root.flushed);
+      done();
+    });
+  }
+
+  get(kind: RecordKind, key: RecordKey): Uint8Array | undefined {
+    checkKey(kind, key);
+    const v = this.dbs[kind].getBinary(key);
+    return v === undefined ? undefined : new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+  }
+
+  /** Entries of one kind in key order (numbers before strings), bounded by `limit`. */
+  range(kind: RecordKind, q: RangeQuery): StoreEntry[] {
+    if (!Number.isInteger(q.limit) || q.limit < 0) throw new StoreError(`range limit must be a non-negative integer, got ${q.limit}`);
+    const out: StoreEntry[] = [];
+    const opts: { start?: RecordKey; end?: RecordKey; limit: number; reverse?: boolean } = { limit: q.limit };
+    if (q.start !== undefined) opts.start = q.start;
+    if (q.end !== undefined) opts.end = q.end;
+    if (q.reverse) opts.reverse = true;
+    for (const { key, value } of this.dbs[kind].getRange(opts)) {
+      const v = value as unknown as Buffer;
+      out.push({ key: key as RecordKey, value: new Uint8Array(v.buffer, v.byteOffset, v.byteLength) });
+    }
+    return out;
+  }
+
+  /** Highest numeric key of a kind (e.g. the last committed sequence), or undefined. */
+  lastNumericKey(kind: RecordKind): number | undefined {
+    // Numbers sort before strings in lmdb's ordered-binary keys, so a reverse scan starting at the
+    // largest safe integer meets the highest numeric key first.
+    for (const key of this.dbs[kind].getKeys({ reverse: true, start: Number.MAX_SAFE_INTEGER, limit: 1 })) {
+      return typeof key === 'number' ? key : undefined;
+    }
+    return undefined;
+  }
+
+  count(kind: RecordKind): number {
+    return this.dbs[kind].getCount();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.root.close();
+  }
+}
+
+/** Opens (creating if needed) the store in `dir`. */
+export function openStore(dir: string, opts: StoreOptions): Store {
+  return new Store(dir, opts);
+}
