@@ -24,6 +24,8 @@ export interface SelectOptions {
   env?: Readonly<Record<string, string | undefined>>;
   /** Where the one-time "chose X because Y" line goes; `false` silences it. */
   log?: ((line: string) => void) | false;
+  /** Replaces the loader of a backend (tests simulate a missing addon with it). */
+  loaders?: Partial<Record<BackendName, () => Promise<LoadResult>>>;
 }
 
 export interface Selection {
@@ -144,7 +146,8 @@ export async function selectBackend(options: SelectOptions = {}): Promise<Select
 
   let sel: Selection;
   if (forced) {
-    const r = await loadBackend(forced.name);
+    const want = forced.name;
+    const r = await (options.loaders?.[want] ?? (() => loadBackend(want)))();
     if (!r.ok) throw new BackendUnavailableError(forced.name, r.reason, forced.source);
     const note = forced.name === 'js' ? ' (Ed25519 verify through node:crypto, re-checked under ZIP-215 on reject)' : '';
     sel = { backend: r.backend, name: forced.name, reason: `${forced.source} requested it${note}` };
@@ -152,7 +155,7 @@ export async function selectBackend(options: SelectOptions = {}): Promise<Select
     const skipped: string[] = [];
     let found: Selection | undefined;
     for (const name of BACKEND_NAMES) {
-      const r = await loadBackend(name);
+      const r = await (options.loaders?.[name] ?? (() => loadBackend(name)))();
       if (r.ok) {
         const why = name === 'native' ? 'the native addon is built and loads (fastest)' : name === 'wasm' ? 'the wasm module loads' : 'always available';
         found = { backend: r.backend, name, reason: skipped.length ? `${why}; skipped ${skipped.join('; ')}` : why };
