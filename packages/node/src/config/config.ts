@@ -1,0 +1,391 @@
+// Node configuration: YAML in the seed's shape, validated in full before anything starts.
+//
+//   triple_consensus:        # the seed's sections; coordinator + ibft drive this PBFT engine,
+//     coordinator: {...}     # hotstuff + auction are accepted (type-checked) for compatibility
+//     ibft: {...}            # with seed configs but are not used by the pbft engine
+//     hotstuff: {...}
+//     auction: {...}
+//   validators:              # the validator set; active ones get replica ids 0..n-1 in list order
+//     - { validator_id, stake, endpoint, public_key, is_active }
+//   consensus_thresholds: { minimum_validators, byzantine_fault_tolerance, stake_threshold }
+//   node:                    # this process
+//     { validator_id, key_file, data_dir, api: { host, port }, durability, verify, transport? }
+//   logging: { level, format }
+//
+// Contract: `parseConfig(text)` returns a typed, normalised NodeConfig or throws ConfigError naming
+// the key path (e.g. `validators[2].endpoint`), what was expected and what was found. Unknown keys
+// are errors too (a typo must not silently fall back to a default). Relative paths are resolved
+// against the config file's directory by `loadConfig`.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import YAML from 'yaml';
+
+export class ConfigError extends Error {
+  constructor(
+    /** Dotted key path, e.g. "triple_consensus.ibft.phase_timeout_seconds" ("" = the document). */
+    readonly keyPath: string,
+    readonly expected: string,
+    readonly got: unknown,
+    readonly file?: string,
+  ) {
+    super(
+      `${file ? `${file}: ` : ''}config ${keyPath === '' ? 'document' : `key "${keyPath}"`}: expected ${expected}, got ${describe(got)}`,
+    );
+    this.name = 'ConfigError';
+  }
+}
+
+function describe(v: unknown): string {
+  if (v === undefined) return 'nothing (missing)';
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return `a list of ${v.length}`;
+  if (typeof v === 'object') return 'a mapping';
+  if (typeof v === 'string') return JSON.stringify(v.length > 80 ? `${v.slice(0, 77)}...` : v);
+  return `${typeof v} ${String(v)}`;
+}
+
+export interface CoordinatorConfig {
+  readonly maxActiveRounds: number;
+  readonly roundTimeoutSeconds: number;
+  readonly validatorTimeoutSeconds: number;
+}
+export interface IbftConfig {
+  readonly byzantineToleranceRatio: number;
+  readonly requiredVoteThreshold: number;
+  readonly phaseTimeoutSeconds: number;
+  readonly signatureVerification: true;
+}
+export interface HotstuffConfig {
+  readonly pipelineDepth: number;
+  readonly optimisticExecution: boolean;
+  readonly viewTimeoutSeconds: number;
+  readonly leaderRotationEnabled: boolean;
+}
+export interface AuctionConfig {
+  readonly bidEvaluationTimeoutSeconds: number;
+  readonly mevProtectionEnabled: boolean;
+  readonly priorityWeight: number;
+  readonly economicWeight: number;
+}
+export interface ValidatorEntry {
+  readonly validatorId: string;
+  /** Replica index (0..n-1 over active validators, in list order); -1 when inactive. */
+  readonly index: number;
+  readonly stake: number;
+  readonly endpoint: string;
+  readonly host: string;
+  readonly port: number;
+  readonly publicKey: Uint8Array;
+  readonly publicKeyHex: string;
+  readonly isActive: boolean;
+}
+export interface Thresholds {
+  readonly minimumValidators: number;
+  readonly byzantineFaultTolerance: number;
+  readonly stakeThreshold: number;
+}
+export interface TransportConfig {
+  readonly frameBytesMax: number;
+  readonly queueFramesMax: number;
+  readonly queueBytesMax: number;
+}
+export interface NodeSection {
+  readonly validatorId: string;
+  /** This validator's replica index. */
+  readonly index: number;
+  readonly keyFile: string;
+  readonly dataDir: string;
+  readonly api: { readonly host: string; readonly port: number };
+  readonly durability: 'durable' | 'memory';
+  readonly verify: 'lazy' | 'eager';
+  readonly transport: TransportConfig;
+}
+export interface NodeConfig {
+  readonly tripleConsensus: {
+    readonly coordinator: CoordinatorConfig;
+    readonly ibft: IbftConfig;
+    readonly hotstuff: HotstuffConfig | undefined;
+    readonly auction: AuctionConfig | undefined;
+  };
+  /** All validators as listed (active and inactive). */
+  readonly validators: readonly ValidatorEntry[];
+  /** Active validators ordered by replica index. */
+  readonly activeValidators: readonly ValidatorEntry[];
+  readonly thresholds: Thresholds;
+  readonly node: NodeSection;
+  readonly logging: { readonly level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent'; readonly format: 'json' };
+}
+
+export const DEFAULTS = {
+  coordinator: { maxActiveRounds: 10, roundTimeoutSeconds: 30, validatorTimeoutSeconds: 10 },
+  ibft: { byzantineToleranceRatio: 0.33, requiredVoteThreshold: 0.67, phaseTimeoutSeconds: 5 },
+  transport: { frameBytesMax: 4 * 1024 * 1024, queueFramesMax: 16_384, queueBytesMax: 64 * 1024 * 1024 },
+  apiHost: '127.0.0.1',
+} as const;
+
+// ------------------------------------------------------------------ small typed readers
+
+type Obj = Record<string, unknown>;
+
+function mapping(v: unknown, p: string, allowed: readonly string[]): Obj {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new ConfigError(p, 'a mapping', v);
+  for (const k of Object.keys(v)) {
+    if (!allowed.includes(k)) {
+      throw new ConfigError(join(p, k), `no such key (allowed here: ${allowed.join(', ')})`, (v as Obj)[k]);
+    }
+  }
+  return v as Obj;
+}
+function optMapping(v: unknown, p: string, allowed: readonly string[]): Obj {
+  return v === undefined ? {} : mapping(v, p, allowed);
+}
+function join(p: string, k: string): string {
+  return p === '' ? k : `${p}.${k}`;
+}
+function num(o: Obj, k: string, p: string, opts: { min?: number; max?: number; minExclusive?: boolean; int?: boolean; def?: number }): number {
+  const v = o[k];
+  const kp = join(p, k);
+  const what = [
+    opts.int ? 'an integer' : 'a number',
+    opts.min !== undefined ? `${opts.minExclusive ? '>' : '>='} ${opts.min}` : '',
+    opts.max !== undefined ? `<= ${opts.max}` : '',
+  ]
+    .filter(Boolean)
+    .join(' ');
+  if (v === undefined && opts.def !== undefined) return opts.def;
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new ConfigError(kp, what, v);
+  if (opts.int && !Number.isSafeInteger(v)) throw new ConfigError(kp, what, v);
+  if (opts.min !== undefined && (opts.minExclusive ? v <= opts.min : v < opts.min)) throw new ConfigError(kp, what, v);
+  if (opts.max !== undefined && v > opts.max) throw new ConfigError(kp, what, v);
+  return v;
+}
+function bool(o: Obj, k: string, p: string, def?: boolean): boolean {
+  const v = o[k];
+  if (v === undefined && def !== undefined) return def;
+  if (typeof v !== 'boolean') throw new ConfigError(join(p, k), 'true or false', v);
+  return v;
+}
+function str(o: Obj, k: string, p: string, opts: { def?: string; pattern?: RegExp; what?: string; lengthMax?: number } = {}): string {
+  const v = o[k];
+  if (v === undefined && opts.def !== undefined) return opts.def;
+  const what = opts.what ?? 'a non-empty string';
+  if (typeof v !== 'string' || v.length === 0 || v.length > (opts.lengthMax ?? 4096)) throw new ConfigError(join(p, k), what, v);
+  if (opts.pattern && !opts.pattern.test(v)) throw new ConfigError(join(p, k), what, v);
+  return v;
+}
+function oneOf<T extends string>(o: Obj, k: string, p: string, values: readonly T[], def?: T): T {
+  const v = o[k];
+  if (v === undefined && def !== undefined) return def;
+  if (typeof v !== 'string' || !(values as readonly string[]).includes(v)) {
+    throw new ConfigError(join(p, k), `one of ${values.map((x) => `"${x}"`).join(', ')}`, v);
+  }
+  return v as T;
+}
+
+const HOST_RE = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])$/;
+
+/** "tcp://host:port" or "host:port" -> host, port. */
+export function parseEndpoint(endpoint: string): { host: string; port: number } | undefined {
+  const m = /^(?:tcp:\/\/)?(\[[^\]]+\]|[^:/]+):(\d{1,5})$/.exec(endpoint);
+  if (!m) return undefined;
+  const port = Number(m[2]);
+  if (port < 1 || port > 65535 || !HOST_RE.test(m[1]!)) return undefined;
+  return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
+}
+
+/** "ed25519:<64 hex>" (the seed's form) or bare 64 hex -> 32 bytes. */
+export function parsePublicKey(text: string): Uint8Array | undefined {
+  const m = /^(?:ed25519:)?([0-9a-fA-F]{64})$/.exec(text);
+  return m ? new Uint8Array(Buffer.from(m[1]!, 'hex')) : undefined;
+}
+
+// ------------------------------------------------------------------ the schema
+
+const TOP_KEYS = ['triple_consensus', 'validators', 'consensus_thresholds', 'node', 'logging'] as const;
+const VALIDATORS_MAX = 1024;
+
+export function validateConfig(doc: unknown, baseDir = process.cwd()): NodeConfig {
+  const top = mapping(doc, '', TOP_KEYS);
+
+  const tc = mapping(top.triple_consensus ?? {}, 'triple_consensus', ['coordinator', 'ibft', 'hotstuff', 'auction']);
+  const co = optMapping(tc.coordinator, 'triple_consensus.coordinator', ['max_active_rounds', 'round_timeout_seconds', 'validator_timeout_seconds']);
+  const coP = 'triple_consensus.coordinator';
+  const coordinator: CoordinatorConfig = {
+    maxActiveRounds: num(co, 'max_active_rounds', coP, { int: true, min: 1, max: 100_000, def: DEFAULTS.coordinator.maxActiveRounds }),
+    roundTimeoutSeconds: num(co, 'round_timeout_seconds', coP, { min: 0, minExclusive: true, max: 86_400, def: DEFAULTS.coordinator.roundTimeoutSeconds }),
+    validatorTimeoutSeconds: num(co, 'validator_timeout_seconds', coP, { min: 0, minExclusive: true, max: 86_400, def: DEFAULTS.coordinator.validatorTimeoutSeconds }),
+  };
+  const ib = optMapping(tc.ibft, 'triple_consensus.ibft', ['byzantine_tolerance_ratio', 'required_vote_threshold', 'phase_timeout_seconds', 'signature_verification']);
+  const ibP = 'triple_consensus.ibft';
+  // BFT needs f < n/3 and quorums of more than 2/3 of the voting power; anything else is unsafe.
+  const ratio = num(ib, 'byzantine_tolerance_ratio', ibP, { min: 0, max: 1 / 3, def: DEFAULTS.ibft.byzantineToleranceRatio });
+  const threshold = num(ib, 'required_vote_threshold', ibP, { min: 2 / 3, minExclusive: true, max: 1, def: DEFAULTS.ibft.requiredVoteThreshold });
+  const sigVerify = bool(ib, 'signature_verification', ibP, true);
+  if (!sigVerify) {
+    throw new ConfigError(`${ibP}.signature_verification`, 'true (signatures cannot be switched off; use node.verify: lazy for batched verification)', false);
+  }
+  const ibft: IbftConfig = {
+    byzantineToleranceRatio: ratio,
+    requiredVoteThreshold: threshold,
+    phaseTimeoutSeconds: num(ib, 'phase_timeout_seconds', ibP, { min: 0, minExclusive: true, max: 3_600, def: DEFAULTS.ibft.phaseTimeoutSeconds }),
+    signatureVerification: true,
+  };
+  let hotstuff: HotstuffConfig | undefined;
+  if (tc.hotstuff !== undefined) {
+    const hs = mapping(tc.hotstuff, 'triple_consensus.hotstuff', ['pipeline_depth', 'optimistic_execution', 'view_timeout_seconds', 'leader_rotation_enabled']);
+    const p = 'triple_consensus.hotstuff';
+    hotstuff = {
+      pipelineDepth: num(hs, 'pipeline_depth', p, { int: true, min: 1, max: 64, def: 3 }),
+      optimisticExecution: bool(hs, 'optimistic_execution', p, false),
+      viewTimeoutSeconds: num(hs, 'view_timeout_seconds', p, { min: 0, minExclusive: true, max: 3_600, def: 10 }),
+      leaderRotationEnabled: bool(hs, 'leader_rotation_enabled', p, true),
+    };
+  }
+  let auction: AuctionConfig | undefined;
+  if (tc.auction !== undefined) {
+    const au = mapping(tc.auction, 'triple_consensus.auction', ['bid_evaluation_timeout_seconds', 'mev_protection_enabled', 'priority_weight', 'economic_weight']);
+    const p = 'triple_consensus.auction';
+    auction = {
+      bidEvaluationTimeoutSeconds: num(au, 'bid_evaluation_timeout_seconds', p, { min: 0, minExclusive: true, max: 3_600, def: 5 }),
+      mevProtectionEnabled: bool(au, 'mev_protection_enabled', p, true),
+      priorityWeight: num(au, 'priority_weight', p, { min: 0, max: 1, def: 0.3 }),
+      economicWeight: num(au, 'economic_weight', p, { min: 0, max: 1, def: 0.7 }),
+    };
+  }
+
+  // validators
+  const vs = top.validators;
+  if (!Array.isArray(vs) || vs.length === 0 || vs.length > VALIDATORS_MAX) {
+    throw new ConfigError('validators', `a list of 1..${VALIDATORS_MAX} validators`, vs);
+  }
+  const validators: ValidatorEntry[] = [];
+  const ids = new Set<string>();
+  const endpoints = new Set<string>();
+  let activeIndex = 0;
+  vs.forEach((raw, i) => {
+    const p = `validators[${i}]`;
+    const v = mapping(raw, p, ['validator_id', 'stake', 'endpoint', 'public_key', 'is_active']);
+    const validatorId = str(v, 'validator_id', p, { pattern: /^[A-Za-z0-9_.-]{1,64}$/, what: 'an id of 1..64 letters, digits, "-", "_" or "."' });
+    if (ids.has(validatorId)) throw new ConfigError(`${p}.validator_id`, 'a validator_id not used by an earlier validator', validatorId);
+    ids.add(validatorId);
+    const stake = num(v, 'stake', p, { int: true, min: 1 });
+    const endpoint = str(v, 'endpoint', p, { what: 'an endpoint "tcp://host:port" or "host:port"' });
+    const ep = parseEndpoint(endpoint);
+    if (!ep) throw new ConfigError(`${p}.endpoint`, 'an endpoint "tcp://host:port" or "host:port" (port 1..65535)', endpoint);
+    const epKey = `${ep.host}:${ep.port}`;
+    if (endpoints.has(epKey)) throw new ConfigError(`${p}.endpoint`, 'an endpoint not used by an earlier validator', endpoint);
+    endpoints.add(epKey);
+    const pkText = str(v, 'public_key', p, { what: 'an Ed25519 public key "ed25519:<64 hex digits>"' });
+    const publicKey = parsePublicKey(pkText);
+    if (!publicKey) throw new ConfigError(`${p}.public_key`, 'an Ed25519 public key "ed25519:<64 hex digits>"', pkText);
+    const isActive = bool(v, 'is_active', p, true);
+    validators.push({
+      validatorId,
+      index: isActive ? activeIndex++ : -1,
+      stake,
+      endpoint,
+      host: ep.host,
+      port: ep.port,
+      publicKey,
+      publicKeyHex: Buffer.from(publicKey).toString('hex'),
+      isActive,
+    });
+  });
+  const active = validators.filter((v) => v.isActive);
+
+  // thresholds
+  const th = optMapping(top.consensus_thresholds, 'consensus_thresholds', ['minimum_validators', 'byzantine_fault_tolerance', 'stake_threshold']);
+  const thP = 'consensus_thresholds';
+  const thresholds: Thresholds = {
+    minimumValidators: num(th, 'minimum_validators', thP, { int: true, min: 1, max: VALIDATORS_MAX, def: 4 }),
+    byzantineFaultTolerance: num(th, 'byzantine_fault_tolerance', thP, { int: true, min: 0, max: VALIDATORS_MAX, def: Math.floor((active.length - 1) / 3) }),
+    stakeThreshold: num(th, 'stake_threshold', thP, { int: true, min: 0, def: 0 }),
+  };
+  if (active.length < thresholds.minimumValidators) {
+    throw new ConfigError('validators', `at least consensus_thresholds.minimum_validators = ${thresholds.minimumValidators} active validators`, `${active.length} active`);
+  }
+  if (active.length < 3 * thresholds.byzantineFaultTolerance + 1) {
+    throw new ConfigError(
+      `${thP}.byzantine_fault_tolerance`,
+      `f with 3f+1 <= ${active.length} active validators (at most ${Math.floor((active.length - 1) / 3)})`,
+      thresholds.byzantineFaultTolerance,
+    );
+  }
+  validators.forEach((v, i) => {
+    if (v.isActive && v.stake < thresholds.stakeThreshold) {
+      throw new ConfigError(`validators[${i}].stake`, `>= consensus_thresholds.stake_threshold (${thresholds.stakeThreshold}) for an active validator`, v.stake);
+    }
+  });
+
+  // node
+  const nd = mapping(top.node, 'node', ['validator_id', 'key_file', 'data_dir', 'api', 'durability', 'verify', 'transport']);
+  const validatorId = str(nd, 'validator_id', 'node');
+  const self = validators.find((v) => v.validatorId === validatorId);
+  if (!self) throw new ConfigError('node.validator_id', `one of the validators' ids (${[...ids].join(', ')})`, validatorId);
+  if (!self.isActive) throw new ConfigError('node.validator_id', 'an active validator (is_active: true)', validatorId);
+  const api = mapping(nd.api, 'node.api', ['host', 'port']);
+  const apiHost = str(api, 'host', 'node.api', { def: DEFAULTS.apiHost, pattern: HOST_RE, what: 'a host name or IP address' });
+  const apiPort = num(api, 'port', 'node.api', { int: true, min: 0, max: 65535 });
+  const tr = optMapping(nd.transport, 'node.transport', ['frame_bytes_max', 'queue_frames_max', 'queue_bytes_max']);
+  const transport: TransportConfig = {
+    frameBytesMax: num(tr, 'frame_bytes_max', 'node.transport', { int: true, min: 4096, max: 256 * 1024 * 1024, def: DEFAULTS.transport.frameBytesMax }),
+    queueFramesMax: num(tr, 'queue_frames_max', 'node.transport', { int: true, min: 1, max: 10_000_000, def: DEFAULTS.transport.queueFramesMax }),
+    queueBytesMax: num(tr, 'queue_bytes_max', 'node.transport', { int: true, min: 4096, max: 16 * 1024 ** 3, def: DEFAULTS.transport.queueBytesMax }),
+  };
+  if (transport.queueBytesMax < transport.frameBytesMax) {
+    throw new ConfigError('node.transport.queue_bytes_max', `>= node.transport.frame_bytes_max (${transport.frameBytesMax})`, transport.queueBytesMax);
+  }
+  const node: NodeSection = {
+    validatorId,
+    index: self.index,
+    keyFile: path.resolve(baseDir, str(nd, 'key_file', 'node', { what: 'a path to the validator key file' })),
+    dataDir: path.resolve(baseDir, str(nd, 'data_dir', 'node', { what: 'a path to the data directory' })),
+    api: { host: apiHost, port: apiPort },
+    durability: oneOf(nd, 'durability', 'node', ['durable', 'memory'] as const, 'durable'),
+    verify: oneOf(nd, 'verify', 'node', ['lazy', 'eager'] as const, 'lazy'),
+    transport,
+  };
+
+  const lg = optMapping(top.logging, 'logging', ['level', 'format']);
+  const logging = {
+    level: oneOf(lg, 'level', 'logging', ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const, 'info'),
+    format: oneOf(lg, 'format', 'logging', ['json'] as const, 'json'),
+  };
+
+  return {
+    tripleConsensus: { coordinator, ibft, hotstuff, auction },
+    validators,
+    activeValidators: active,
+    thresholds,
+    node,
+    logging,
+  };
+}
+
+/** Parses YAML text; YAML syntax errors become ConfigError with the line. */
+export function parseConfig(text: string, baseDir?: string, file?: string): NodeConfig {
+  const doc = YAML.parseDocument(text, { uniqueKeys: true, prettyErrors: true });
+  if (doc.errors.length > 0) {
+    const e = doc.errors[0]!;
+    const line = e.linePos?.[0]?.line;
+    throw new ConfigError('', `valid YAML${line ? ` (line ${line})` : ''}: ${e.message.split('\n')[0]}`, '(a syntax error)', file);
+  }
+  try {
+    return validateConfig(doc.toJS(), baseDir);
+  } catch (err) {
+    if (err instanceof ConfigError && file) throw new ConfigError(err.keyPath, err.expected, err.got, file);
+    throw err;
+  }
+}
+
+/** Reads and validates a config file; relative paths inside resolve against its directory. */
+export function loadConfig(file: string): NodeConfig {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError('', 'a readable config file', (err as Error).message, file);
+  }
+  return parseConfig(text, path.dirname(path.resolve(file)), file);
+}
