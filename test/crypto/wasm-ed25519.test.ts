@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { ed25519, ED25519_TORSION_SUBGROUP } from '@noble/curves/ed25519.js';
 import { sha512 } from '@noble/hashes/sha2.js';
 import { jsBackend, type SignedItem } from '@bpci/core';
-import { batchItemsMax, loadEd25519Wasm, loadEd25519WasmSync } from '../../packages/crypto-wasm/src/ed25519.js';
+import { batchItemsMax, loadEd25519Wasm, loadEd25519WasmSync, type Ed25519Wasm } from '../../packages/crypto-wasm/src/ed25519.js';
 import { ed25519Cases, rng, SPECCHECK_ZIP215 } from './suite.js';
 
 const vec = (p: string) => JSON.parse(readFileSync(fileURLToPath(new URL(`../vectors/${p}`, import.meta.url)), 'utf8'));
@@ -36,11 +36,14 @@ function nonCanonicalEncodings(): Uint8Array[] {
 }
 
 /** Compare verdicts item by item with the oracle; returns the disagreements, named. */
-function disagreements(w: { verifyBatch(items: readonly SignedItem[]): Uint8Array }, items: readonly SignedItem[], label: string): string[] {
+function disagreements(w: Ed25519Wasm, items: readonly SignedItem[], label: string): string[] {
   const got = w.verifyBatch(items);
+  const each = w.verifyEach(items);
   const want = oracle.ed25519VerifyBatch(items);
   const bad: string[] = [];
-  for (let i = 0; i < items.length; i++) if (got[i] !== want[i]) bad.push(`${label} #${i}: wasm=${got[i]} oracle=${want[i]}`);
+  for (let i = 0; i < items.length; i++) {
+    if (got[i] !== want[i] || each[i] !== want[i]) bad.push(`${label} #${i}: batch=${got[i]} each=${each[i]} oracle=${want[i]}`);
+  }
   return bad;
 }
 
@@ -71,7 +74,7 @@ describe('crypto-wasm ed25519', async () => {
     const items = cases.map((c) => c.item);
     const batch = w.verifyBatch(items);
     const ob = oracle.ed25519VerifyBatch(items);
-    const mismatches: string[] = [];
+    const mismatches: string[] = disagreements(w, items, 'vectors');
     cases.forEach((c, i) => {
       const single = w.verifyBatch([c.item])[0];
       if (single !== ob[i] || batch[i] !== ob[i]) mismatches.push(`${c.name}: single=${single} batch=${batch[i]} oracle=${ob[i]}`);
@@ -86,6 +89,9 @@ describe('crypto-wasm ed25519', async () => {
     const zip = cases.filter((c) => c.name.startsWith('zip215'));
     expect(zip.length).toBe(196);
     expect(zip.every((c) => w.verifyBatch([c.item])[0] === 1)).toBe(true); // all valid under ZIP-215
+    const re0 = w.batchStats().groupsRechecked;
+    expect(w.verifyBatch(zip.map((c) => c.item)).every((v) => v === 1)).toBe(true); // and as combinations
+    expect(w.batchStats().groupsRechecked, 'small-order A/R pass the combined equation itself').toBe(re0);
     expect(mismatches).toEqual([]);
   });
 
@@ -156,9 +162,8 @@ describe('crypto-wasm ed25519', async () => {
       const S = mod(rn + k * a, L);
       items.push({ publicKey: Ab, message: msg, signature: Uint8Array.from([...Rb, ...bigToLe(S)]) });
     }
-    const got = w.verifyBatch(items);
-    expect(Array.from(got)).toEqual(Array.from(oracle.ed25519VerifyBatch(items)));
-    expect(got.every((v) => v === 1)).toBe(true);
+    expect(disagreements(w, items, 'mixed-order')).toEqual([]);
+    expect(w.verifyBatch(items).every((v) => v === 1)).toBe(true);
   });
 
   it('1000 random valid signatures verify; wasm signatures verify in the oracle', () => {
@@ -169,8 +174,43 @@ describe('crypto-wasm ed25519', async () => {
       const msg = r.bytes(r.int(200));
       items.push({ publicKey: w.publicKey(seed), message: msg, signature: w.sign(seed, msg) });
     }
+    const before = w.batchStats();
     expect(w.verifyBatch(items).every((v) => v === 1)).toBe(true);
+    const after = w.batchStats();
+    // 1000 items = 16 groups of <= 64, and no valid group may need the item-by-item re-check
+    expect(after.groups - before.groups).toBe(16);
+    expect(after.groupsRechecked).toBe(before.groupsRechecked);
+    expect(w.verifyEach(items).every((v) => v === 1)).toBe(true);
     expect(oracle.ed25519VerifyBatch(items.slice(0, 100)).every((v) => v === 1)).toBe(true);
+  });
+
+  it('random-combination groups: any one bad item among valid ones is found, at every group position', () => {
+    const r = rng(64);
+    const valid: SignedItem[] = [];
+    for (let i = 0; i < 140; i++) {
+      const seed = r.bytes(32); const msg = r.bytes(r.int(90));
+      valid.push({ publicKey: w.publicKey(seed), message: msg, signature: w.sign(seed, msg) });
+    }
+    const torsion = hex(ED25519_TORSION_SUBGROUP[2]!);
+    for (const size of [2, 3, 63, 64, 65, 128, 129, 140]) {
+      for (const pos of new Set([0, size >> 1, size - 1, Math.min(size - 1, 64)])) {
+        const items = valid.slice(0, size);
+        const it = items[pos]!;
+        const kind = (size + pos) % 4;
+        let bad: SignedItem;
+        if (kind === 0) bad = { ...it, message: Uint8Array.from([...it.message, 0]) };
+        else if (kind === 1) { const s2 = it.signature.slice(); s2[40]! ^= 4; bad = { ...it, signature: s2 }; }
+        else if (kind === 2) { const s2 = it.signature.slice(); s2.set(torsion, 0); bad = { ...it, signature: s2 }; }
+        else bad = { ...it, publicKey: valid[(pos + 1) % size]!.publicKey };
+        items[pos] = bad;
+        const before = w.batchStats().groupsRechecked;
+        const got = Array.from(w.verifyBatch(items)).map((v, i) => (v ? -1 : i)).filter((i) => i >= 0);
+        expect(got, `size ${size} pos ${pos} kind ${kind}`).toEqual([pos]);
+        expect(w.batchStats().groupsRechecked - before, 'only the bad group is re-checked').toBe(1);
+      }
+    }
+    // a valid item whose A carries a small-order component passes inside a combination too
+    expect(w.verifyBatch(valid.slice(0, 70)).every((v) => v === 1)).toBe(true);
   });
 
   it('batches larger than one crossing keep every verdict in place (items and message bytes)', () => {

@@ -8,6 +8,7 @@
 // whose signature is not 64 bytes are 0 without entering wasm; nothing about an item throws.
 // Bad arguments (not Uint8Arrays, wrong seed length) throw TypeError/RangeError naming them.
 
+import { randomFillSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { assertBytes, checkSignedItems, type SignedItem } from '@bpci/core';
@@ -17,8 +18,16 @@ export interface Ed25519Wasm {
   publicKey(seed32: Uint8Array): Uint8Array;
   /** Deterministic RFC 8032 signature (64 bytes). */
   sign(seed32: Uint8Array, msg: Uint8Array): Uint8Array;
-  /** ZIP-215 verdicts, one 0/1 byte per item. */
+  /**
+   * ZIP-215 verdicts, one 0/1 byte per item. Groups of items are checked with one random linear
+   * combination (coefficients from the OS CSPRNG); a group that fails is re-checked item by
+   * item, so verdicts equal verifyEach's except with probability <= 2^-127 per invalid item.
+   */
   verifyBatch(items: readonly SignedItem[]): Uint8Array;
+  /** The same verdicts, each item checked on its own (deterministic, no randomness). */
+  verifyEach(items: readonly SignedItem[]): Uint8Array;
+  /** Since load: random-combination groups checked, and how many failed and were re-checked. */
+  batchStats(): { groups: number; groupsRechecked: number };
 }
 
 // The project compiles with lib ES2022 and Node types only, which do not declare the
@@ -44,6 +53,9 @@ interface Exports {
   publicKey(seed: number, out: number): void;
   sign(seed: number, msg: number, msgLen: number, out: number): void;
   verifyBatch(items: number, n: number, out: number): void;
+  verifyBatchRandom(items: number, n: number, coeffs: number, out: number): void;
+  batchGroups(): number;
+  batchGroupsRechecked(): number;
 }
 
 /** Bytes per item record in wasm memory: pk 32 | sig 64 | msg ptr u32 | msg len u32. */
@@ -52,6 +64,10 @@ const ITEM_BYTES = 104;
 export const batchItemsMax = 4096;
 /** Message bytes per crossing above which a batch is split (one bigger message goes alone). */
 export const batchBytesMax = 16 << 20;
+/** Crossings with fewer items than this skip the random-combination check (it pays from ~2). */
+export const batchRandomMin = 2;
+/** Random bytes per item for the linear combination (128-bit coefficients). */
+const COEFF_BYTES = 16;
 const PAGE_BYTES = 65536;
 
 const wasmUrl = new URL('../build/ed25519.wasm', import.meta.url);
@@ -101,6 +117,18 @@ class Ed25519Instance implements Ed25519Wasm {
   }
 
   verifyBatch(items: readonly SignedItem[]): Uint8Array {
+    return this.verifyItems(items, true);
+  }
+
+  verifyEach(items: readonly SignedItem[]): Uint8Array {
+    return this.verifyItems(items, false);
+  }
+
+  batchStats(): { groups: number; groupsRechecked: number } {
+    return { groups: this.x.batchGroups() >>> 0, groupsRechecked: this.x.batchGroupsRechecked() >>> 0 };
+  }
+
+  private verifyItems(items: readonly SignedItem[], combine: boolean): Uint8Array {
     checkSignedItems(items);
     const out = new Uint8Array(items.length);
     const chunk: number[] = []; // indices of well-formed items for the next crossing
@@ -109,24 +137,32 @@ class Ed25519Instance implements Ed25519Wasm {
       const it = items[i]!;
       if (it.publicKey.length !== 32 || it.signature.length !== 64) continue; // stays 0
       if (chunk.length > 0 && (chunk.length === batchItemsMax || chunkBytes + it.message.length > batchBytesMax)) {
-        this.verifyChunk(items, chunk, chunkBytes, out);
+        this.verifyChunk(items, chunk, chunkBytes, out, combine);
         chunk.length = 0;
         chunkBytes = 0;
       }
       chunk.push(i);
       chunkBytes += it.message.length;
     }
-    if (chunk.length > 0) this.verifyChunk(items, chunk, chunkBytes, out);
+    if (chunk.length > 0) this.verifyChunk(items, chunk, chunkBytes, out, combine);
     return out;
   }
 
-  /** One crossing. Memory: records (n x ITEM_BYTES) | verdicts (n) | messages. */
-  private verifyChunk(items: readonly SignedItem[], idx: readonly number[], msgBytes: number, out: Uint8Array): void {
+  /** One crossing. Memory: records (n x ITEM_BYTES) | verdicts (n) | coefficients | messages. */
+  private verifyChunk(
+    items: readonly SignedItem[],
+    idx: readonly number[],
+    msgBytes: number,
+    out: Uint8Array,
+    combine: boolean,
+  ): void {
     const n = idx.length;
+    const random = combine && n >= batchRandomMin;
     const recs = this.base;
     const verdicts = recs + n * ITEM_BYTES;
-    let msgPtr = verdicts + n;
-    const mem = this.reserve(n * ITEM_BYTES + n + msgBytes);
+    const coeffs = verdicts + n;
+    let msgPtr = coeffs + (random ? n * COEFF_BYTES : 0);
+    const mem = this.reserve(msgPtr - this.base + msgBytes);
     const dv = new DataView(mem.buffer);
     for (let j = 0; j < n; j++) {
       const it = items[idx[j]!]!;
@@ -138,7 +174,12 @@ class Ed25519Instance implements Ed25519Wasm {
       dv.setUint32(r + 100, it.message.length, true);
       msgPtr += it.message.length;
     }
-    this.x.verifyBatch(recs, n, verdicts);
+    if (random) {
+      randomFillSync(mem, coeffs, n * COEFF_BYTES);
+      this.x.verifyBatchRandom(recs, n, coeffs, verdicts);
+    } else {
+      this.x.verifyBatch(recs, n, verdicts);
+    }
     for (let j = 0; j < n; j++) out[idx[j]!] = mem[verdicts + j]!;
   }
 }

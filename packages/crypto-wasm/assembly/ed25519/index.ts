@@ -11,13 +11,15 @@
 //   verifyBatch(items, n, out): items is n records of ITEM_BYTES:
 //     [0, 32) public key, [32, 96) signature, [96, 100) message pointer (u32 LE),
 //     [100, 104) message length (u32 LE); out receives n bytes, 1 = valid, 0 = invalid.
+//   verifyBatchRandom(items, n, coeffs, out): the same verdicts, computed per group of 64 with
+//     one random linear combination (coeffs: n x 16 random bytes from the host).
 // Lengths are checked by the host: wrong-length keys/signatures never reach this module.
 
 import { sha512Final, sha512Init, sha512Update } from './sha512';
 import { scIsCanonical, scMulAdd, scReduce64 } from './scalar';
-import { PT, geDbl, geFromBytes, geIsIdentity, geSubC, geToBytes, geToCached, geToP2, X, T } from './point';
+import { PT, geDbl, geFromBytes, geIsIdentity, geSubC, geToBytes, geToCached, geToP2, geToP3, X, T } from './point';
 import { feNeg } from './field';
-import { doubleScalarMultVartime, initTables, scalarMultBase } from './scalarmult';
+import { MSM_POINTS, doubleScalarMultVartime, initTables, msmAdd, msmEval, msmReset, scalarMultBase } from './scalarmult';
 
 export const ITEM_BYTES: i32 = 104;
 
@@ -81,31 +83,50 @@ export function sign(seed: usize, msg: usize, msgLen: usize, out: usize): void {
   scMulAdd(out + 32, KSC, AZ, NONCE);
 }
 
-/** ZIP-215 verdict for one signature (pk 32 bytes, sig 64 bytes). */
-export function verify(pk: usize, sig: usize, msg: usize, msgLen: usize): bool {
+/**
+ * The checks before any curve equation: S < L, A and R decode (ZIP-215), and
+ * k = SHA-512(R || A || M) mod L over the received bytes. Fills a, r (p3) and k.
+ */
+function prepare(pk: usize, sig: usize, msg: usize, msgLen: usize, a: usize, r: usize, k: usize): bool {
   if (!scIsCanonical(sig + 32)) return false;
-  if (!geFromBytes(PA, pk)) return false;
-  if (!geFromBytes(PR, sig)) return false;
+  if (!geFromBytes(a, pk)) return false;
+  if (!geFromBytes(r, sig)) return false;
   sha512Init();
   sha512Update(sig, 32);
   sha512Update(pk, 32);
   sha512Update(msg, msgLen);
   sha512Final(HASH);
-  scReduce64(KSC, HASH);
-  // Q = [S]B + [k](-A) - R, then [8]Q must be the identity
-  feNeg(PA + X, PA + X);
-  feNeg(PA + T, PA + T);
+  scReduce64(k, HASH);
+  return true;
+}
+
+/** p = -p for a p3. */
+function geNegate(p: usize): void {
+  feNeg(p + X, p + X);
+  feNeg(p + T, p + T);
+}
+
+/** [8]q is the identity, q a p3 (q is clobbered). */
+function isSmallOrder(q: usize): bool {
+  geDbl(Q2, q); geToP2(q, Q2);
+  geDbl(Q2, q); geToP2(q, Q2);
+  geDbl(Q2, q); geToP2(q, Q2);
+  return geIsIdentity(q);
+}
+
+/** ZIP-215 verdict for one signature (pk 32 bytes, sig 64 bytes). */
+export function verify(pk: usize, sig: usize, msg: usize, msgLen: usize): bool {
+  if (!prepare(pk, sig, msg, msgLen, PA, PR, KSC)) return false;
+  // Q = [S]B + [k](-A) - R; accept iff [8]Q is the identity
+  geNegate(PA);
   doubleScalarMultVartime(Q1, KSC, PA, sig + 32);
   geToCached(RC, PR);
   geSubC(Q2, Q1, RC);
-  geToP2(Q1, Q2);
-  geDbl(Q2, Q1); geToP2(Q1, Q2);
-  geDbl(Q2, Q1); geToP2(Q1, Q2);
-  geDbl(Q2, Q1); geToP2(Q1, Q2);
-  return geIsIdentity(Q1);
+  geToP3(Q1, Q2);
+  return isSmallOrder(Q1);
 }
 
-/** One 0/1 per item record (layout in the header comment). */
+/** One 0/1 per item record (layout in the header comment), each checked on its own. */
 export function verifyBatch(items: usize, n: i32, out: usize): void {
   for (let i = 0; i < n; i++) {
     const it = items + <usize>i * <usize>ITEM_BYTES;
@@ -113,4 +134,80 @@ export function verifyBatch(items: usize, n: i32, out: usize): void {
     const len = <usize>load<u32>(it, 100);
     store<u8>(out + <usize>i, verify(it, it + 32, msg, len) ? 1 : 0);
   }
+}
+
+// ---- batch verification by random linear combination ------------------------------------------
+//
+// For a group of items that pass prepare(), with host-supplied random z_i (128 bits, top bit
+// forced so z_i != 0), check the one equation
+//   [8]( [sum z_i S_i]B - sum [z_i]R_i - sum [z_i k_i]A_i ) = identity.
+// Every [8](S_i B - R_i - k_i A_i) lies in the prime-order subgroup, so if any item is invalid
+// the sum vanishes with probability at most 2^-127 over the z_i; the cofactor makes small-order
+// components of A_i and R_i drop out exactly as in the single equation (ZIP-215's reason to be
+// cofactored). When the equation fails, every item of the group is re-checked with verify(),
+// so a group's verdicts are exactly the single verdicts unless the 2^-127 event happens.
+
+const GROUP: i32 = MSM_POINTS / 2;
+const GIDX: usize = memory.data(GROUP * 4, 16);
+const BA: usize = memory.data(<i32>PT, 16);
+const BR: usize = memory.data(<i32>PT, 16);
+const BK: usize = memory.data(32, 16);
+const ZS: usize = memory.data(32, 16);
+const ZK: usize = memory.data(32, 16);
+const SB: usize = memory.data(32, 16);
+const ZERO32: usize = memory.data(32, 16);
+let groupN = 0;
+let groupsChecked: u32 = 0; //   combinations evaluated
+let groupsRechecked: u32 = 0; // of those, failed and re-checked item by item
+
+/** Counters since instantiation: [groups checked, groups re-checked item by item]. */
+export function batchGroups(): u32 { return groupsChecked; }
+export function batchGroupsRechecked(): u32 { return groupsRechecked; }
+
+function groupReset(): void {
+  msmReset();
+  memory.fill(SB, 0, 32);
+  groupN = 0;
+}
+
+function groupFlush(items: usize, out: usize): void {
+  msmEval(Q1, SB);
+  const ok = isSmallOrder(Q1);
+  groupsChecked++;
+  if (!ok) groupsRechecked++;
+  for (let j = 0; j < groupN; j++) {
+    const i = load<i32>(GIDX + (<usize>j << 2));
+    const it = items + <usize>i * <usize>ITEM_BYTES;
+    const v = ok || verify(it, it + 32, <usize>load<u32>(it, 96), <usize>load<u32>(it, 100));
+    store<u8>(out + <usize>i, v ? 1 : 0);
+  }
+  groupReset();
+}
+
+/**
+ * Like verifyBatch, with the random-linear-combination check per group of up to GROUP items.
+ * coeffs holds n x 16 random bytes from the host (a CSPRNG: the soundness rests on them).
+ */
+export function verifyBatchRandom(items: usize, n: i32, coeffs: usize, out: usize): void {
+  groupReset();
+  for (let i = 0; i < n; i++) {
+    const it = items + <usize>i * <usize>ITEM_BYTES;
+    if (!prepare(it, it + 32, <usize>load<u32>(it, 96), <usize>load<u32>(it, 100), BA, BR, BK)) {
+      store<u8>(out + <usize>i, 0);
+      continue;
+    }
+    memory.fill(ZS, 0, 32);
+    memory.copy(ZS, coeffs + <usize>i * 16, 16);
+    store<u8>(ZS + 15, load<u8>(ZS + 15) | 0x80);
+    scMulAdd(SB, ZS, it + 64, SB); //   sum z_i S_i
+    scMulAdd(ZK, ZS, BK, ZERO32); //    z_i k_i
+    geNegate(BA);
+    geNegate(BR);
+    msmAdd(BA, ZK);
+    msmAdd(BR, ZS);
+    store<i32>(GIDX + (<usize>groupN << 2), i);
+    groupN++;
+    if (groupN == GROUP) groupFlush(items, out);
+  }
+  if (groupN > 0) groupFlush(items, out);
 }

@@ -214,3 +214,73 @@ export function initTables(): void {
   if (!radixReady) initRadix();
   if (!boddReady) initBodd();
 }
+
+// ---- multi-scalar multiplication (batch verification) -----------------------------------------
+
+/** Points per MSM (a batch group of MSM_POINTS / 2 signatures: one A and one R each). */
+export const MSM_POINTS = 128;
+/** Per point: 8 odd multiples (1P .. 15P) as cached points. */
+const MSM_TABLES: usize = memory.data(MSM_POINTS * 8 * <i32>PT, 16);
+/** Per point: its width-5 NAF (256 digits). */
+const MSM_NAFS: usize = memory.data(MSM_POINTS * 256, 16);
+const MSM_NAF_B: usize = memory.data(264, 16);
+const M1: usize = memory.data(<i32>PT, 16);
+const M2: usize = memory.data(<i32>PT, 16);
+const M3: usize = memory.data(<i32>PT, 16);
+let msmCount = 0;
+let msmTop = -1;
+
+export function msmReset(): void {
+  msmCount = 0;
+  msmTop = -1;
+}
+
+/** Highest nonzero digit index of a 256-digit NAF, -1 if none. */
+function nafTop(naf: usize): i32 {
+  let i = 255;
+  while (i >= 0 && load<i8>(naf + <usize>i) == 0) i--;
+  return i;
+}
+
+/** Queue [s]P (P a p3, s a 32-byte scalar < 2^253). The caller keeps msmCount < MSM_POINTS. */
+export function msmAdd(p: usize, s: usize): void {
+  const tab = MSM_TABLES + <usize>msmCount * 8 * PT;
+  const naf_ = MSM_NAFS + <usize>msmCount * 256;
+  naf(naf_, s, P_WIDTH);
+  msmTop = max<i32>(msmTop, nafTop(naf_));
+  geToCached(tab, p);
+  geDbl(M1, p);
+  geToP3(M2, M1); // 2P
+  for (let i = 1; i < 8; i++) { // (2i + 1)P = 2P + (2i - 1)P
+    geAdd(M1, M2, tab + <usize>(i - 1) * PT);
+    geToP3(M3, M1);
+    geToCached(tab + <usize>i * PT, M3);
+  }
+  msmCount++;
+}
+
+/**
+ * r (p3) = [sb]B + sum of the queued [s_j]P_j, variable time (Straus: shared doublings,
+ * one addition per nonzero digit of each scalar).
+ */
+export function msmEval(r: usize, sb: usize): void {
+  if (!boddReady) initBodd();
+  naf(MSM_NAF_B, sb, B_WIDTH);
+  let i = max<i32>(msmTop, nafTop(MSM_NAF_B));
+  geP3Identity(r);
+  for (; i >= 0; i--) {
+    geDbl(V1, r);
+    geToP3(r, V1);
+    for (let j = 0; j < msmCount; j++) {
+      const d = <i32>load<i8>(MSM_NAFS + <usize>j * 256 + <usize>i);
+      if (d == 0) continue;
+      const tab = MSM_TABLES + <usize>j * 8 * PT;
+      if (d > 0) geAdd(V1, r, tab + <usize>(d >> 1) * PT);
+      else geSubC(V1, r, tab + <usize>((-d) >> 1) * PT);
+      geToP3(r, V1);
+    }
+    const db = <i32>load<i8>(MSM_NAF_B + <usize>i);
+    if (db > 0) { geMadd(V1, r, BODD + <usize>(db >> 1) * NIELS); geToP3(r, V1); }
+    else if (db < 0) { geMsub(V1, r, BODD + <usize>((-db) >> 1) * NIELS); geToP3(r, V1); }
+  }
+}
