@@ -20,3 +20,9 @@ export { ED25519_RULE, ED25519_RULE_OPTIONS, checkSignedItems } from './crypto/e
 export * from './consensus/types.js';
 export * from './consensus/validators.js';
 export * from './codec/codec.js';
+export * from './consensus/config.js';
+export * from './consensus/safety-rules.js';
+export * from './consensus/evidence.js';
+export * from './consensus/state.js';
+export * from './consensus/kv-app.js';
+export * from './consensus/pbft.js';

@@ -139,6 +139,11 @@ function writeNewViewBody(w: Writer, m: NewView): void {
   w.u16(m.from);
 }
 
+function writeNewView(w: Writer, m: NewView): void {
+  writeNewViewBody(w, m);
+  w.fixed(m.sig, SIG_BYTES);
+}
+
 function writeReplyBody(w: Writer, m: Reply): void {
   w.u53(m.view);
   w.u53(m.seq);
@@ -175,8 +180,7 @@ function writeMessage(w: Writer, m: Message): void {
     case 'view-change':
       return writeViewChange(w, m);
     case 'new-view':
-      writeNewViewBody(w, m);
-      return w.fixed(m.sig, SIG_BYTES);
+      return writeNewView(w, m);
     case 'reply':
       writeReplyBody(w, m);
       return w.fixed(m.sig, SIG_BYTES);
@@ -187,6 +191,8 @@ function writeMessage(w: Writer, m: Message): void {
       w.u8(m.checkpoint === null ? 0 : 1);
       if (m.checkpoint !== null) writeStableCheckpoint(w, m.checkpoint);
       writeList(w, m.batches, CODEC_LIMITS.transferBatchesMax, 'batches', writeCertifiedBatch);
+      w.u8(m.newView === null ? 0 : 1);
+      if (m.newView !== null) writeNewView(w, m.newView);
       return w.u16(m.from);
     default:
       return assertNever(m);
@@ -286,6 +292,15 @@ function readStableCheckpoint(r: Reader): StableCheckpoint {
   return { seq, stateDigest, snapshot, proof };
 }
 
+function readNewView(r: Reader): NewView {
+  const view = r.u53('view');
+  const viewChanges = readList(r, CODEC_LIMITS.certSignersMax, VIEWCHANGE_BYTES_MIN, 'viewChanges', readViewChange);
+  const prePrepares = readList(r, CODEC_LIMITS.newViewProposalsMax, PREPREPARE_BYTES_MIN, 'prePrepares', readPrePrepare);
+  const from = readValidatorId(r, 'from');
+  const sig = r.fixed(SIG_BYTES, 'sig');
+  return { kind: 'new-view', view, viewChanges, prePrepares, from, sig };
+}
+
 function readMessage(r: Reader): Message {
   const tag = r.u8('tag');
   switch (tag) {
@@ -301,14 +316,8 @@ function readMessage(r: Reader): Message {
       return readCheckpoint(r);
     case TAG['view-change']:
       return readViewChange(r);
-    case TAG['new-view']: {
-      const view = r.u53('view');
-      const viewChanges = readList(r, CODEC_LIMITS.certSignersMax, VIEWCHANGE_BYTES_MIN, 'viewChanges', readViewChange);
-      const prePrepares = readList(r, CODEC_LIMITS.newViewProposalsMax, PREPREPARE_BYTES_MIN, 'prePrepares', readPrePrepare);
-      const from = readValidatorId(r, 'from');
-      const sig = r.fixed(SIG_BYTES, 'sig');
-      return { kind: 'new-view', view, viewChanges, prePrepares, from, sig };
-    }
+    case TAG['new-view']:
+      return readNewView(r);
     case TAG.reply: {
       const view = r.u53('view');
       const seq = r.u53('seq');
@@ -333,8 +342,11 @@ function readMessage(r: Reader): Message {
         const commits = readList(rr, CODEC_LIMITS.certSignersMax, VOTE_BYTES, 'commits', (x) => readVote(x, 'commit'));
         return { prePrepare, commits };
       });
+      const hasNewView = r.u8('new-view flag');
+      if (hasNewView > 1) throw new CodecError('bad-value', `new-view flag must be 0 or 1, got ${hasNewView}`);
+      const newView = hasNewView === 1 ? readNewView(r) : null;
       const from = readValidatorId(r, 'from');
-      return { kind: 'state', checkpoint, batches, from } satisfies StateTransfer;
+      return { kind: 'state', checkpoint, batches, newView, from } satisfies StateTransfer;
     }
     default:
       throw new CodecError('bad-tag', `unknown message tag ${tag}`);

@@ -163,6 +163,8 @@ export interface StateTransfer {
   readonly kind: 'state';
   readonly checkpoint: StableCheckpoint | null;
   readonly batches: readonly CertifiedBatch[];
+  /** The new-view that started the sender's current view (lets a restarted replica rejoin it). */
+  readonly newView: NewView | null;
   readonly from: ValidatorId;
 }
 

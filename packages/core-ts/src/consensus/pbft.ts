@@ -1,0 +1,1212 @@
+// PBFT replica (Castro & Liskov), sans-IO: step(input) -> Output, see types.ts for the contract.
+//
+// Normal case: the primary of view v assigns a batch to seq s (pre-prepare); backups broadcast
+// prepare; a replica is *prepared* when the primary plus matching prepares reach a quorum of
+// stake, then broadcasts commit; it *commits* with a quorum of matching commits and executes
+// batches in seq order. Seqs in flight stay within (low, low + watermarkWindow]; a checkpoint
+// every checkpointInterval seqs becomes stable at a quorum and truncates the log.
+// View change: a backup with pending work and no progress for a timeout (doubling per failed
+// view, reset on progress) signs a view-change carrying its stable checkpoint proof and its
+// prepared certificates; f+1 view-changes for higher views make a replica join; the new primary
+// gathers a quorum and re-proposes the highest prepared batch for every seq above the highest
+// stable checkpoint (null batches for gaps) in a new-view, which backups recompute and check.
+// Catch-up: a lagging or restarted replica fetches the stable checkpoint and certified batches
+// from a peer, verifies every signature and quorum, applies them, and only then votes again.
+//
+// Verification (DESIGN.md §2): inputs arrive on authenticated links. verify 'lazy' counts
+// prepares and commits at once, but verifies the prepared certificate in one batch before the
+// commit is signed (the certificate is what a view-change transfers), checkpoint proofs before a
+// checkpoint becomes stable, commit certificates right after execution (before they serve
+// catch-up), and all of view-change / new-view / state transfer / evidence before use.
+// verify 'eager' verifies every signature before the message is counted at all.
+//
+// Peers' bad input is dropped with an event; broken local invariants throw.
+
+import { encodeBatch, encodeMessage, signingPayload, toStatement } from '../codec/codec.js';
+import type { CryptoBackend } from '../crypto/backend.js';
+import { resolveConfig } from './config.js';
+import { makeEvidence } from './evidence.js';
+import { bytesEqual, SafetyRules } from './safety-rules.js';
+import { ReplicatedState } from './state.js';
+import type {
+  CertifiedBatch,
+  Checkpoint,
+  ClientRequest,
+  Commit,
+  Destination,
+  Digest,
+  Fetch,
+  Input,
+  Message,
+  NewView,
+  Output,
+  PbftConfig,
+  PersistRecord,
+  PrePrepare,
+  Prepare,
+  PreparedCert,
+  Replica,
+  ReplicaEvent,
+  ReplicaOptions,
+  ReplicaStatus,
+  SlashReason,
+  SlotStatus,
+  StableCheckpoint,
+  StateTransfer,
+  ValidatorId,
+  ViewChange,
+  Vote,
+} from './types.js';
+import type { ValidatorSet } from './validators.js';
+
+/** Deliberate bugs, used only by simulator tests to prove the checkers can see. */
+export interface PlantedBugs {
+  /** Prepare and commit with f+1 (weak quorum) instead of 2f+1. */
+  readonly weakQuorum?: boolean;
+  /** New primary ignores prepared certificates; backups do not recompute the new-view. */
+  readonly skipNewViewCertCheck?: boolean;
+}
+
+export interface PbftReplicaOptions extends ReplicaOptions {
+  readonly plantedBugs?: PlantedBugs;
+}
+
+type SignedMsg = PrePrepare | Vote | Checkpoint | ViewChange | NewView;
+type Mode = 'normal' | 'view-change' | 'catching-up';
+
+interface Slot {
+  readonly seq: number;
+  view: number;
+  prePrepare: PrePrepare | null;
+  prepares: Map<ValidatorId, Prepare>;
+  commits: Map<ValidatorId, Commit>;
+  prepareSent: Prepare | null;
+  commitSent: Commit | null;
+  /** Highest verified prepared certificate for this seq, from any view (survives view changes). */
+  preparedCert: PreparedCert | null;
+  verifyingPrepared: boolean;
+  verifyingStable: boolean;
+  committed: boolean;
+  executed: boolean;
+}
+
+interface PendingRequest {
+  readonly request: ClientRequest;
+  readonly tick: number;
+}
+
+const EMPTY_DIGEST_BATCH: readonly ClientRequest[] = [];
+
+function hex(b: Uint8Array): string {
+  let s = '';
+  for (const x of b) s += x.toString(16).padStart(2, '0');
+  return s;
+}
+
+function requestKey(r: ClientRequest): string {
+  return `${r.clientId}#${r.requestSeq}`;
+}
+
+export class PbftReplica implements Replica {
+  readonly id: ValidatorId;
+  private readonly vs: ValidatorSet;
+  private readonly cfg: PbftConfig;
+  private readonly crypto: CryptoBackend;
+  private readonly safety: SafetyRules;
+  private readonly state: ReplicatedState;
+  private readonly bugs: PlantedBugs;
+  private readonly genesisDigest: Digest;
+
+  private out: Output = emptyOutput();
+  private now = 0;
+  private view = 0;
+  /** Last view this replica operated in normally (for Inactivity events). */
+  private normalView = 0;
+  private mode: Mode = 'normal';
+  private lastExecuted = 0;
+  private stable: StableCheckpoint;
+  private nextSeq = 1;
+  private readonly slots = new Map<number, Slot>();
+  /** Committed batches above the stable checkpoint with their certificates (serves catch-up). */
+  private readonly log = new Map<number, CertifiedBatch>();
+  private readonly ownCheckpoints = new Map<number, { digest: Digest; snapshot: Uint8Array; message: Checkpoint }>();
+  private readonly checkpointVotes = new Map<number, Map<ValidatorId, Checkpoint>>();
+  private readonly pending = new Map<string, PendingRequest>();
+  private readonly proposed = new Set<string>();
+  private readonly viewChanges = new Map<number, Map<ValidatorId, ViewChange>>();
+  private myViewChange: ViewChange | null = null;
+  private lastNewView: NewView | null = null;
+  private vcAttempts = 0;
+  private vcStartTick = 0;
+  private lastProgressTick = 0;
+  private lastRetransmitTick = 0;
+  private lastFetchTick = -Infinity;
+  private fetchPeer: ValidatorId;
+  private lagTarget = 0;
+  private readonly higherView = new Map<ValidatorId, number>();
+  private readonly jobs = new Map<number, (valid: Uint8Array) => void>();
+  private nextJobId = 1;
+  private nextPersistToken = 1;
+  private readonly verified = new WeakSet<object>();
+  private readonly seen = new Map<string, SignedMsg>();
+  private readonly reported = new Set<string>();
+  private lastProposal: { view: number; seq: number; digest: string; requests: number } | null = null;
+
+  constructor(opts: PbftReplicaOptions) {
+    if (!opts.validators.has(opts.id)) throw new RangeError(`replica id ${opts.id} is not in the validator set`);
+    this.id = opts.id;
+    this.vs = opts.validators;
+    this.cfg = resolveConfig(opts.config);
+    this.crypto = opts.crypto;
+    this.bugs = opts.plantedBugs ?? {};
+    const derived = opts.crypto.ed25519PublicKey(opts.seed32);
+    if (!bytesEqual(derived, this.vs.publicKey(opts.id))) {
+      throw new RangeError(`seed32 does not match validator ${opts.id}'s public key`);
+    }
+    this.safety = new SafetyRules(opts.id, opts.seed32, opts.crypto, opts.restored);
+    this.state = new ReplicatedState(opts.app, opts.crypto);
+    const genesis = this.state.snapshot();
+    this.genesisDigest = this.crypto.blake3(genesis);
+    this.stable = { seq: 0, stateDigest: this.genesisDigest, snapshot: genesis, proof: [] };
+    this.fetchPeer = (opts.id + 1) % this.vs.size;
+    if (opts.restored !== undefined) this.restore(opts.restored);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Restart: rebuild from what the runtime persisted, then catch up before voting.
+
+  private restore(r: NonNullable<ReplicaOptions['restored']>): void {
+    if (r.checkpoint !== null && r.checkpoint.seq > 0) {
+      this.state.restore(r.checkpoint.snapshot);
+      this.stable = r.checkpoint;
+      this.lastExecuted = r.checkpoint.seq;
+    }
+    for (const b of r.committed) {
+      if (b.seq !== this.lastExecuted + 1) continue;
+      this.state.execute(b.seq, b.requests);
+      this.lastExecuted = b.seq;
+      this.log.set(b.seq, b.cert);
+    }
+    this.view = Math.max(this.view, this.safety.highestView);
+    this.nextSeq = this.lastExecuted + 1;
+    this.mode = 'catching-up';
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // The one entry point.
+
+  step(input: Input): Output {
+    this.out = emptyOutput();
+    switch (input.kind) {
+      case 'message':
+        this.onMessage(input.from, input.message);
+        break;
+      case 'request':
+        this.onRequest(input.request);
+        break;
+      case 'tick':
+        this.onTick();
+        break;
+      case 'verified': {
+        const k = this.jobs.get(input.jobId);
+        if (k !== undefined) {
+          this.jobs.delete(input.jobId);
+          k(input.valid);
+        }
+        break;
+      }
+      case 'persisted':
+        // Nothing waits on it: the runtime already orders sendAfterPersist after the write.
+        break;
+      default:
+        assertNever(input);
+    }
+    const out = this.out;
+    if (out.persist.length > 0) out.persistToken = this.nextPersistToken++;
+    this.out = emptyOutput();
+    return out;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Output helpers
+
+  private envelope(dest: Destination, message: Message): { dest: Destination; message: Message; bytes: Uint8Array } {
+    return { dest, message, bytes: encodeMessage(message) };
+  }
+
+  private sendSigned(message: Message, persist: PersistRecord[], to?: ValidatorId): void {
+    this.out.persist.push(...persist);
+    this.out.sendAfterPersist.push(this.envelope(to === undefined ? { kind: 'broadcast' } : { kind: 'replica', to }, message));
+  }
+
+  private send(message: Message, to?: ValidatorId): void {
+    this.out.send.push(this.envelope(to === undefined ? { kind: 'broadcast' } : { kind: 'replica', to }, message));
+  }
+
+  private event(e: ReplicaEvent): void {
+    this.out.events.push(e);
+  }
+
+  private slash(reason: SlashReason, validator: ValidatorId, detail: string): void {
+    this.event({ kind: 'slash', reason, validator, detail });
+  }
+
+  private drop(from: ValidatorId | 'client', reason: string): void {
+    this.event({ kind: 'dropped', from, reason });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Quorums
+
+  private quorum(): number {
+    return this.bugs.weakQuorum === true ? this.vs.weakQuorumPower : this.vs.quorumPower;
+  }
+
+  private primary(view = this.view): ValidatorId {
+    return this.vs.primary(view);
+  }
+
+  private get low(): number {
+    return this.stable.seq;
+  }
+
+  private get high(): number {
+    return this.stable.seq + this.cfg.watermarkWindow;
+  }
+
+  private inWindow(seq: number): boolean {
+    return seq > this.low && seq <= this.high;
+  }
+
+  private timeoutTicks(): number {
+    return Math.min(this.cfg.viewChangeTimeoutTicks * 2 ** Math.min(this.vcAttempts, 30), this.cfg.viewChangeTimeoutTicksMax);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Signature verification through VerifyJobs
+
+  private item(m: SignedMsg): { publicKey: Uint8Array; message: Uint8Array; signature: Uint8Array } {
+    return { publicKey: this.vs.publicKey(m.from), message: signingPayload(m), signature: m.sig };
+  }
+
+  /** Verify what is not verified yet; call `then` with the messages whose signature failed. */
+  private verifyThen(msgs: readonly SignedMsg[], then: (bad: SignedMsg[]) => void): void {
+    const todo = msgs.filter((m) => !this.verified.has(m));
+    if (todo.length === 0) {
+      then([]);
+      return;
+    }
+    const jobId = this.nextJobId++;
+    this.out.verify.push({ jobId, items: todo.map((m) => this.item(m)) });
+    this.jobs.set(jobId, (valid) => {
+      const bad: SignedMsg[] = [];
+      todo.forEach((m, i) => {
+        if (valid[i] === 1) this.verified.add(m);
+        else bad.push(m);
+      });
+      then(bad);
+    });
+  }
+
+  /** Eager mode: verify before counting. Lazy mode: count now (the link is authenticated). */
+  private admit(m: SignedMsg, fn: () => void): void {
+    if (this.cfg.verify === 'lazy') return fn();
+    this.verifyThen([m], (bad) => {
+      if (bad.length === 0) fn();
+      else this.slash(m.kind === 'pre-prepare' ? 'InvalidProposal' : 'InvalidVote', m.from, `bad signature on ${m.kind}`);
+    });
+  }
+
+  private own<T extends SignedMsg>(m: T): T {
+    this.verified.add(m);
+    return m;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Equivocation: remember the first statement per (signer, kind, view, seq).
+
+  /** Returns false when `m` conflicts with an earlier statement (then evidence is checked). */
+  private note(m: PrePrepare | Vote | Checkpoint): boolean {
+    const view = m.kind === 'checkpoint' ? 0 : m.view;
+    const digest = m.kind === 'checkpoint' ? m.stateDigest : m.digest;
+    const key = `${m.from}:${m.kind}:${view}:${m.seq}`;
+    const prior = this.seen.get(key) as PrePrepare | Vote | Checkpoint | undefined;
+    if (prior === undefined) {
+      this.seen.set(key, m);
+      return true;
+    }
+    const priorDigest = prior.kind === 'checkpoint' ? prior.stateDigest : prior.digest;
+    if (bytesEqual(priorDigest, digest)) return true;
+    if (!this.reported.has(key)) {
+      this.verifyThen([prior, m], (bad) => {
+        if (this.reported.has(key)) return;
+        if (bad.length === 0) {
+          this.reported.add(key);
+          this.event({
+            kind: 'slash',
+            reason: 'Equivocation',
+            validator: m.from,
+            detail: `two ${m.kind} statements for view ${view} seq ${m.seq}`,
+            evidence: makeEvidence(toStatement(prior), toStatement(m)),
+          });
+        } else {
+          for (const b of bad) this.slash('InvalidVote', b.from, `bad signature on ${b.kind} seq ${(b as Vote).seq}`);
+        }
+      });
+    }
+    return false;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Dispatch
+
+  private onMessage(from: ValidatorId, m: Message): void {
+    if (!this.vs.has(from) || from === this.id) return this.drop(from, 'message from unknown or self link');
+    switch (m.kind) {
+      case 'request':
+        return this.onRequest(m);
+      case 'reply':
+        return this.drop(from, 'replicas do not take replies');
+      default:
+        break;
+    }
+    if (m.from !== from) return this.drop(from, `${m.kind} signed as ${m.from} arrived on link ${from}`);
+    switch (m.kind) {
+      case 'pre-prepare':
+        return this.admit(m, () => this.onPrePrepare(m));
+      case 'prepare':
+        return this.admit(m, () => this.onPrepare(m as Prepare));
+      case 'commit':
+        return this.admit(m, () => this.onCommit(m as Commit));
+      case 'checkpoint':
+        return this.admit(m, () => this.onCheckpoint(m));
+      case 'view-change':
+        return this.onViewChangeMessage(m);
+      case 'new-view':
+        return this.onNewViewMessage(m);
+      case 'fetch':
+        return this.onFetch(m);
+      case 'state':
+        return this.onStateMessage(m);
+      default:
+        return assertNever(m);
+    }
+  }
+
+  private noteHigherView(from: ValidatorId, view: number): void {
+    if (view > this.view) this.higherView.set(from, Math.max(view, this.higherView.get(from) ?? 0));
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Client requests and proposing
+
+  private onRequest(r: ClientRequest): void {
+    if (r.clientId.length === 0 || !Number.isSafeInteger(r.requestSeq) || r.requestSeq < 1) {
+      return this.drop('client', 'request needs a clientId and requestSeq >= 1');
+    }
+    if (!this.state.isFresh(r)) {
+      const s = this.state.session(r.clientId);
+      if (s !== undefined && s.requestSeq === r.requestSeq) this.reply(r, s.seq, s.result);
+      return;
+    }
+    const key = requestKey(r);
+    if (this.pending.has(key)) return;
+    if (this.pending.size >= this.cfg.pendingRequestsMax) return this.drop('client', 'pending request queue full');
+    if (this.pending.size === 0) this.lastProgressTick = this.now;
+    this.pending.set(key, { request: r, tick: this.now });
+    this.maybePropose();
+  }
+
+  private inflight(): number {
+    return this.nextSeq - 1 - this.lastExecuted;
+  }
+
+  private maybePropose(): void {
+    if (this.mode !== 'normal' || this.primary() !== this.id) return;
+    for (;;) {
+      if (this.inflight() >= this.cfg.inflightMax || this.nextSeq > this.high) return;
+      const batch: ClientRequest[] = [];
+      let bytes = 0;
+      let oldest = Infinity;
+      for (const [key, p] of this.pending) {
+        if (this.proposed.has(key)) continue;
+        if (!this.state.isFresh(p.request)) continue;
+        const size = p.request.op.length + p.request.clientId.length + 16;
+        if (batch.length > 0 && bytes + size > this.cfg.batchBytesMax) break;
+        batch.push(p.request);
+        bytes += size;
+        oldest = Math.min(oldest, p.tick);
+        if (batch.length >= this.cfg.batchSizeMax) break;
+      }
+      if (batch.length === 0) return;
+      // Adaptive batching: an idle pipeline proposes at once (latency); a busy one waits for a
+      // full batch or for batchDelayTicks (throughput).
+      const full = batch.length >= this.cfg.batchSizeMax || bytes >= this.cfg.batchBytesMax;
+      if (this.inflight() > 0 && !full && this.now - oldest < this.cfg.batchDelayTicks) return;
+      this.propose(batch);
+    }
+  }
+
+  private propose(batch: readonly ClientRequest[]): void {
+    const seq = this.nextSeq++;
+    const digest = this.crypto.blake3(encodeBatch(batch));
+    const signed = this.safety.signPrePrepare(this.view, seq, digest, batch);
+    const pp = this.own(signed.message);
+    for (const r of batch) this.proposed.add(requestKey(r));
+    const slot = this.slotFor(seq);
+    slot.prePrepare = pp;
+    this.note(pp);
+    this.lastProposal = { view: this.view, seq, digest: hex(digest), requests: batch.length };
+    this.sendSigned(pp, signed.persist);
+    this.checkPrepared(slot);
+  }
+
+  private slotFor(seq: number): Slot {
+    let s = this.slots.get(seq);
+    if (s === undefined) {
+      s = {
+        seq,
+        view: this.view,
+        prePrepare: null,
+        prepares: new Map(),
+        commits: new Map(),
+        prepareSent: null,
+        commitSent: null,
+        preparedCert: null,
+        verifyingPrepared: false,
+        verifyingStable: false,
+        committed: seq <= this.lastExecuted,
+        executed: seq <= this.lastExecuted,
+      };
+      this.slots.set(seq, s);
+    } else if (s.view !== this.view) {
+      this.resetSlotForView(s);
+    }
+    return s;
+  }
+
+  private resetSlotForView(s: Slot): void {
+    s.view = this.view;
+    s.prePrepare = null;
+    s.prepares = new Map();
+    s.commits = new Map();
+    s.prepareSent = null;
+    s.commitSent = null;
+    s.verifyingPrepared = false;
+    if (!s.executed) s.committed = false;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Normal case
+
+  private acceptsNormal(m: { view: number; seq: number; from: ValidatorId }): boolean {
+    if (m.view !== this.view) {
+      this.noteHigherView(m.from, m.view);
+      return false;
+    }
+    if (this.mode === 'view-change') return false;
+    return this.inWindow(m.seq);
+  }
+
+  private onPrePrepare(pp: PrePrepare): void {
+    if (!this.acceptsNormal(pp)) return;
+    if (pp.from !== this.primary()) {
+      return this.slash('InvalidProposal', pp.from, `pre-prepare for view ${pp.view} from a non-primary`);
+    }
+    if (pp.batch.length > this.cfg.batchSizeMax) {
+      return this.slash('InvalidProposal', pp.from, `batch of ${pp.batch.length} > batchSizeMax ${this.cfg.batchSizeMax}`);
+    }
+    if (!bytesEqual(this.crypto.blake3(encodeBatch(pp.batch)), pp.digest)) {
+      return this.slash('InvalidProposal', pp.from, `pre-prepare seq ${pp.seq}: digest does not match batch`);
+    }
+    if (!this.note(pp)) return;
+    const slot = this.slotFor(pp.seq);
+    if (slot.prePrepare !== null) return;
+    slot.prePrepare = pp;
+    this.sendPrepare(slot);
+    this.checkPrepared(slot);
+  }
+
+  private sendPrepare(slot: Slot): void {
+    const pp = slot.prePrepare;
+    if (pp === null || slot.prepareSent !== null || this.mode !== 'normal' || pp.from === this.id) return;
+    if (!this.safety.canVote('prepare', pp.view, pp.seq, pp.digest)) {
+      return this.drop(pp.from, `safety rules refuse a prepare for view ${pp.view} seq ${pp.seq}`);
+    }
+    const signed = this.safety.signPrepare(pp.view, pp.seq, pp.digest);
+    const p = this.own(signed.message as Prepare);
+    slot.prepareSent = p;
+    slot.prepares.set(this.id, p);
+    this.note(p);
+    this.sendSigned(p, signed.persist);
+  }
+
+  private onPrepare(p: Prepare): void {
+    if (!this.acceptsNormal(p)) return;
+    if (p.from === this.primary()) return this.drop(p.from, 'the primary does not prepare');
+    if (!this.note(p)) return;
+    const slot = this.slotFor(p.seq);
+    if (!slot.prepares.has(p.from)) slot.prepares.set(p.from, p);
+    this.checkPrepared(slot);
+  }
+
+  private matching<T extends Vote>(votes: Map<ValidatorId, T>, digest: Digest): T[] {
+    const out: T[] = [];
+    for (const v of votes.values()) if (bytesEqual(v.digest, digest)) out.push(v);
+    return out;
+  }
+
+  private checkPrepared(slot: Slot): void {
+    const pp = slot.prePrepare;
+    if (pp === null || slot.commitSent !== null || this.mode !== 'normal' || slot.view !== this.view) return;
+    const prepares = this.matching(slot.prepares, pp.digest).filter((p) => p.from !== pp.from);
+    const power = this.vs.stake(pp.from) + this.vs.power(prepares.map((p) => p.from));
+    if (power < this.quorum()) return;
+    const unverified: SignedMsg[] = [pp, ...prepares].filter((m) => !this.verified.has(m));
+    if (unverified.length > 0) {
+      if (slot.verifyingPrepared) return;
+      slot.verifyingPrepared = true;
+      // The prepared certificate is transferable (view-change): verify it before committing to it.
+      this.verifyThen(unverified, (bad) => {
+        slot.verifyingPrepared = false;
+        for (const b of bad) {
+          if (b === slot.prePrepare) {
+            this.slash('InvalidProposal', b.from, `bad signature on pre-prepare seq ${slot.seq}`);
+            slot.prePrepare = null;
+          } else if (b.kind === 'prepare') {
+            this.slash('InvalidVote', b.from, `bad signature on prepare seq ${slot.seq}`);
+            if (slot.prepares.get(b.from) === b) slot.prepares.delete(b.from);
+          }
+        }
+        this.checkPrepared(slot);
+      });
+      return;
+    }
+    slot.preparedCert = { prePrepare: pp, prepares };
+    if (!this.safety.canVote('commit', pp.view, pp.seq, pp.digest)) return;
+    const signed = this.safety.signCommit(pp.view, pp.seq, pp.digest);
+    const c = this.own(signed.message as Commit);
+    slot.commitSent = c;
+    slot.commits.set(this.id, c);
+    this.note(c);
+    this.sendSigned(c, signed.persist);
+    this.checkCommitted(slot);
+  }
+
+  private onCommit(c: Commit): void {
+    if (!this.acceptsNormal(c)) return;
+    if (!this.note(c)) return;
+    const slot = this.slotFor(c.seq);
+    if (!slot.commits.has(c.from)) slot.commits.set(c.from, c);
+    this.checkCommitted(slot);
+  }
+
+  private checkCommitted(slot: Slot): void {
+    const cert = slot.preparedCert;
+    if (slot.committed || slot.commitSent === null || cert === null || cert.prePrepare.view !== this.view) return;
+    const commits = this.matching(slot.commits, cert.prePrepare.digest);
+    if (this.vs.power(commits.map((c) => c.from)) < this.quorum()) return;
+    slot.committed = true;
+    this.executeReady();
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Execution, replies, checkpoints
+
+  private executeReady(): void {
+    for (;;) {
+      const slot = this.slots.get(this.lastExecuted + 1);
+      if (slot === undefined || !slot.committed || slot.executed || slot.preparedCert === null) break;
+      const pp = slot.preparedCert.prePrepare;
+      const commits = this.matching(slot.commits, pp.digest);
+      slot.executed = true;
+      this.applyBatch({ prePrepare: pp, commits }, true);
+    }
+    this.maybePropose();
+  }
+
+  /** Execute the next batch (its seq must be lastExecuted + 1) and emit everything that follows. */
+  private applyBatch(cert: CertifiedBatch, reply: boolean): void {
+    const pp = cert.prePrepare;
+    if (pp.seq !== this.lastExecuted + 1) throw new Error(`applyBatch: seq ${pp.seq} after ${this.lastExecuted}`);
+    const results = this.state.execute(pp.seq, pp.batch);
+    this.lastExecuted = pp.seq;
+    if (this.nextSeq <= pp.seq) this.nextSeq = pp.seq + 1;
+    this.lastProgressTick = this.now;
+    this.vcAttempts = 0;
+    this.log.set(pp.seq, cert);
+    for (const r of pp.batch) {
+      const key = requestKey(r);
+      this.pending.delete(key);
+      this.proposed.delete(key);
+    }
+    const batch = { seq: pp.seq, view: pp.view, digest: pp.digest, requests: pp.batch, results, cert };
+    this.out.commit.push(batch);
+    this.out.persist.push({ kind: 'committed', batch });
+    if (reply) {
+      pp.batch.forEach((r, i) => {
+        const s = this.state.session(r.clientId);
+        if (s !== undefined && s.requestSeq === r.requestSeq) this.reply(r, s.seq, results[i]!);
+      });
+    }
+    // Commit certificates serve catch-up: verify them now, off the critical path.
+    const unverified = cert.commits.filter((c) => !this.verified.has(c));
+    if (unverified.length > 0) {
+      this.verifyThen(unverified, (bad) => {
+        for (const b of bad) this.slash('InvalidVote', b.from, `bad signature on commit seq ${pp.seq}`);
+        if (bad.length > 0) {
+          const kept = cert.commits.filter((c) => !bad.includes(c));
+          if (this.log.has(pp.seq)) this.log.set(pp.seq, { prePrepare: pp, commits: kept });
+        }
+      });
+    }
+    if (pp.seq % this.cfg.checkpointInterval === 0) this.takeCheckpoint(pp.seq);
+  }
+
+  private reply(r: ClientRequest, seq: number, result: Uint8Array): void {
+    const m = this.safety.signReply({ kind: 'reply', view: this.view, seq, clientId: r.clientId, requestSeq: r.requestSeq, result });
+    this.out.replies.push(this.envelope({ kind: 'client', clientId: r.clientId }, m));
+  }
+
+  private takeCheckpoint(seq: number): void {
+    const snapshot = this.state.snapshot();
+    const digest = this.crypto.blake3(snapshot);
+    const message = this.own(this.safety.signCheckpoint(seq, digest));
+    this.ownCheckpoints.set(seq, { digest, snapshot, message });
+    this.sendSigned(message, []);
+    this.addCheckpointVote(message);
+  }
+
+  private onCheckpoint(c: Checkpoint): void {
+    if (c.seq <= this.low || c.seq > this.high + this.cfg.watermarkWindow) return;
+    if (c.seq % this.cfg.checkpointInterval !== 0) return this.drop(c.from, `checkpoint at seq ${c.seq} off the interval`);
+    if (!this.note(c)) return;
+    this.addCheckpointVote(c);
+  }
+
+  private addCheckpointVote(c: Checkpoint): void {
+    let votes = this.checkpointVotes.get(c.seq);
+    if (votes === undefined) this.checkpointVotes.set(c.seq, (votes = new Map()));
+    if (!votes.has(c.from)) votes.set(c.from, c);
+    this.checkStable(c.seq);
+  }
+
+  private checkStable(seq: number): void {
+    if (seq <= this.low) return;
+    const votes = this.checkpointVotes.get(seq);
+    if (votes === undefined) return;
+    const byDigest = new Map<string, Checkpoint[]>();
+    for (const c of votes.values()) {
+      const k = hex(c.stateDigest);
+      byDigest.set(k, [...(byDigest.get(k) ?? []), c]);
+    }
+    for (const group of byDigest.values()) {
+      if (this.vs.power(group.map((c) => c.from)) < this.vs.quorumPower) continue;
+      const unverified = group.filter((c) => !this.verified.has(c));
+      if (unverified.length > 0) {
+        // A checkpoint proof is transferable (view-change, state transfer): verify first.
+        this.verifyThen(unverified, (bad) => {
+          for (const b of bad) {
+            this.slash('InvalidVote', b.from, `bad signature on checkpoint seq ${seq}`);
+            if (votes.get(b.from) === b) votes.delete(b.from);
+          }
+          this.checkStable(seq);
+        });
+        return;
+      }
+      const mine = this.ownCheckpoints.get(seq);
+      if (mine !== undefined && bytesEqual(mine.digest, group[0]!.stateDigest)) {
+        this.makeStable({ seq, stateDigest: mine.digest, snapshot: mine.snapshot, proof: group });
+      } else if (seq > this.lastExecuted) {
+        // A quorum is ahead of us: fetch the checkpoint and what follows.
+        this.lagTarget = Math.max(this.lagTarget, seq);
+        this.fetch();
+      }
+      return;
+    }
+  }
+
+  private makeStable(cp: StableCheckpoint): void {
+    if (cp.seq <= this.stable.seq) return;
+    this.stable = cp;
+    this.out.persist.push({ kind: 'checkpoint', checkpoint: cp });
+    this.truncate(cp.seq);
+    this.event({ kind: 'checkpoint-stable', seq: cp.seq });
+    this.maybePropose();
+  }
+
+  private truncate(seq: number): void {
+    for (const s of this.slots.keys()) if (s <= seq) this.slots.delete(s);
+    for (const s of this.log.keys()) if (s <= seq) this.log.delete(s);
+    for (const s of this.checkpointVotes.keys()) if (s <= seq) this.checkpointVotes.delete(s);
+    for (const s of this.ownCheckpoints.keys()) if (s <= seq) this.ownCheckpoints.delete(s);
+    for (const [k, m] of this.seen) if ((m as { seq: number }).seq <= seq) this.seen.delete(k);
+    this.safety.prune(seq);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Ticks: timeouts, retransmission, catch-up
+
+  private onTick(): void {
+    this.now++;
+    const timeout = this.timeoutTicks();
+    if (this.mode === 'normal') {
+      const busy = this.pending.size > 0 || this.nextSeq - 1 > this.lastExecuted;
+      if (busy && this.now - this.lastProgressTick >= timeout) this.startViewChange(this.view + 1);
+    } else if (this.mode === 'view-change') {
+      if (this.now - this.vcStartTick >= timeout) this.startViewChange(this.view + 1);
+    }
+    if (this.now - this.lastRetransmitTick >= this.cfg.retransmitTicks) {
+      this.lastRetransmitTick = this.now;
+      this.retransmit();
+    }
+    const behindView = this.vs.isWeakQuorum([...this.higherView].filter(([, v]) => v > this.view).map(([id]) => id));
+    const gap = this.lastExecuted < this.lagTarget || [...this.slots.values()].some((s) => s.committed && !s.executed && s.seq > this.lastExecuted + 1);
+    if ((this.mode === 'catching-up' || behindView || (gap && this.now - this.lastProgressTick >= this.cfg.fetchTicks)) && this.now - this.lastFetchTick >= this.cfg.fetchTicks) {
+      this.fetch();
+    }
+    this.maybePropose();
+  }
+
+  private retransmit(): void {
+    if (this.mode === 'view-change') {
+      if (this.myViewChange !== null) this.send(this.myViewChange);
+      return;
+    }
+    if (this.mode !== 'normal') return;
+    for (const s of this.slots.values()) {
+      if (s.executed || s.view !== this.view) continue;
+      if (s.prePrepare !== null && s.prePrepare.from === this.id) this.send(s.prePrepare);
+      if (s.prepareSent !== null) this.send(s.prepareSent);
+      if (s.commitSent !== null) this.send(s.commitSent);
+    }
+    for (const c of this.ownCheckpoints.values()) if (c.message.seq > this.low) this.send(c.message);
+  }
+
+  private fetch(): void {
+    this.lastFetchTick = this.now;
+    let peer = this.fetchPeer;
+    if (peer === this.id) peer = (peer + 1) % this.vs.size;
+    this.fetchPeer = (peer + 1) % this.vs.size;
+    if (peer === this.id) return; // a one-validator set has nobody to ask
+    const m: Fetch = { kind: 'fetch', nextSeq: this.lastExecuted + 1, from: this.id };
+    this.send(m, peer);
+  }
+
+  private onFetch(f: Fetch): void {
+    let checkpoint: StableCheckpoint | null = null;
+    let start = f.nextSeq;
+    if (f.nextSeq <= this.stable.seq) {
+      checkpoint = this.stable.seq > 0 ? this.stable : null;
+      start = this.stable.seq + 1;
+    }
+    const batches: CertifiedBatch[] = [];
+    for (let s = start; s <= this.lastExecuted && batches.length < this.cfg.fetchBatchesMax; s++) {
+      const b = this.log.get(s);
+      if (b === undefined) break;
+      batches.push(b);
+    }
+    const newView = this.view > 0 && this.lastNewView?.view === this.view ? this.lastNewView : null;
+    const m: StateTransfer = { kind: 'state', checkpoint, batches, newView, from: this.id };
+    this.send(m, f.from);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Certificate validation (structure and quorum; signatures are checked by verifyThen)
+
+  private validPreparedCert(c: PreparedCert, below: number, low: number): string | null {
+    const pp = c.prePrepare;
+    if (!this.vs.has(pp.from) || pp.from !== this.primary(pp.view)) return 'prepared certificate: pre-prepare not from its primary';
+    if (pp.view >= below) return 'prepared certificate from a view not below the new view';
+    if (pp.seq <= low || pp.seq > low + this.cfg.watermarkWindow) return `prepared certificate seq ${pp.seq} outside (${low}, ${low + this.cfg.watermarkWindow}]`;
+    if (!bytesEqual(this.crypto.blake3(encodeBatch(pp.batch)), pp.digest)) return 'prepared certificate: digest does not match batch';
+    const ids = new Set<ValidatorId>();
+    for (const p of c.prepares) {
+      if (!this.vs.has(p.from) || p.from === pp.from || ids.has(p.from)) return 'prepared certificate: bad or duplicate signer';
+      if (p.view !== pp.view || p.seq !== pp.seq || !bytesEqual(p.digest, pp.digest)) return 'prepared certificate: prepare does not match';
+      ids.add(p.from);
+    }
+    if (this.vs.stake(pp.from) + this.vs.power(ids) < this.vs.quorumPower) return 'prepared certificate without a quorum';
+    return null;
+  }
+
+  private validCheckpointProof(seq: number, digest: Digest, proof: readonly Checkpoint[]): string | null {
+    if (seq === 0) return bytesEqual(digest, this.genesisDigest) ? null : 'stable seq 0 with a non-genesis digest';
+    if (seq % this.cfg.checkpointInterval !== 0) return `stable seq ${seq} off the checkpoint interval`;
+    const ids = new Set<ValidatorId>();
+    for (const c of proof) {
+      if (!this.vs.has(c.from) || ids.has(c.from)) return 'checkpoint proof: bad or duplicate signer';
+      if (c.seq !== seq || !bytesEqual(c.stateDigest, digest)) return 'checkpoint proof does not match';
+      ids.add(c.from);
+    }
+    return this.vs.isQuorum(ids) ? null : 'checkpoint proof without a quorum';
+  }
+
+  private validViewChange(vc: ViewChange): string | null {
+    if (!this.vs.has(vc.from)) return 'view-change from unknown validator';
+    const cp = this.validCheckpointProof(vc.stableSeq, vc.stableDigest, vc.checkpointProof);
+    if (cp !== null) return cp;
+    const seqs = new Set<number>();
+    for (const c of vc.prepared) {
+      const err = this.validPreparedCert(c, vc.newView, vc.stableSeq);
+      if (err !== null) return err;
+      if (seqs.has(c.prePrepare.seq)) return `two prepared certificates for seq ${c.prePrepare.seq}`;
+      seqs.add(c.prePrepare.seq);
+    }
+    return null;
+  }
+
+  private nestedSigned(vc: ViewChange): SignedMsg[] {
+    const out: SignedMsg[] = [vc, ...vc.checkpointProof];
+    for (const c of vc.prepared) out.push(c.prePrepare, ...c.prepares);
+    return out;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // View change
+
+  private startViewChange(view: number): void {
+    if (view < this.view || (view === this.view && this.mode === 'view-change')) return;
+    // Consecutive view changes without execution progress double the timeout (reset in applyBatch).
+    this.vcAttempts++;
+    this.view = view;
+    this.mode = 'view-change';
+    this.vcStartTick = this.now;
+    const prepared: PreparedCert[] = [];
+    for (const s of [...this.slots.values()].sort((a, b) => a.seq - b.seq)) {
+      if (s.seq > this.stable.seq && s.preparedCert !== null) prepared.push(s.preparedCert);
+    }
+    const signed = this.safety.signViewChange({
+      kind: 'view-change',
+      newView: view,
+      stableSeq: this.stable.seq,
+      stableDigest: this.stable.stateDigest,
+      checkpointProof: this.stable.proof,
+      prepared,
+    });
+    const vc = this.own(signed.message);
+    this.myViewChange = vc;
+    this.sendSigned(vc, signed.persist);
+    this.event({ kind: 'view-change-started', view });
+    this.storeViewChange(vc);
+    this.tryNewView(view);
+  }
+
+  private onViewChangeMessage(vc: ViewChange): void {
+    const err = this.validViewChange(vc);
+    if (err !== null) return this.slash('InvalidVote', vc.from, `view-change: ${err}`);
+    if (vc.newView < this.view || (vc.newView === this.view && this.mode === 'normal')) {
+      // The sender missed the new-view of a view we are in: hand it over.
+      if (this.mode === 'normal' && this.lastNewView !== null && this.lastNewView.view === this.view) {
+        this.send({ kind: 'state', checkpoint: null, batches: [], newView: this.lastNewView, from: this.id }, vc.from);
+      }
+      return;
+    }
+    this.verifyThen(this.nestedSigned(vc), (bad) => {
+      if (bad.length > 0) return this.slash('InvalidVote', vc.from, `view-change carries ${bad.length} bad signature(s)`);
+      this.storeViewChange(vc);
+      this.joinRule();
+      this.tryNewView(vc.newView);
+    });
+  }
+
+  private storeViewChange(vc: ViewChange): void {
+    let m = this.viewChanges.get(vc.newView);
+    if (m === undefined) this.viewChanges.set(vc.newView, (m = new Map()));
+    if (!m.has(vc.from)) m.set(vc.from, vc);
+  }
+
+  /** f+1 (weak quorum) view-changes for views above ours: join the smallest of them. */
+  private joinRule(): void {
+    const senders = new Set<ValidatorId>();
+    let smallest = Infinity;
+    for (const [v, m] of this.viewChanges) {
+      if (v <= this.view) continue;
+      for (const id of m.keys()) if (id !== this.id) senders.add(id);
+      smallest = Math.min(smallest, v);
+    }
+    if (smallest !== Infinity && this.vs.isWeakQuorum(senders)) this.startViewChange(smallest);
+  }
+
+  /** The new-view's re-proposals, computed from a quorum of view-changes (primary and backups alike). */
+  private computeProposals(view: number, vcs: readonly ViewChange[]): { minS: number; proposals: { seq: number; batch: readonly ClientRequest[]; digest: Digest }[] } {
+    let minS = 0;
+    let maxS = 0;
+    for (const vc of vcs) minS = Math.max(minS, vc.stableSeq);
+    maxS = minS;
+    const best = new Map<number, PrePrepare>();
+    for (const vc of vcs) {
+      for (const c of vc.prepared) {
+        const pp = c.prePrepare;
+        if (pp.seq <= minS) continue;
+        maxS = Math.max(maxS, pp.seq);
+        if (this.bugs.skipNewViewCertCheck === true) continue;
+        const cur = best.get(pp.seq);
+        if (cur === undefined || pp.view > cur.view) best.set(pp.seq, pp);
+      }
+    }
+    const proposals: { seq: number; batch: readonly ClientRequest[]; digest: Digest }[] = [];
+    for (let s = minS + 1; s <= maxS; s++) {
+      const pp = best.get(s);
+      if (pp !== undefined) proposals.push({ seq: s, batch: pp.batch, digest: pp.digest });
+      else proposals.push({ seq: s, batch: EMPTY_DIGEST_BATCH, digest: this.crypto.blake3(encodeBatch(EMPTY_DIGEST_BATCH)) });
+    }
+    void view;
+    return { minS, proposals };
+  }
+
+  private tryNewView(view: number): void {
+    if (this.primary(view) !== this.id || this.mode !== 'view-change' || this.view !== view) return;
+    const all = this.viewChanges.get(view);
+    if (all === undefined) return;
+    const chosen: ViewChange[] = [];
+    let power = 0;
+    for (const id of [...all.keys()].sort((a, b) => a - b)) {
+      if (power >= this.vs.quorumPower) break;
+      chosen.push(all.get(id)!);
+      power += this.vs.stake(id);
+    }
+    if (power < this.vs.quorumPower) return;
+    const { proposals } = this.computeProposals(view, chosen);
+    const persist: PersistRecord[] = [];
+    const prePrepares = proposals.map((p) => {
+      const signed = this.safety.signPrePrepare(view, p.seq, p.digest, p.batch);
+      persist.push(...signed.persist);
+      return this.own(signed.message);
+    });
+    const nv = this.own(this.safety.signNewView({ kind: 'new-view', view, viewChanges: chosen, prePrepares }));
+    this.sendSigned(nv, persist);
+    this.installNewView(nv);
+  }
+
+  private onNewViewMessage(nv: NewView): void {
+    if (nv.view < this.view || (nv.view === this.view && this.mode === 'normal')) return;
+    const err = this.validNewView(nv);
+    if (err !== null) return this.slash('InvalidProposal', nv.from, `new-view ${nv.view}: ${err}`);
+    const nested: SignedMsg[] = [nv, ...nv.prePrepares];
+    for (const vc of nv.viewChanges) nested.push(...this.nestedSigned(vc));
+    this.verifyThen(nested, (bad) => {
+      if (bad.length > 0) return this.slash('InvalidProposal', nv.from, `new-view carries ${bad.length} bad signature(s)`);
+      if (nv.view < this.view || (nv.view === this.view && this.mode === 'normal')) return;
+      this.installNewView(nv);
+    });
+  }
+
+  private validNewView(nv: NewView): string | null {
+    if (nv.from !== this.primary(nv.view)) return 'not from the primary of that view';
+    const ids = new Set<ValidatorId>();
+    for (const vc of nv.viewChanges) {
+      if (vc.newView !== nv.view || ids.has(vc.from)) return 'view-change for another view or duplicate signer';
+      const err = this.validViewChange(vc);
+      if (err !== null) return err;
+      ids.add(vc.from);
+    }
+    if (!this.vs.isQuorum(ids)) return 'view-changes do not form a quorum';
+    for (const pp of nv.prePrepares) {
+      if (pp.view !== nv.view || pp.from !== nv.from) return 'a re-proposal is not for this view by this primary';
+      if (!bytesEqual(this.crypto.blake3(encodeBatch(pp.batch)), pp.digest)) return 'a re-proposal digest does not match its batch';
+    }
+    if (this.bugs.skipNewViewCertCheck === true) return null;
+    const { proposals } = this.computeProposals(nv.view, nv.viewChanges);
+    if (proposals.length !== nv.prePrepares.length) return `expected ${proposals.length} re-proposals, got ${nv.prePrepares.length}`;
+    for (let i = 0; i < proposals.length; i++) {
+      const want = proposals[i]!;
+      const got = nv.prePrepares[i]!;
+      if (got.seq !== want.seq || !bytesEqual(got.digest, want.digest)) return `re-proposal for seq ${want.seq} does not match the prepared certificates`;
+    }
+    return null;
+  }
+
+  private installNewView(nv: NewView): void {
+    const { minS } = this.computeProposals(nv.view, nv.viewChanges);
+    this.view = nv.view;
+    this.mode = 'normal';
+    this.lastNewView = nv;
+    this.myViewChange = null;
+    this.lastProgressTick = this.now;
+    for (const v of this.viewChanges.keys()) if (v <= nv.view) this.viewChanges.delete(v);
+    for (const [id, v] of this.higherView) if (v <= nv.view) this.higherView.delete(id);
+    for (const s of this.slots.values()) if (s.view !== this.view) this.resetSlotForView(s);
+    if (this.normalView < nv.view && this.primary(this.normalView) !== this.id) {
+      this.slash('Inactivity', this.primary(this.normalView), `primary of view ${this.normalView} replaced by view ${nv.view}`);
+    }
+    this.normalView = nv.view;
+    this.event({ kind: 'new-view', view: nv.view, primary: nv.from });
+    let maxS = Math.max(minS, this.lastExecuted);
+    for (const pp of nv.prePrepares) {
+      maxS = Math.max(maxS, pp.seq);
+      if (pp.seq <= this.low) continue;
+      this.verified.add(pp);
+      this.note(pp);
+      const slot = this.slotFor(pp.seq);
+      slot.prePrepare = pp;
+    }
+    if (this.primary() === this.id) this.nextSeq = maxS + 1;
+    // Requests proposed in the old view but not re-proposed go back into the queue.
+    this.proposed.clear();
+    for (const pp of nv.prePrepares) for (const r of pp.batch) this.proposed.add(requestKey(r));
+    if (minS > this.lastExecuted) {
+      this.lagTarget = Math.max(this.lagTarget, minS);
+      this.mode = 'catching-up';
+      this.fetch();
+      return;
+    }
+    this.resumeVoting();
+  }
+
+  /** Vote on everything accepted in this view (after a new view or after catching up). */
+  private resumeVoting(): void {
+    for (const s of [...this.slots.values()].sort((a, b) => a.seq - b.seq)) {
+      if (s.view !== this.view || s.prePrepare === null) continue;
+      this.sendPrepare(s);
+      this.checkPrepared(s);
+    }
+    this.executeReady();
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // State transfer
+
+  private onStateMessage(st: StateTransfer): void {
+    const nested: SignedMsg[] = [];
+    if (st.checkpoint !== null) {
+      const err = this.validCheckpointProof(st.checkpoint.seq, st.checkpoint.stateDigest, st.checkpoint.proof);
+      if (err !== null) return this.drop(st.from, `state transfer: ${err}`);
+      nested.push(...st.checkpoint.proof);
+    }
+    for (const b of st.batches) {
+      const err = this.validCertifiedBatch(b);
+      if (err !== null) return this.drop(st.from, `state transfer seq ${b.prePrepare.seq}: ${err}`);
+      nested.push(b.prePrepare, ...b.commits);
+    }
+    if (st.newView !== null) {
+      const err = this.validNewView(st.newView);
+      if (err !== null) return this.drop(st.from, `state transfer new-view: ${err}`);
+      nested.push(st.newView, ...st.newView.prePrepares);
+      for (const vc of st.newView.viewChanges) nested.push(...this.nestedSigned(vc));
+    }
+    this.verifyThen(nested, (bad) => {
+      if (bad.length > 0) return this.drop(st.from, `state transfer carries ${bad.length} bad signature(s)`);
+      this.applyState(st);
+    });
+  }
+
+  private validCertifiedBatch(b: CertifiedBatch): string | null {
+    const pp = b.prePrepare;
+    if (!this.vs.has(pp.from) || pp.from !== this.primary(pp.view)) return 'pre-prepare not from its primary';
+    if (!bytesEqual(this.crypto.blake3(encodeBatch(pp.batch)), pp.digest)) return 'digest does not match batch';
+    const ids = new Set<ValidatorId>();
+    for (const c of b.commits) {
+      if (!this.vs.has(c.from) || ids.has(c.from)) return 'bad or duplicate commit signer';
+      if (c.view !== pp.view || c.seq !== pp.seq || !bytesEqual(c.digest, pp.digest)) return 'commit does not match';
+      ids.add(c.from);
+    }
+    return this.vs.isQuorum(ids) ? null : 'commits do not form a quorum';
+  }
+
+  private applyState(st: StateTransfer): void {
+    const before = this.lastExecuted;
+    const cp = st.checkpoint;
+    if (cp !== null && cp.seq > this.lastExecuted) {
+      if (!bytesEqual(this.crypto.blake3(cp.snapshot), cp.stateDigest)) return this.drop(st.from, 'snapshot does not match its digest');
+      try {
+        this.state.restore(cp.snapshot);
+      } catch (e) {
+        return this.drop(st.from, `snapshot rejected: ${(e as Error).message}`);
+      }
+      this.lastExecuted = cp.seq;
+      if (this.nextSeq <= cp.seq) this.nextSeq = cp.seq + 1;
+      for (const c of cp.proof) this.verified.add(c);
+      this.stable = { seq: cp.seq, stateDigest: cp.stateDigest, snapshot: cp.snapshot, proof: cp.proof };
+      this.out.persist.push({ kind: 'checkpoint', checkpoint: this.stable });
+      this.truncate(cp.seq);
+      for (const k of [...this.pending.keys()]) if (!this.state.isFresh(this.pending.get(k)!.request)) this.pending.delete(k);
+    }
+    for (const b of st.batches) {
+      if (b.prePrepare.seq !== this.lastExecuted + 1) continue;
+      const slot = this.slots.get(b.prePrepare.seq);
+      if (slot !== undefined) {
+        slot.executed = true;
+        slot.committed = true;
+      }
+      this.applyBatch(b, false);
+    }
+    if (this.lastExecuted > before) this.event({ kind: 'caught-up', seq: this.lastExecuted });
+    const full = st.batches.length >= this.cfg.fetchBatchesMax;
+    if (st.newView !== null && (st.newView.view > this.view || (st.newView.view === this.view && this.mode !== 'normal'))) {
+      this.installNewView(st.newView);
+    } else if (this.mode === 'catching-up' && !full && this.lastExecuted >= this.lagTarget) {
+      this.finishCatchUp();
+    }
+    if (full) this.fetch();
+    else if (this.lastExecuted > before) this.lastFetchTick = -Infinity; // peers may know more: ask again soon
+    this.executeReady();
+  }
+
+  private finishCatchUp(): void {
+    if (this.view > 0 && this.lastNewView?.view !== this.view) {
+      // We signed a view-change for this view before a restart and never saw its new-view.
+      this.mode = 'normal';
+      this.startViewChange(this.view);
+      return;
+    }
+    this.mode = 'normal';
+    this.lastProgressTick = this.now;
+    this.resumeVoting();
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Status (served by the HTTP API)
+
+  status(): ReplicaStatus {
+    const slots: SlotStatus[] = [...this.slots.values()]
+      .sort((a, b) => a.seq - b.seq)
+      .map((s) => {
+        const digest = s.prePrepare?.digest ?? s.preparedCert?.prePrepare.digest ?? null;
+        return {
+          seq: s.seq,
+          view: s.view,
+          digest: digest === null ? null : hex(digest),
+          phase: s.executed ? 'executed' : s.committed ? 'committed' : s.commitSent !== null ? 'prepared' : s.prePrepare !== null ? 'pre-prepared' : 'waiting',
+          prepares: digest === null ? s.prepares.size : this.matching(s.prepares, digest).length,
+          commits: digest === null ? s.commits.size : this.matching(s.commits, digest).length,
+          requests: s.prePrepare?.batch.length ?? 0,
+        };
+      });
+    let sequence = this.lastExecuted;
+    for (const s of this.slots.keys()) sequence = Math.max(sequence, s);
+    return {
+      id: this.id,
+      protocol: 'pbft',
+      view: this.view,
+      primary: this.primary(),
+      mode: this.mode,
+      lowWatermark: this.low,
+      highWatermark: this.high,
+      sequence,
+      committedHeight: this.lastExecuted,
+      stableCheckpoint: { seq: this.stable.seq, stateDigest: hex(this.stable.stateDigest) },
+      slots,
+      lastProposal: this.lastProposal,
+      pendingRequests: this.pending.size,
+      viewChangeTimeoutTicks: this.timeoutTicks(),
+    };
+  }
+
+  /** Digest of the replicated state now (tests and checkers). */
+  stateDigest(): Digest {
+    return this.crypto.blake3(this.state.snapshot());
+  }
+}
+
+export function emptyOutput(): Output {
+  return { persist: [], sendAfterPersist: [], send: [], commit: [], replies: [], verify: [], events: [] };
+}
+
+export function createPbftReplica(opts: PbftReplicaOptions): PbftReplica {
+  return new PbftReplica(opts);
+}
+
+function assertNever(x: never): never {
+  throw new Error(`unreachable: ${JSON.stringify(x)}`);
+}
