@@ -1,0 +1,225 @@
+// A bpci client: connects to every validator's client port, sends each request to all of them
+// (so a silent primary is noticed by the backups' timers) and accepts a result once f+1
+// validators sent matching replies whose Ed25519 signatures verify. One request in flight per
+// client id keeps (clientId, requestSeq) exactly-once simple; run many clients for throughput.
+
+import net from 'node:net';
+import { encodeMessage, decodeMessage, signingPayload, equalBytes, type CryptoBackend, type Reply } from '@bpci/core';
+import { FrameDecoder, encodeFrame } from '../transport/frame.js';
+
+export interface ClientValidator {
+  readonly host: string;
+  readonly port: number;
+  readonly publicKey: Uint8Array;
+  /** Voting power (default 1). */
+  readonly stake?: number;
+}
+
+export interface ClientOptions {
+  readonly clientId: string;
+  readonly validators: readonly ClientValidator[];
+  readonly crypto: CryptoBackend;
+  /** Resend the request to everyone after this long without a result. */
+  readonly retryMs?: number;
+  /** Give up after this long. */
+  readonly timeoutMs?: number;
+  /** Verify reply signatures before accepting (default true). */
+  readonly verifyReplies?: boolean;
+}
+
+export interface SubmitResult {
+  readonly result: Uint8Array;
+  /** Sequence number of the batch that executed the request. */
+  readonly seq: number;
+  readonly requestSeq: number;
+  /** Validators whose signed replies made up the accepted set. */
+  readonly signers: readonly number[];
+}
+
+export class ClientTimeoutError extends Error {
+  constructor(clientId: string, requestSeq: number, ms: number) {
+    super(`client ${clientId}: request ${requestSeq} not accepted by f+1 validators within ${ms} ms`);
+    this.name = 'ClientTimeoutError';
+  }
+}
+
+interface Pending {
+  readonly requestSeq: number;
+  readonly frame: Uint8Array;
+  readonly replies: Map<number, Reply>;
+  resolve(r: SubmitResult): void;
+  reject(e: Error): void;
+  retry: NodeJS.Timeout | undefined;
+  deadline: NodeJS.Timeout;
+}
+
+const REPLY_FRAME_BYTES_MAX = 80 * 1024;
+
+export class BpciClient {
+  readonly clientId: string;
+  private readonly sockets: (net.Socket | undefined)[];
+  private readonly weakQuorum: number;
+  private readonly stakes: number[];
+  private readonly dialing = new Set<number>();
+  private nextSeq = 1;
+  private pending: Pending | undefined;
+  private closed = false;
+
+  private constructor(private readonly opts: ClientOptions) {
+    this.clientId = opts.clientId;
+    this.sockets = opts.validators.map(() => undefined);
+    this.stakes = opts.validators.map((v) => v.stake ?? 1);
+    const total = this.stakes.reduce((a, b) => a + b, 0);
+    // f+1 in power: more than the faulty bound floor((T-1)/3).
+    this.weakQuorum = Math.floor((total - 1) / 3) + 1;
+  }
+
+  /** Connects to every validator it can reach (at least f+1 are needed). */
+  static async connect(opts: ClientOptions): Promise<BpciClient> {
+    const c = new BpciClient(opts);
+    await Promise.all(opts.validators.map((_, i) => c.dial(i).catch(() => undefined)));
+    const up = c.sockets.filter((s) => s !== undefined).length;
+    if (up === 0) throw new Error(`client ${opts.clientId}: no validator reachable`);
+    return c;
+  }
+
+  /** Sets the next request sequence (a restarted client continues after its last one). */
+  setNextRequestSeq(n: number): void {
+    this.nextSeq = n;
+  }
+
+  private dial(i: number): Promise<void> {
+    const v = this.opts.validators[i]!;
+    return new Promise((resolve, reject) => {
+      const s = net.connect({ host: v.host, port: v.port });
+      s.setNoDelay(true);
+      const decoder = new FrameDecoder(REPLY_FRAME_BYTES_MAX);
+      s.once('connect', () => {
+        this.sockets[i] = s;
+        resolve();
+      });
+      s.on('error', (e) => {
+        if (this.sockets[i] !== s) reject(e);
+      });
+      s.on('close', () => {
+        if (this.sockets[i] === s) this.sockets[i] = undefined;
+      });
+      s.on('data', (chunk: Buffer) => {
+        let frames: Uint8Array[];
+        try {
+          frames = decoder.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+        } catch {
+          s.destroy();
+          return;
+        }
+        for (const f of frames) this.onFrame(i, f);
+      });
+    });
+  }
+
+  private onFrame(i: number, f: Uint8Array): void {
+    let m;
+    try {
+      m = decodeMessage(f);
+    } catch {
+      return; // a validator sent garbage: ignore it, f+1 honest ones still answer
+    }
+    const p = this.pending;
+    if (m.kind !== 'reply' || p === undefined || m.clientId !== this.clientId || m.requestSeq !== p.requestSeq || m.from !== i) return;
+    p.replies.set(i, m);
+    this.tryAccept(p);
+  }
+
+  private tryAccept(p: Pending): void {
+    // Group replies by (seq, result); accept the first group reaching f+1 power with valid signatures.
+    const groups = new Map<string, Reply[]>();
+    for (const r of p.replies.values()) {
+      const k = `${r.seq}:${Buffer.from(r.result).toString('base64')}`;
+      const g = groups.get(k) ?? [];
+      g.push(r);
+      groups.set(k, g);
+    }
+    for (const g of groups.values()) {
+      const power = g.reduce((a, r) => a + this.stakes[r.from]!, 0);
+      if (power < this.weakQuorum) continue;
+      if (this.opts.verifyReplies !== false) {
+        const items = g.map((r) => ({ publicKey: this.opts.validators[r.from]!.publicKey, message: signingPayload(r), signature: r.sig }));
+        const ok = this.opts.crypto.ed25519VerifyBatch(items);
+        let validPower = 0;
+        g.forEach((r, j) => {
+          if (ok[j] === 1) validPower += this.stakes[r.from]!;
+          else p.replies.delete(r.from); // a forged reply: forget it, wait for an honest one
+        });
+        if (validPower < this.weakQuorum) continue;
+      }
+      const first = g[0]!;
+      if (!g.every((r) => equalBytes(r.result, first.result))) continue;
+      this.finish(p);
+      p.resolve({ result: first.result, seq: first.seq, requestSeq: p.requestSeq, signers: g.map((r) => r.from) });
+      return;
+    }
+  }
+
+  private finish(p: Pending): void {
+    clearTimeout(p.retry);
+    clearTimeout(p.deadline);
+    if (this.pending === p) this.pending = undefined;
+  }
+
+  /** Submits one op; resolves with the result f+1 validators agree on. */
+  submit(op: Uint8Array): Promise<SubmitResult> {
+    if (this.closed) return Promise.reject(new Error('client closed'));
+    if (this.pending !== undefined) return Promise.reject(new Error('one request at a time per client'));
+    const requestSeq = this.nextSeq++;
+    const frame = encodeFrame(encodeMessage({ kind: 'request', clientId: this.clientId, requestSeq, op }));
+    return new Promise<SubmitResult>((resolve, reject) => {
+      const retryMs = this.opts.retryMs ?? 1000;
+      const timeoutMs = this.opts.timeoutMs ?? 30_000;
+      const p: Pending = {
+        requestSeq,
+        frame,
+        replies: new Map(),
+        resolve,
+        reject,
+        retry: undefined,
+        deadline: setTimeout(() => {
+          this.finish(p);
+          reject(new ClientTimeoutError(this.clientId, requestSeq, timeoutMs));
+        }, timeoutMs),
+      };
+      const resend = (): void => {
+        this.broadcast(p.frame);
+        p.retry = setTimeout(resend, retryMs);
+      };
+      this.pending = p;
+      this.broadcast(frame);
+      p.retry = setTimeout(resend, retryMs);
+    });
+  }
+
+  private broadcast(frame: Uint8Array): void {
+    this.sockets.forEach((s, i) => {
+      if (s === undefined || s.destroyed) {
+        if (!this.closed && !this.dialing.has(i)) {
+          this.dialing.add(i);
+          this.dial(i).then(
+            () => this.sockets[i]?.write(frame),
+            () => undefined,
+          ).finally(() => this.dialing.delete(i));
+        }
+        return;
+      }
+      s.write(frame);
+    });
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.pending) {
+      const p = this.pending;
+      this.finish(p);
+      p.reject(new Error('client closed'));
+    }
+    for (const s of this.sockets) s?.destroy();
+  }
+}

@@ -1,0 +1,140 @@
+// Maps the replica's PersistRecord union onto the Store's generic (kind, key, bytes) records,
+// and rebuilds a RestoredState from the store after a restart.
+//
+// Layout (kind / key -> value):
+//   safety / "view"        -> u53 highest view SafetyRules signed a view-change for
+//   safety / "v:<seq>:<k>" -> vote record (kind, view, seq, digest) for slot seq, k = pp|p|c
+//   block  / seq           -> canonical encoding of the CertifiedBatch (a 'state' message holding
+//                             only that batch: the codec's strict decoder checks it on the way back)
+//   checkpoint / seq       -> the stable checkpoint with its snapshot and quorum proof
+// Everything at or below a stable checkpoint's seq is deleted in the same write that stores the
+// checkpoint, so the log stays bounded by the watermark window.
+
+import { CodecError, Reader, Writer } from '@bpci/core/codec/wire';
+import {
+  decodeMessage,
+  encodeMessage,
+  type CertifiedBatch,
+  type CommittedBatch,
+  type PersistRecord,
+  type RestoredState,
+  type StableCheckpoint,
+  type VoteRecord,
+} from '@bpci/core';
+import type { Store, StoreRecord } from '../storage/store.js';
+
+const VOTE_KIND = { 'pre-prepare': 1, prepare: 2, commit: 3 } as const;
+const VOTE_KIND_BY_TAG = ['', 'pre-prepare', 'prepare', 'commit'] as const;
+const VOTE_SHORT = { 'pre-prepare': 'pp', prepare: 'p', commit: 'c' } as const;
+/** Votes kept in the safety record: older slots are below every watermark and can never be re-signed. */
+const RESTORE_BLOCKS_MAX = 1_000_000;
+
+function encodeVote(v: VoteRecord): Uint8Array {
+  const w = new Writer(64);
+  w.u8(VOTE_KIND[v.kind]);
+  w.u53(v.view);
+  w.u53(v.seq);
+  w.fixed(v.digest, 32);
+  return w.finish();
+}
+
+function decodeVote(b: Uint8Array): VoteRecord {
+  const r = new Reader(b);
+  const tag = r.u8('vote kind');
+  const kind = VOTE_KIND_BY_TAG[tag];
+  if (kind === undefined || kind === '') throw new CodecError('bad-tag', `vote record kind ${tag}`);
+  const view = r.u53('view');
+  const seq = r.u53('seq');
+  const digest = r.fixed(32, 'digest');
+  r.end();
+  return { kind, view, seq, digest };
+}
+
+function encodeU53(n: number): Uint8Array {
+  const w = new Writer(8);
+  w.u53(n);
+  return w.finish();
+}
+
+function encodeCertified(cert: CertifiedBatch, from: number): Uint8Array {
+  return encodeMessage({ kind: 'state', checkpoint: null, batches: [cert], newView: null, from });
+}
+
+function encodeCheckpoint(cp: StableCheckpoint, from: number): Uint8Array {
+  return encodeMessage({ kind: 'state', checkpoint: cp, batches: [], newView: null, from });
+}
+
+/** Store records for one group of replica outputs (in order). */
+export function toStoreRecords(records: readonly PersistRecord[], self: number, store: Store): StoreRecord[] {
+  const out: StoreRecord[] = [];
+  for (const rec of records) {
+    switch (rec.kind) {
+      case 'vote':
+        out.push({ kind: 'safety', key: `v:${rec.vote.seq}:${VOTE_SHORT[rec.vote.kind]}`, value: encodeVote(rec.vote) });
+        break;
+      case 'view':
+        out.push({ kind: 'safety', key: 'view', value: encodeU53(rec.view) });
+        break;
+      case 'committed':
+        out.push({ kind: 'block', key: rec.batch.seq, value: encodeCertified(rec.batch.cert, self) });
+        break;
+      case 'checkpoint': {
+        const seq = rec.checkpoint.seq;
+        out.push({ kind: 'checkpoint', key: seq, value: encodeCheckpoint(rec.checkpoint, self) });
+        // Truncate: older checkpoints and (kept for the API) nothing else; blocks stay as the
+        // block log, votes below the checkpoint can never be re-signed (watermarks) but are tiny
+        // and keep the "never sign twice" record complete, so they stay too.
+        for (const e of store.range('checkpoint', { end: seq, limit: 64 })) out.push({ kind: 'checkpoint', key: e.key, value: null });
+        break;
+      }
+      default: {
+        const never: never = rec;
+        throw new Error(`unknown persist record ${(never as { kind: string }).kind}`);
+      }
+    }
+  }
+  return out;
+}
+
+export function decodeBlock(bytes: Uint8Array): CertifiedBatch {
+  const m = decodeMessage(bytes);
+  if (m.kind !== 'state' || m.batches.length !== 1) throw new CodecError('bad-tag', 'block record is not a single certified batch');
+  return m.batches[0]!;
+}
+
+export function committedFromCert(cert: CertifiedBatch): CommittedBatch {
+  const pp = cert.prePrepare;
+  return { seq: pp.seq, view: pp.view, digest: pp.digest, requests: pp.batch, results: [], cert };
+}
+
+/** Rebuilds what the replica needs after a restart; null when the store is empty (first start). */
+export function loadRestoredState(store: Store): RestoredState | null {
+  const votes: VoteRecord[] = [];
+  let view = 0;
+  let any = false;
+  for (let start: string | undefined = undefined; ; ) {
+    const page = store.range('safety', { start: start ?? '', limit: 4096 });
+    for (const e of page) {
+      any = true;
+      if (e.key === 'view') view = new Reader(e.value).u53('view');
+      else votes.push(decodeVote(e.value));
+    }
+    if (page.length < 4096) break;
+    start = `${String(page[page.length - 1]!.key)}\u0000`;
+  }
+  const cpEntry = store.range('checkpoint', { reverse: true, limit: 1 })[0];
+  let checkpoint: StableCheckpoint | null = null;
+  if (cpEntry) {
+    const m = decodeMessage(cpEntry.value);
+    if (m.kind !== 'state' || m.checkpoint === null) throw new CodecError('bad-tag', 'checkpoint record is malformed');
+    checkpoint = m.checkpoint;
+    any = true;
+  }
+  const committed: CommittedBatch[] = [];
+  const from = (checkpoint?.seq ?? 0) + 1;
+  for (const e of store.range('block', { start: from, limit: RESTORE_BLOCKS_MAX })) {
+    committed.push(committedFromCert(decodeBlock(e.value)));
+    any = true;
+  }
+  return any ? { votes, view, checkpoint, committed } : null;
+}

@@ -1,0 +1,351 @@
+// The validator runtime: drives one sans-IO PBFT replica with real IO.
+//
+//   transport (authenticated TCP) --message--> replica.step --Output--> this runtime
+//   client port (TCP)             --request--^                          |
+//   tick timer (tickMs)           --tick-----^                          |
+//   verify jobs -> crypto pool    --verified-^                          |
+//
+// For every Output, in the order the replica contract asks (core consensus/types.ts):
+// persist records join the current group commit; sendAfterPersist waits until that group is
+// durable (one fsync covers every vote of every step since the last flush); send and replies go
+// at once; commits update the block index; verify jobs run in the pool (or inline when small).
+// In memory mode (durability 'memory') nothing is written and signed messages leave at once: for
+// benchmarks only, and said so at start.
+//
+// Bounds: the group commit holds at most GROUP_RECORDS_MAX records (beyond, the next flush starts
+// as soon as the current one lands), the block index keeps BLOCK_INDEX_MAX recent blocks in
+// memory (older ones are read from the store), and every queue in the transport and client
+// port is bounded there.
+
+import { performance } from 'node:perf_hooks';
+import {
+  createPbftReplica,
+  decodeMessage,
+  KvApp,
+  ValidatorSet,
+  type CommittedBatch,
+  type CryptoBackend,
+  type Envelope,
+  type Input,
+  type Output,
+  type PbftConfig,
+  type PbftReplica,
+  type ReplicaEvent,
+  type StateMachine,
+  type VerifyJob,
+} from '@bpci/core';
+import { Transport, type TransportObserver, type TransportLimits } from '../transport/transport.js';
+import type { Store, StoreRecord } from '../storage/store.js';
+import type { CryptoPool } from '../crypto/pool.js';
+import { silentLogger, type Logger } from '../log.js';
+import { ClientServer } from './client-server.js';
+import { loadRestoredState, toStoreRecords } from './records.js';
+
+export interface ValidatorAddress {
+  readonly publicKey: Uint8Array;
+  readonly stake: number;
+  readonly host: string;
+  readonly port: number;
+}
+
+/** Hooks for metrics and the API; every one is optional and must not throw. */
+export interface NodeObserver extends TransportObserver {
+  committed?(batch: CommittedBatch, atMs: number): void;
+  event?(e: ReplicaEvent): void;
+  persisted?(records: number, ms: number): void;
+  verified?(items: number, invalid: number, ms: number): void;
+  decodeFailed?(from: number, error: string): void;
+  clientRejected?(reason: string): void;
+}
+
+export interface ValidatorNodeOptions {
+  readonly index: number;
+  /** Active validators by replica index. */
+  readonly validators: readonly ValidatorAddress[];
+  readonly seed32: Uint8Array;
+  readonly crypto: CryptoBackend;
+  readonly pool?: CryptoPool | null;
+  /** null: memory mode (no persistence, benchmarks only). */
+  readonly store: Store | null;
+  readonly listen: { readonly host: string; readonly port: number };
+  readonly clientListen: { readonly host: string; readonly port: number };
+  readonly pbft?: Partial<PbftConfig>;
+  readonly tickMs?: number;
+  readonly transportLimits?: Partial<TransportLimits>;
+  readonly logger?: Logger;
+  readonly observer?: NodeObserver;
+  readonly app?: StateMachine;
+}
+
+const GROUP_RECORDS_MAX = 8192;
+const BLOCK_INDEX_MAX = 4096;
+export const DEFAULT_TICK_MS = 10;
+
+export class ValidatorNode {
+  readonly index: number;
+  readonly validatorSet: ValidatorSet;
+  readonly replica: PbftReplica;
+  readonly transport: Transport;
+  readonly clients: ClientServer;
+  readonly app: StateMachine;
+  readonly startedAtMs = Date.now();
+  private readonly log: Logger;
+  private readonly obs: NodeObserver;
+  private tickTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  // group commit state
+  private groupRecords: StoreRecord[] = [];
+  private groupAfter: Envelope[] = [];
+  private flushing = false;
+  private flushScheduled = false;
+
+  /** Recent committed batches by seq (the API's block view); older ones come from the store. */
+  readonly recentBlocks = new Map<number, CommittedBatch>();
+  /** Listeners waiting for a (clientId#requestSeq) to execute at this validator. */
+  private readonly waiters = new Map<string, ((b: CommittedBatch, index: number) => void)[]>();
+  committedCount = 0;
+  requestsCommitted = 0;
+
+  private constructor(private readonly opts: ValidatorNodeOptions) {
+    this.index = opts.index;
+    this.log = opts.logger ?? silentLogger;
+    this.obs = opts.observer ?? {};
+    this.validatorSet = new ValidatorSet(opts.validators.map((v) => ({ publicKey: v.publicKey, stake: v.stake })));
+    this.app = opts.app ?? new KvApp(opts.crypto);
+    const restored = opts.store ? loadRestoredState(opts.store) : null;
+    if (restored) {
+      this.log.info(
+        { view: restored.view, checkpoint: restored.checkpoint?.seq ?? 0, blocks: restored.committed.length, votes: restored.votes.length },
+        'restored from store; catching up before voting',
+      );
+    }
+    this.replica = createPbftReplica({
+      id: opts.index,
+      validators: this.validatorSet,
+      seed32: opts.seed32,
+      crypto: opts.crypto,
+      app: this.app,
+      config: opts.pbft,
+      ...(restored ? { restored } : {}),
+    });
+    const peers = opts.validators
+      .map((v, id) => ({ id, host: v.host, port: v.port, publicKey: v.publicKey }))
+      .filter((p) => p.id !== opts.index);
+    this.transport = new Transport({
+      selfId: opts.index,
+      listen: opts.listen,
+      peers,
+      identitySeed32: opts.seed32,
+      crypto: opts.crypto,
+      ...(opts.transportLimits ? { limits: opts.transportLimits } : {}),
+      onMessage: (from, payload) => this.onPeerMessage(from, payload),
+      logger: this.log,
+      observer: this.obs,
+    });
+    this.clients = new ClientServer({
+      host: opts.clientListen.host,
+      port: opts.clientListen.port,
+      onRequest: (request) => this.step({ kind: 'request', request }),
+      onReject: (reason) => this.obs.clientRejected?.(reason),
+    });
+  }
+
+  static async start(opts: ValidatorNodeOptions): Promise<ValidatorNode> {
+    const node = new ValidatorNode(opts);
+    await node.transport.start();
+    await node.clients.start();
+    const tickMs = opts.tickMs ?? DEFAULT_TICK_MS;
+    node.tickTimer = setInterval(() => node.step({ kind: 'tick' }), tickMs);
+    if (!opts.store) node.log.warn({}, 'memory mode: nothing is persisted; signed messages leave before any write (benchmarks only)');
+    node.log.info({ index: opts.index, listen: opts.listen, clients: opts.clientListen, crypto: opts.crypto.name }, 'validator started');
+    return node;
+  }
+
+  get durable(): boolean {
+    return this.opts.store !== null && this.opts.store.durable;
+  }
+
+  get store(): Store | null {
+    return this.opts.store;
+  }
+
+  /** Feeds one input to the replica and carries out what it asks. */
+  step(input: Input): void {
+    if (this.stopped) return;
+    let out: Output;
+    try {
+      out = this.replica.step(input);
+    } catch (e) {
+      // A replica assertion is a bug, not bad input: log loudly and stop feeding this input.
+      this.log.error({ err: e instanceof Error ? e.message : String(e), input: input.kind }, 'replica step failed');
+      return;
+    }
+    this.handle(out);
+  }
+
+  private handle(out: Output): void {
+    if (out.persist.length > 0 && this.opts.store) {
+      for (const r of toStoreRecords(out.persist, this.index, this.opts.store)) this.groupRecords.push(r);
+    }
+    if (out.sendAfterPersist.length > 0) {
+      if (this.opts.store && (this.groupRecords.length > 0 || this.flushing)) {
+        for (const e of out.sendAfterPersist) this.groupAfter.push(e);
+      } else {
+        for (const e of out.sendAfterPersist) this.deliver(e);
+      }
+    }
+    if (this.groupRecords.length > 0 || this.groupAfter.length > 0) this.scheduleFlush();
+    for (const e of out.send) this.deliver(e);
+    for (const e of out.replies) this.deliver(e);
+    for (const b of out.commit) this.onCommitted(b);
+    for (const ev of out.events) this.onEvent(ev);
+    for (const job of out.verify) this.runVerify(job);
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled || this.flushing) return;
+    this.flushScheduled = true;
+    // setImmediate: let every message already read from the sockets step first, so one
+    // write covers all of their votes.
+    setImmediate(() => {
+      this.flushScheduled = false;
+      void this.flush();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    const store = this.opts.store;
+    if (!store || this.flushing || this.stopped) return;
+    const records = this.groupRecords.splice(0, GROUP_RECORDS_MAX);
+    const after = this.groupRecords.length === 0 ? this.groupAfter.splice(0) : [];
+    this.flushing = true;
+    const t0 = performance.now();
+    try {
+      if (records.length > 0) await store.persistBatch(records);
+    } catch (e) {
+      // Without a durable safety record we must not send what we signed: stop the node.
+      this.log.error({ err: e instanceof Error ? e.message : String(e) }, 'persist failed; stopping to stay safe');
+      this.flushing = false;
+      await this.stop();
+      return;
+    }
+    this.flushing = false;
+    this.obs.persisted?.(records.length, performance.now() - t0);
+    for (const e of after) this.deliver(e);
+    if (this.groupRecords.length > 0 || this.groupAfter.length > 0) this.scheduleFlush();
+  }
+
+  private deliver(e: Envelope): void {
+    switch (e.dest.kind) {
+      case 'replica':
+        this.transport.send(e.dest.to, e.bytes);
+        break;
+      case 'broadcast':
+        this.transport.broadcast(e.bytes);
+        break;
+      case 'client':
+        this.clients.send(e.dest.clientId, e.bytes);
+        break;
+      default: {
+        const never: never = e.dest;
+        throw new Error(`unknown destination ${JSON.stringify(never)}`);
+      }
+    }
+  }
+
+  private onPeerMessage(from: number, payload: Uint8Array): void {
+    let message;
+    try {
+      message = decodeMessage(payload);
+    } catch (e) {
+      // The link is authenticated, so this validator really sent garbage: count it, drop it.
+      const msg = e instanceof Error ? e.message : String(e);
+      this.obs.decodeFailed?.(from, msg);
+      this.log.warn({ from, err: msg }, 'dropped malformed message from an authenticated peer');
+      return;
+    }
+    this.step({ kind: 'message', from, message });
+  }
+
+  private runVerify(job: VerifyJob): void {
+    const t0 = performance.now();
+    const done = (valid: Uint8Array): void => {
+      let invalid = 0;
+      for (const v of valid) if (v !== 1) invalid++;
+      this.obs.verified?.(valid.length, invalid, performance.now() - t0);
+      this.step({ kind: 'verified', jobId: job.jobId, valid });
+    };
+    const pool = this.opts.pool;
+    if (pool) {
+      pool.verifyBatch(job.items).then(done, (e: unknown) => {
+        // Pool failure (queue full, closed): verify inline rather than lose the job.
+        this.log.warn({ err: e instanceof Error ? e.message : String(e) }, 'pool verify failed; verifying inline');
+        done(this.opts.crypto.ed25519VerifyBatch(job.items));
+      });
+    } else {
+      const valid = this.opts.crypto.ed25519VerifyBatch(job.items);
+      queueMicrotask(() => done(valid));
+    }
+  }
+
+  private onCommitted(b: CommittedBatch): void {
+    this.committedCount++;
+    this.requestsCommitted += b.requests.length;
+    this.recentBlocks.set(b.seq, b);
+    if (this.recentBlocks.size > BLOCK_INDEX_MAX) {
+      const oldest = this.recentBlocks.keys().next().value;
+      if (oldest !== undefined) this.recentBlocks.delete(oldest);
+    }
+    this.obs.committed?.(b, performance.now());
+    b.requests.forEach((r, i) => {
+      const key = `${r.clientId}#${r.requestSeq}`;
+      const ws = this.waiters.get(key);
+      if (ws) {
+        this.waiters.delete(key);
+        for (const w of ws) w(b, i);
+      }
+    });
+  }
+
+  private onEvent(ev: ReplicaEvent): void {
+    this.obs.event?.(ev);
+    if (ev.kind === 'slash') this.log.warn({ reason: ev.reason, validator: ev.validator, detail: ev.detail }, 'slashing event');
+    else if (ev.kind === 'dropped') this.log.debug({ from: ev.from, reason: ev.reason }, 'dropped input');
+    else this.log.info({ ...ev }, ev.kind);
+  }
+
+  /** Resolves when (clientId, requestSeq) executes here, or rejects after timeoutMs. */
+  waitForRequest(clientId: string, requestSeq: number, timeoutMs: number): Promise<{ batch: CommittedBatch; index: number }> {
+    const key = `${clientId}#${requestSeq}`;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        const ws = this.waiters.get(key);
+        if (ws) {
+          const i = ws.indexOf(cb);
+          if (i >= 0) ws.splice(i, 1);
+          if (ws.length === 0) this.waiters.delete(key);
+        }
+        reject(new Error(`request ${key} not committed within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const cb = (batch: CommittedBatch, index: number): void => {
+        clearTimeout(timer);
+        resolve({ batch, index });
+      };
+      const ws = this.waiters.get(key) ?? [];
+      ws.push(cb);
+      this.waiters.set(key, ws);
+    });
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.tickTimer) clearInterval(this.tickTimer);
+    await Promise.allSettled([this.transport.close(), this.clients.close()]);
+    // Let an in-flight group commit land before the store closes.
+    while (this.flushing) await new Promise((r) => setTimeout(r, 1));
+    if (this.opts.store) await this.opts.store.close();
+    if (this.opts.pool) await this.opts.pool.close();
+  }
+}
