@@ -351,6 +351,11 @@ export class PbftReplica implements Replica {
           });
         } else {
           for (const b of bad) this.slash('InvalidVote', b.from, `bad signature on ${b.kind} seq ${(b as Vote).seq}`);
+          // A forged first statement must not shadow a later valid pair: replace it and re-check.
+          if (bad.includes(prior) && !bad.includes(m)) {
+            if (this.seen.get(key) === prior) this.seen.set(key, m);
+            else this.note(m);
+          }
         }
       });
     }

@@ -1,0 +1,139 @@
+#!/usr/bin/env node
+/// <reference types="node" />
+// Simulator CLI (Node only; the one file in @bpci/core allowed to touch node:*).
+//   npm run sim -- --protocol pbft --seeds N [--seed S] [--validators n] [--byzantine k]
+//                  [--verify lazy|eager] [--behaviour b] [--trace]
+// Ends with `runs=N safety_violations=X liveness_failures=Y`; exit 0 only when both are 0.
+// Each failing run prints `reproduce: npm run sim -- --protocol pbft --seed N`.
+
+import { createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import type { CryptoBackend, SignedItem } from '../crypto/backend.js';
+import { jsBackend } from '../crypto/js.js';
+import { cachingCrypto } from './sim-crypto.js';
+import { BYZANTINE_BEHAVIOURS, runSimulation, type ByzantineBehaviour } from './sim.js';
+
+// Ed25519 on node:crypto (OpenSSL) for speed: same signature bytes as the js backend (RFC 8032 is
+// deterministic); verdicts agree on everything the simulator produces. `--crypto js` uses noble.
+const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
+const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
+function nodeEd25519Backend(): CryptoBackend {
+  const base = jsBackend();
+  const priv = new Map<string, KeyObject>();
+  const pub = new Map<string, KeyObject>();
+  const privKey = (seed: Uint8Array): KeyObject => {
+    const k = Buffer.from(seed).toString('hex');
+    let v = priv.get(k);
+    if (v === undefined) priv.set(k, (v = createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, seed]), format: 'der', type: 'pkcs8' })));
+    return v;
+  };
+  const pubKey = (pk: Uint8Array): KeyObject | null => {
+    const k = Buffer.from(pk).toString('hex');
+    let v = pub.get(k);
+    if (v === undefined) {
+      try {
+        v = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, pk]), format: 'der', type: 'spki' });
+      } catch {
+        return null;
+      }
+      pub.set(k, v);
+    }
+    return v;
+  };
+  return {
+    ...base,
+    name: 'js+node-ed25519',
+    ed25519Sign: (seed, msg) => new Uint8Array(sign(null, msg, privKey(seed))),
+    ed25519VerifyBatch(items: readonly SignedItem[]): Uint8Array {
+      const out = new Uint8Array(items.length);
+      items.forEach((it, i) => {
+        if (it.publicKey.length !== 32 || it.signature.length !== 64) return;
+        const k = pubKey(it.publicKey);
+        if (k === null) return;
+        try {
+          out[i] = verify(null, it.message, k, it.signature) ? 1 : 0;
+        } catch {
+          out[i] = 0;
+        }
+      });
+      return out;
+    },
+  };
+}
+
+function fail(msg: string): never {
+  process.stderr.write(`sim: ${msg}\n`);
+  process.exit(2);
+}
+
+function intArg(name: string, v: string | undefined, min: number): number | undefined {
+  if (v === undefined) return undefined;
+  if (!/^[0-9]+$/.test(v) || Number(v) < min || !Number.isSafeInteger(Number(v))) fail(`--${name} must be an integer >= ${min}, got ${JSON.stringify(v)}`);
+  return Number(v);
+}
+
+const { values } = parseArgs({
+  options: {
+    protocol: { type: 'string', default: 'pbft' },
+    seeds: { type: 'string' },
+    seed: { type: 'string' },
+    validators: { type: 'string' },
+    byzantine: { type: 'string' },
+    verify: { type: 'string' },
+    behaviour: { type: 'string' },
+    trace: { type: 'boolean', default: false },
+    quiet: { type: 'boolean', default: false },
+    crypto: { type: 'string', default: 'node' },
+  },
+  strict: true,
+});
+
+if (values.protocol !== 'pbft') fail(`--protocol ${values.protocol} is not implemented (available: pbft)`);
+const first = intArg('seed', values.seed, 0) ?? 1;
+const runs = intArg('seeds', values.seeds, 1) ?? 1;
+const validators = intArg('validators', values.validators, 1);
+const byzantine = intArg('byzantine', values.byzantine, 0);
+if (values.verify !== undefined && values.verify !== 'lazy' && values.verify !== 'eager') fail(`--verify must be lazy or eager`);
+if (values.behaviour !== undefined && !BYZANTINE_BEHAVIOURS.includes(values.behaviour as ByzantineBehaviour)) {
+  fail(`--behaviour must be one of ${BYZANTINE_BEHAVIOURS.join(', ')}`);
+}
+if (validators !== undefined && byzantine !== undefined && byzantine > Math.floor((validators - 1) / 3)) {
+  fail(`--byzantine ${byzantine} exceeds f = ${Math.floor((validators - 1) / 3)} for ${validators} validators`);
+}
+
+if (values.crypto !== 'node' && values.crypto !== 'js') fail('--crypto must be node or js');
+const crypto = cachingCrypto(values.crypto === 'js' ? jsBackend() : nodeEd25519Backend());
+
+let safety = 0;
+let liveness = 0;
+const started = Date.now();
+for (let i = 0; i < runs; i++) {
+  const seed = first + i;
+  const res = runSimulation({
+    seed,
+    crypto,
+    ...(validators === undefined ? {} : { validators }),
+    ...(byzantine === undefined ? {} : { byzantine }),
+    ...(values.verify === undefined ? {} : { verify: values.verify as 'lazy' | 'eager' }),
+    ...(values.behaviour === undefined ? {} : { behaviour: values.behaviour as ByzantineBehaviour }),
+    trace: values.trace,
+  });
+  if (values.trace) for (const line of res.trace) process.stdout.write(`${line}\n`);
+  const bad = res.safetyViolations.length > 0 || res.livenessFailure !== null;
+  if (res.safetyViolations.length > 0) safety++;
+  if (res.livenessFailure !== null) liveness++;
+  if (bad) {
+    const byz = res.byzantine.map((b) => `${b.id}:${b.behaviour}`).join(',') || 'none';
+    process.stdout.write(`seed=${seed} n=${res.n} byzantine=${byz} verify=${res.verify}\n`);
+    for (const v of res.safetyViolations) process.stdout.write(`  safety: ${v}\n`);
+    if (res.livenessFailure !== null) process.stdout.write(`  ${res.livenessFailure}\n`);
+    process.stdout.write(`reproduce: npm run sim -- --protocol pbft --seed ${seed}\n`);
+  } else if (!values.quiet && runs <= 20) {
+    process.stdout.write(`seed=${seed} ok n=${res.n} byzantine=${res.byzantine.length} verify=${res.verify} requests=${res.committedRequests} view_changes=${res.viewChanges} ticks=${res.ticks}\n`);
+  }
+  if (!values.quiet && runs > 20 && (i + 1) % 1000 === 0) {
+    process.stderr.write(`${i + 1}/${runs} runs, ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
+  }
+}
+process.stdout.write(`runs=${runs} safety_violations=${safety} liveness_failures=${liveness}\n`);
+process.exit(safety === 0 && liveness === 0 ? 0 : 1);

@@ -1,0 +1,735 @@
+// Deterministic simulator for the PBFT replica (TigerBeetle's VOPR is the model).
+//
+// One seed drives everything: cluster size, Byzantine validators and their behaviour, the
+// network (delay, drop, duplicate, reorder, symmetric/asymmetric partitions, an isolated node,
+// random splits), crashes and restarts that lose every write not yet durable, and the clients.
+// A run has a fault phase, then a heal (network reliable, crashed validators restarted, at most
+// f Byzantine left), then a liveness budget. Checkers:
+//   agreement    no two honest replicas commit different batches at one seq
+//   total order  each honest incarnation commits seqs in increasing order
+//   validity     only client-submitted requests commit
+//   exactly-once a client's accepted result equals its request number (each `add` ran once)
+//   state        honest replicas at the same height have the same state digest
+//   evidence     every Equivocation event carries evidence that verifies and names a
+//                Byzantine validator; no honest validator is ever accused; (lazy runs) every
+//                valid conflicting pair delivered to an honest replica is reported
+//   liveness     after the heal every request is accepted by its client within the budget
+// Same seed + same options = same run, event for event.
+
+import type { CryptoBackend } from '../crypto/backend.js';
+import { jsBackend } from '../crypto/js.js';
+import { decodeMessage, encodeBatch, encodeMessage, signingPayload, statementPayload } from '../codec/codec.js';
+import { utf8Decode, utf8Encode } from '../codec/wire.js';
+import { ReplyCollector } from '../consensus/client.js';
+import { verifyEvidence } from '../consensus/evidence.js';
+import { KvApp } from '../consensus/kv-app.js';
+import { PbftReplica, type PlantedBugs } from '../consensus/pbft.js';
+import { bytesEqual } from '../consensus/safety-rules.js';
+import type {
+  ClientRequest,
+  CommittedBatch,
+  Envelope,
+  Message,
+  Output,
+  PbftConfig,
+  PersistRecord,
+  RestoredState,
+  StableCheckpoint,
+  ValidatorId,
+  VoteRecord,
+} from '../consensus/types.js';
+import { maxFaulty, ValidatorSet } from '../consensus/validators.js';
+import { Prng } from './prng.js';
+import { cachingCrypto } from './sim-crypto.js';
+
+export type ByzantineBehaviour = 'equivocate' | 'double-vote' | 'bad-signature' | 'replay' | 'silent' | 'wrong-digest' | 'twin';
+export const BYZANTINE_BEHAVIOURS: readonly ByzantineBehaviour[] = [
+  'equivocate',
+  'double-vote',
+  'bad-signature',
+  'replay',
+  'silent',
+  'wrong-digest',
+  'twin',
+];
+
+export interface SimOptions {
+  readonly seed: number;
+  /** Validators (default: 4, 5 or 7 from the seed). */
+  readonly validators?: number;
+  /** Byzantine validators, at most f (default: 0..f from the seed). */
+  readonly byzantine?: number;
+  /** Force one behaviour for every Byzantine validator. */
+  readonly behaviour?: ByzantineBehaviour;
+  readonly verify?: 'lazy' | 'eager';
+  readonly plantedBugs?: PlantedBugs;
+  /** Planted bug: the runtime loses SafetyRules' records on restart. */
+  readonly forgetSafetyOnRestart?: boolean;
+  readonly clients?: number;
+  readonly requestsPerClient?: number;
+  readonly faultTicks?: number;
+  readonly livenessTicks?: number;
+  /** Crash/restart probability per tick in the fault phase (default 0.01). */
+  readonly crashRate?: number;
+  readonly crypto?: CryptoBackend;
+  readonly trace?: boolean;
+}
+
+export interface SimResult {
+  readonly seed: number;
+  readonly n: number;
+  readonly byzantine: readonly { id: ValidatorId; behaviour: ByzantineBehaviour }[];
+  readonly verify: 'lazy' | 'eager';
+  readonly safetyViolations: string[];
+  readonly livenessFailure: string | null;
+  readonly committedRequests: number;
+  readonly ticks: number;
+  readonly viewChanges: number;
+  readonly trace: string[];
+}
+
+const TICK_UNITS = 10; // simulated time units per logical tick
+
+const SIM_CONFIG: Partial<PbftConfig> = {
+  checkpointInterval: 4,
+  watermarkWindow: 16,
+  batchSizeMax: 4,
+  batchDelayTicks: 1,
+  inflightMax: 4,
+  viewChangeTimeoutTicks: 25,
+  viewChangeTimeoutTicksMax: 200,
+  retransmitTicks: 6,
+  fetchTicks: 8,
+  fetchBatchesMax: 8,
+};
+
+type SimEvent =
+  | { kind: 'tick' }
+  | { kind: 'deliver'; to: number; twin: number; from: number; bytes: Uint8Array }
+  | { kind: 'request'; to: number; request: ClientRequest }
+  | { kind: 'reply'; bytes: Uint8Array }
+  | { kind: 'verified'; node: number; twin: number; epoch: number; jobId: number; valid: Uint8Array }
+  | { kind: 'durable'; node: number; epoch: number; records: PersistRecord[]; envelopes: Envelope[]; token: number };
+
+interface Queued {
+  readonly t: number;
+  readonly order: number;
+  readonly e: SimEvent;
+}
+
+class EventQueue {
+  private heap: Queued[] = [];
+  private order = 0;
+
+  push(t: number, e: SimEvent): void {
+    const q = { t, order: this.order++, e };
+    const h = this.heap;
+    h.push(q);
+    let i = h.length - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (less(h[p]!, h[i]!)) break;
+      [h[p], h[i]] = [h[i]!, h[p]!];
+      i = p;
+    }
+  }
+
+  pop(): Queued | undefined {
+    const h = this.heap;
+    if (h.length === 0) return undefined;
+    const top = h[0]!;
+    const last = h.pop()!;
+    if (h.length > 0) {
+      h[0] = last;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < h.length && less(h[l]!, h[m]!)) m = l;
+        if (r < h.length && less(h[r]!, h[m]!)) m = r;
+        if (m === i) break;
+        [h[m], h[i]] = [h[i]!, h[m]!];
+        i = m;
+      }
+    }
+    return top;
+  }
+}
+
+function less(a: Queued, b: Queued): boolean {
+  return a.t < b.t || (a.t === b.t && a.order < b.order);
+}
+
+interface Durable {
+  votes: VoteRecord[];
+  view: number;
+  checkpoint: StableCheckpoint | null;
+  committed: Map<number, CommittedBatch>;
+}
+
+interface Node {
+  readonly id: ValidatorId;
+  readonly byzantine: ByzantineBehaviour | null;
+  /** Replica instances: one, or two for a twin (same key, no coordination). */
+  replicas: PbftReplica[];
+  alive: boolean;
+  epoch: number;
+  durable: Durable;
+  lastCommitSeq: number;
+  /** Twin: which instance each peer talks to. */
+  twinOf: number[];
+  /** Own signed messages seen leaving (replay behaviour). */
+  history: Uint8Array[];
+}
+
+interface Client {
+  readonly id: string;
+  nextSeq: number;
+  collector: ReplyCollector | null;
+  request: ClientRequest | null;
+  sentTick: number;
+  done: boolean;
+}
+
+let sharedCrypto: CryptoBackend | null = null;
+
+/** The process-wide simulator crypto (jsBackend behind caches). */
+export function defaultSimCrypto(): CryptoBackend {
+  if (sharedCrypto === null) sharedCrypto = cachingCrypto(jsBackend());
+  return sharedCrypto;
+}
+
+export function validatorSeed(i: number): Uint8Array {
+  const s = new Uint8Array(32);
+  s[0] = 0xb5;
+  s[1] = i & 0xff;
+  s[2] = (i >> 8) & 0xff;
+  return s;
+}
+
+export function runSimulation(opts: SimOptions): SimResult {
+  const rng = new Prng(opts.seed);
+  const crypto = opts.crypto ?? defaultSimCrypto();
+  const n = opts.validators ?? rng.pick([4, 4, 5, 7]);
+  const f = maxFaulty(n);
+  const k = Math.min(opts.byzantine ?? rng.int(0, f), f);
+  const verify = opts.verify ?? (rng.chance(0.5) ? 'lazy' : 'eager');
+  const seeds = Array.from({ length: n }, (_, i) => validatorSeed(i));
+  const vs = new ValidatorSet(seeds.map((s) => ({ publicKey: crypto.ed25519PublicKey(s) })));
+  const config: Partial<PbftConfig> = { ...SIM_CONFIG, verify };
+  const faultTicks = opts.faultTicks ?? 200;
+  const livenessTicks = opts.livenessTicks ?? 2000;
+  const crashRate = opts.crashRate ?? 0.01;
+  const trace: string[] = [];
+  const log = (s: string): void => {
+    if (opts.trace === true) trace.push(s);
+  };
+
+  const byzIds = rng.shuffle([...Array(n).keys()]).slice(0, k).sort((a, b) => a - b);
+  const byzantine = byzIds.map((id) => ({ id, behaviour: opts.behaviour ?? rng.pick(BYZANTINE_BEHAVIOURS) }));
+  const behaviourOf = new Map(byzantine.map((b) => [b.id, b.behaviour]));
+
+  const violations: string[] = [];
+  const violate = (s: string): void => {
+    if (violations.length < 20) violations.push(s);
+  };
+
+  const makeReplica = (id: number, restored?: RestoredState): PbftReplica =>
+    new PbftReplica({
+      id,
+      validators: vs,
+      seed32: seeds[id]!,
+      crypto,
+      app: new KvApp(crypto),
+      config,
+      ...(restored === undefined ? {} : { restored }),
+      ...(opts.plantedBugs !== undefined && !behaviourOf.has(id) ? { plantedBugs: opts.plantedBugs } : {}),
+    });
+
+  const nodes: Node[] = [];
+  for (let id = 0; id < n; id++) {
+    const behaviour = behaviourOf.get(id) ?? null;
+    const replicas = [makeReplica(id)];
+    if (behaviour === 'twin') replicas.push(makeReplica(id));
+    nodes.push({
+      id,
+      byzantine: behaviour,
+      replicas,
+      alive: true,
+      epoch: 0,
+      durable: { votes: [], view: 0, checkpoint: null, committed: new Map() },
+      lastCommitSeq: 0,
+      twinOf: Array.from({ length: n }, () => rng.int(0, 1)),
+      history: [],
+    });
+  }
+  const honest = (id: number): boolean => !behaviourOf.has(id);
+
+  // ---- network model -------------------------------------------------------------------------
+  const q = new EventQueue();
+  let now = 0;
+  let healed = false;
+  let dropRate = 0;
+  let dupRate = 0;
+  let delayMax = 30;
+  /** blocked[a][b]: a cannot send to b. */
+  let blocked: boolean[][] = Array.from({ length: n }, () => Array<boolean>(n).fill(false));
+
+  const changeNetwork = (): void => {
+    dropRate = rng.pick([0, 0, 0.05, 0.15, 0.3]);
+    dupRate = rng.pick([0, 0.05, 0.2]);
+    delayMax = rng.pick([5, 30, 80]);
+    blocked = Array.from({ length: n }, () => Array<boolean>(n).fill(false));
+    const kind = rng.pick(['none', 'none', 'isolate', 'split', 'asymmetric']);
+    if (kind === 'isolate') {
+      const x = rng.int(0, n - 1);
+      for (let i = 0; i < n; i++) if (i !== x) blocked[x]![i] = blocked[i]![x] = true;
+    } else if (kind === 'split') {
+      const side = Array.from({ length: n }, () => rng.chance(0.5));
+      for (let a = 0; a < n; a++) for (let b = 0; b < n; b++) if (side[a] !== side[b]) blocked[a]![b] = true;
+    } else if (kind === 'asymmetric') {
+      for (let a = 0; a < n; a++) for (let b = 0; b < n; b++) if (a !== b && rng.chance(0.2)) blocked[a]![b] = true;
+    }
+    log(`net drop=${dropRate} dup=${dupRate} delayMax=${delayMax} partition=${kind}`);
+  };
+
+  const transmit = (from: number, to: number, bytes: Uint8Array): void => {
+    if (from === to) return;
+    if (!healed) {
+      if (blocked[from]![to]) return;
+      if (rng.chance(dropRate)) return;
+    }
+    const copies = !healed && rng.chance(dupRate) ? 2 : 1;
+    const target = nodes[to]!;
+    for (let c = 0; c < copies; c++) {
+      const delay = 1 + rng.int(0, healed ? 20 : delayMax);
+      const twin = target.replicas.length > 1 ? target.twinOf[from]! : 0;
+      q.push(now + delay, { kind: 'deliver', to, twin, from, bytes });
+    }
+  };
+
+  // ---- Byzantine output rewriting -----------------------------------------------------------
+  const resign = (m: Message, id: number): Message => {
+    switch (m.kind) {
+      case 'pre-prepare':
+      case 'prepare':
+      case 'commit':
+      case 'checkpoint':
+      case 'view-change':
+      case 'new-view':
+      case 'reply':
+        return { ...m, sig: crypto.ed25519Sign(seeds[id]!, signingPayload({ ...m, sig: new Uint8Array(64) } as never)) } as Message;
+      default:
+        return m;
+    }
+  };
+  const altDigest = (): Uint8Array => rng.bytes(32);
+  const equivocations = new Map<string, Uint8Array[]>(); // byz alternative pre-prepares, replayed later
+
+  const byzSend = (node: Node, twin: number, env: Envelope): void => {
+    const b = node.byzantine!;
+    const targets =
+      env.dest.kind === 'replica' ? [env.dest.to] : [...Array(n).keys()].filter((i) => i !== node.id && (node.replicas.length === 1 || node.twinOf[i] === twin));
+    const m = env.message;
+    const signed = 'sig' in m;
+    for (const to of targets) {
+      let out: Message = m;
+      switch (b) {
+        case 'silent':
+          continue;
+        case 'bad-signature':
+          if (signed && rng.chance(0.6)) {
+            const sig = (m as { sig: Uint8Array }).sig.slice();
+            sig[rng.int(0, 63)]! ^= 1 << rng.int(0, 7);
+            out = { ...m, sig } as Message;
+          }
+          break;
+        case 'wrong-digest':
+          if ((m.kind === 'pre-prepare' || m.kind === 'prepare' || m.kind === 'commit') && rng.chance(0.5)) {
+            out = resign({ ...m, digest: altDigest() }, node.id);
+          }
+          break;
+        case 'double-vote':
+          if ((m.kind === 'prepare' || m.kind === 'commit' || m.kind === 'checkpoint') && rng.chance(0.5)) {
+            const other = m.kind === 'checkpoint' ? resign({ ...m, stateDigest: altDigest() }, node.id) : resign({ ...m, digest: altDigest() }, node.id);
+            transmit(node.id, to, encodeMessage(other));
+          }
+          break;
+        case 'equivocate':
+          if (m.kind === 'pre-prepare' && m.batch.length > 0 && rng.chance(0.5)) {
+            const batch = m.batch.slice(0, m.batch.length - 1);
+            const alt = resign({ ...m, batch, digest: crypto.blake3(encodeBatch(batch)) }, node.id);
+            const bytes = encodeMessage(alt);
+            const key = `${m.view}:${m.seq}`;
+            equivocations.set(key, [...(equivocations.get(key) ?? []), bytes]);
+            transmit(node.id, to, bytes);
+            continue;
+          }
+          if ((m.kind === 'prepare' || m.kind === 'commit') && rng.chance(0.3)) {
+            transmit(node.id, to, encodeMessage(resign({ ...m, digest: altDigest() }, node.id)));
+          }
+          break;
+        case 'replay':
+        case 'twin':
+          break;
+        default:
+          assertNeverB(b);
+      }
+      const bytes = out === m ? env.bytes : encodeMessage(out);
+      if (b === 'replay' && signed) {
+        node.history.push(bytes);
+        if (node.history.length > 200) node.history.shift();
+      }
+      transmit(node.id, to, bytes);
+    }
+  };
+
+  // ---- checkers state -----------------------------------------------------------------------
+  const committedAt = new Map<number, string>();
+  const submitted = new Set<string>();
+  let viewChanges = 0;
+  /** Lazy runs: per honest receiver, valid statements delivered per slot (for the evidence checker). */
+  const delivered = new Map<string, Set<string>>();
+  const reportedEquivocation = new Set<string>();
+  const restartedAfter = new Map<number, number>();
+  const hexOf = (b: Uint8Array): string => Array.from(b.subarray(0, 6), (x) => x.toString(16).padStart(2, '0')).join('');
+
+  const checkOutput = (node: Node, out: Output): void => {
+    for (const c of out.commit) {
+      if (!honest(node.id)) continue;
+      const d = hexOf(c.digest);
+      const prior = committedAt.get(c.seq);
+      if (prior === undefined) committedAt.set(c.seq, d);
+      else if (prior !== d) violate(`agreement: seq ${c.seq} committed as ${prior} and ${d} (replica ${node.id})`);
+      if (c.seq <= node.lastCommitSeq) violate(`total order: replica ${node.id} committed seq ${c.seq} after ${node.lastCommitSeq}`);
+      node.lastCommitSeq = c.seq;
+      for (const r of c.requests) {
+        if (!submitted.has(`${r.clientId}#${r.requestSeq}`)) violate(`validity: ${r.clientId}#${r.requestSeq} committed but never submitted`);
+      }
+      log(`t=${now} r${node.id} commit s${c.seq} ${d} [${c.requests.map((r) => `${r.clientId}#${r.requestSeq}`).join(',')}]`);
+    }
+    for (const e of out.events) {
+      if (e.kind === 'new-view') viewChanges++;
+      if (!honest(node.id)) continue;
+      if (e.kind === 'slash' && e.reason !== 'Inactivity') {
+        if (honest(e.validator)) violate(`accusation: honest replica ${node.id} slashed honest ${e.validator} for ${e.reason}: ${e.detail}`);
+        if (e.reason === 'Equivocation') {
+          if (e.evidence === undefined) violate(`evidence: equivocation event without evidence from ${node.id}`);
+          else {
+            const verdict = verifyEvidence(e.evidence, vs, crypto);
+            if (!verdict.ok) violate(`evidence: replica ${node.id} reported unverifiable evidence: ${verdict.reason}`);
+            const a = e.evidence.a;
+            reportedEquivocation.add(`${node.id}|${a.from}:${a.kind}:${a.view}:${a.seq}`);
+          }
+        }
+      }
+      if (e.kind !== 'dropped') log(`t=${now} r${node.id} event ${JSON.stringify(e, (_k, v) => (v instanceof Uint8Array ? hexOf(v) : v))}`);
+    }
+  };
+
+  const observeDelivery = (node: Node, m: Message): void => {
+    if (verify !== 'lazy' || !honest(node.id) || node.replicas.length !== 1) return;
+    if (m.kind !== 'prepare' && m.kind !== 'commit' && m.kind !== 'pre-prepare') return;
+    const st = node.replicas[0]!.status();
+    if (st.mode === 'view-change' || m.view !== st.view || m.seq <= st.lowWatermark || m.seq > st.highWatermark) return;
+    if (m.kind === 'prepare' && m.from === st.primary) return;
+    if (m.kind === 'pre-prepare') {
+      if (m.from !== st.primary || m.batch.length > (SIM_CONFIG.batchSizeMax ?? 0)) return;
+      if (!bytesEqual(crypto.blake3(encodeBatch(m.batch)), m.digest)) return;
+    }
+    const ok = crypto.ed25519VerifyBatch([{ publicKey: vs.publicKey(m.from), message: statementPayload(m.kind, m.view, m.seq, m.digest, m.from), signature: m.sig }]);
+    if (ok[0] !== 1) return;
+    const key = `${node.id}|${m.from}:${m.kind}:${m.view}:${m.seq}`;
+    let set = delivered.get(key);
+    if (set === undefined) delivered.set(key, (set = new Set()));
+    set.add(hexOf(m.digest));
+  };
+
+  // ---- running replicas ---------------------------------------------------------------------
+  const handle = (node: Node, twin: number, out: Output): void => {
+    checkOutput(node, out);
+    for (const job of out.verify) {
+      const valid = crypto.ed25519VerifyBatch(job.items);
+      q.push(now + rng.int(0, 5), { kind: 'verified', node: node.id, twin, epoch: node.epoch, jobId: job.jobId, valid });
+    }
+    const emit = (env: Envelope): void => {
+      if (node.byzantine !== null) return byzSend(node, twin, env);
+      if (env.dest.kind === 'broadcast') for (let i = 0; i < n; i++) transmit(node.id, i, env.bytes);
+      else if (env.dest.kind === 'replica') transmit(node.id, env.dest.to, env.bytes);
+    };
+    for (const env of out.send) emit(env);
+    for (const env of out.replies) {
+      let bytes = env.bytes;
+      if (node.byzantine === 'silent') continue;
+      if (node.byzantine === 'bad-signature' && env.message.kind === 'reply' && rng.chance(0.5)) {
+        const m = env.message;
+        const sig = m.sig.slice();
+        sig[0]! ^= 1;
+        bytes = encodeMessage({ ...m, sig });
+      } else if (node.byzantine === 'wrong-digest' && env.message.kind === 'reply') {
+        bytes = encodeMessage(resign({ ...env.message, result: utf8Encode('999') }, node.id));
+      }
+      if (!healed && rng.chance(dropRate)) continue;
+      q.push(now + 1 + rng.int(0, 10), { kind: 'reply', bytes });
+    }
+    if (out.persist.length > 0 && node.byzantine === null) {
+      // Durable after a delay; signed messages leave only then. A crash in between loses both.
+      q.push(now + rng.int(1, 8), { kind: 'durable', node: node.id, epoch: node.epoch, records: out.persist, envelopes: out.sendAfterPersist, token: out.persistToken ?? 0 });
+    } else {
+      for (const env of out.sendAfterPersist) emit(env);
+    }
+  };
+
+  const stepNode = (node: Node, twin: number, input: Parameters<PbftReplica['step']>[0]): void => {
+    const r = node.replicas[twin];
+    if (r === undefined) return;
+    handle(node, twin, r.step(input));
+  };
+
+  const applyDurable = (node: Node, records: PersistRecord[]): void => {
+    const d = node.durable;
+    for (const rec of records) {
+      switch (rec.kind) {
+        case 'vote':
+          d.votes.push(rec.vote);
+          break;
+        case 'view':
+          d.view = Math.max(d.view, rec.view);
+          break;
+        case 'committed':
+          d.committed.set(rec.batch.seq, rec.batch);
+          break;
+        case 'checkpoint':
+          if (d.checkpoint === null || rec.checkpoint.seq > d.checkpoint.seq) {
+            d.checkpoint = rec.checkpoint;
+            for (const s of [...d.committed.keys()]) if (s <= rec.checkpoint.seq) d.committed.delete(s);
+            d.votes = d.votes.filter((v) => v.seq > rec.checkpoint.seq);
+          }
+          break;
+        default:
+          assertNeverB(rec);
+      }
+    }
+  };
+
+  const crash = (node: Node): void => {
+    node.alive = false;
+    node.epoch++;
+    log(`t=${now} crash r${node.id}`);
+  };
+
+  const restart = (node: Node): void => {
+    const d = node.durable;
+    const cpSeq = d.checkpoint?.seq ?? 0;
+    const committed: CommittedBatch[] = [];
+    for (let s = cpSeq + 1; d.committed.has(s); s++) committed.push(d.committed.get(s)!);
+    const forget = opts.forgetSafetyOnRestart === true;
+    const restored: RestoredState = {
+      votes: forget ? [] : d.votes,
+      view: forget ? 0 : d.view,
+      checkpoint: d.checkpoint,
+      committed,
+    };
+    node.replicas = [makeReplica(node.id, restored)];
+    node.alive = true;
+    node.epoch++;
+    node.lastCommitSeq = 0;
+    restartedAfter.set(node.id, now);
+    log(`t=${now} restart r${node.id} (checkpoint ${cpSeq}, ${committed.length} committed, ${restored.votes.length} votes)`);
+  };
+
+  // ---- clients ------------------------------------------------------------------------------
+  const clientCount = opts.clients ?? 3;
+  const perClient = opts.requestsPerClient ?? 6;
+  const clients: Client[] = Array.from({ length: clientCount }, (_, i) => ({
+    id: `c${i}`,
+    nextSeq: 1,
+    collector: null,
+    request: null,
+    sentTick: 0,
+    done: false,
+  }));
+  const clientById = new Map(clients.map((c) => [c.id, c]));
+  let accepted = 0;
+  const clientRetryTicks = 15;
+
+  const sendRequest = (c: Client, tick: number): void => {
+    const r = c.request!;
+    c.sentTick = tick;
+    for (let i = 0; i < n; i++) {
+      if (!healed && rng.chance(dropRate)) continue;
+      q.push(now + 1 + rng.int(0, 10), { kind: 'request', to: i, request: r });
+    }
+  };
+
+  const clientTick = (tick: number): void => {
+    for (const c of clients) {
+      if (c.done) continue;
+      if (c.request === null) {
+        const r: ClientRequest = { kind: 'request', clientId: c.id, requestSeq: c.nextSeq, op: utf8Encode(`add ${c.id} 1`) };
+        submitted.add(`${c.id}#${c.nextSeq}`);
+        c.request = r;
+        c.collector = new ReplyCollector(vs, crypto, c.id, r.requestSeq);
+        sendRequest(c, tick);
+      } else if (tick - c.sentTick >= clientRetryTicks) {
+        sendRequest(c, tick);
+      }
+    }
+  };
+
+  const onReply = (bytes: Uint8Array): void => {
+    let m: Message;
+    try {
+      m = decodeMessage(bytes);
+    } catch (e) {
+      violate(`codec: a replica sent an undecodable reply: ${(e as Error).message}`);
+      return;
+    }
+    if (m.kind !== 'reply') return;
+    const c = clientById.get(m.clientId);
+    if (c === undefined || c.collector === null || c.request === null) return;
+    const res = c.collector.add(m);
+    if (res === null) return;
+    const text = utf8Decode(res.result, 'result');
+    if (text !== String(c.request.requestSeq)) {
+      violate(`exactly-once: ${c.id}#${c.request.requestSeq} accepted result ${JSON.stringify(text)}, expected ${c.request.requestSeq}`);
+    }
+    accepted++;
+    log(`t=${now} client ${c.id} accepted #${c.request.requestSeq} seq ${res.seq} from [${res.signers.join(',')}]`);
+    c.request = null;
+    c.collector = null;
+    c.nextSeq++;
+    if (c.nextSeq > perClient) c.done = true;
+  };
+
+  // ---- main loop ----------------------------------------------------------------------------
+  changeNetwork();
+  q.push(0, { kind: 'tick' });
+  const endTick = faultTicks + livenessTicks;
+  let tick = 0;
+  for (;;) {
+    const item = q.pop();
+    if (item === undefined) break;
+    now = item.t;
+    const e = item.e;
+    switch (e.kind) {
+      case 'tick': {
+        tick = Math.floor(now / TICK_UNITS);
+        if (!healed && tick >= faultTicks) {
+          healed = true;
+          blocked = Array.from({ length: n }, () => Array<boolean>(n).fill(false));
+          for (const node of nodes) if (!node.alive) restart(node);
+          log(`t=${now} heal`);
+        }
+        if (!healed) {
+          if (rng.chance(0.02)) changeNetwork();
+          if (rng.chance(crashRate)) {
+            const down = nodes.filter((x) => !x.alive).length;
+            const up = nodes.filter((x) => x.alive && honest(x.id));
+            if (down + k < f && up.length > 0) crash(rng.pick(up));
+          }
+          for (const node of nodes) if (!node.alive && rng.chance(0.05)) restart(node);
+        }
+        clientTick(tick);
+        for (const node of nodes) {
+          if (!node.alive) continue;
+          for (let t = 0; t < node.replicas.length; t++) stepNode(node, t, { kind: 'tick' });
+          if (node.byzantine === 'replay' && node.history.length > 0 && rng.chance(0.3)) {
+            transmit(node.id, rng.int(0, n - 1), rng.pick(node.history));
+          }
+          if (node.byzantine === 'equivocate' && equivocations.size > 0 && rng.chance(0.2)) {
+            const alts = rng.pick([...equivocations.values()]);
+            transmit(node.id, rng.int(0, n - 1), rng.pick(alts));
+          }
+        }
+        const allDone = clients.every((c) => c.done);
+        if ((healed && allDone) || tick >= endTick) break;
+        q.push(now + TICK_UNITS, { kind: 'tick' });
+        continue;
+      }
+      case 'deliver': {
+        const node = nodes[e.to]!;
+        if (!node.alive) continue;
+        let m: Message;
+        try {
+          m = decodeMessage(e.bytes);
+        } catch (err) {
+          violate(`codec: frame from ${e.from} does not decode: ${(err as Error).message}`);
+          continue;
+        }
+        observeDelivery(node, m);
+        stepNode(node, e.twin, { kind: 'message', from: e.from, message: m });
+        continue;
+      }
+      case 'request': {
+        const node = nodes[e.to]!;
+        if (!node.alive) continue;
+        for (let t = 0; t < node.replicas.length; t++) stepNode(node, t, { kind: 'request', request: e.request });
+        continue;
+      }
+      case 'reply':
+        onReply(e.bytes);
+        continue;
+      case 'verified': {
+        const node = nodes[e.node]!;
+        if (!node.alive || node.epoch !== e.epoch) continue;
+        stepNode(node, e.twin, { kind: 'verified', jobId: e.jobId, valid: e.valid });
+        continue;
+      }
+      case 'durable': {
+        const node = nodes[e.node]!;
+        if (!node.alive || node.epoch !== e.epoch) continue; // lost in the crash
+        applyDurable(node, e.records);
+        for (const env of e.envelopes) {
+          if (env.dest.kind === 'broadcast') for (let i = 0; i < n; i++) transmit(node.id, i, env.bytes);
+          else if (env.dest.kind === 'replica') transmit(node.id, env.dest.to, env.bytes);
+        }
+        stepNode(node, 0, { kind: 'persisted', token: e.token });
+        continue;
+      }
+      default:
+        assertNeverB(e);
+    }
+    break;
+  }
+
+  // ---- end-of-run checks --------------------------------------------------------------------
+  const heights = new Map<number, string>();
+  for (const node of nodes) {
+    if (!honest(node.id) || !node.alive) continue;
+    const r = node.replicas[0]!;
+    const h = r.status().committedHeight;
+    const d = hexOf(r.stateDigest());
+    const prior = heights.get(h);
+    if (prior !== undefined && prior !== d) violate(`state: two honest replicas at height ${h} have different state`);
+    heights.set(h, d);
+  }
+  for (const [key, digests] of delivered) {
+    if (digests.size < 2) continue;
+    const node = Number(key.slice(0, key.indexOf('|')));
+    if (restartedAfter.has(node)) continue;
+    if (!reportedEquivocation.has(key)) violate(`evidence: replica ${node} saw conflicting statements ${key.slice(key.indexOf('|') + 1)} and reported none`);
+  }
+  const pendingClients = clients.filter((c) => !c.done);
+  const livenessFailure =
+    pendingClients.length === 0
+      ? null
+      : `liveness: ${pendingClients.map((c) => `${c.id}#${c.nextSeq}`).join(', ')} not accepted ${livenessTicks} ticks after heal`;
+  return {
+    seed: opts.seed,
+    n,
+    byzantine,
+    verify,
+    safetyViolations: violations,
+    livenessFailure,
+    committedRequests: accepted,
+    ticks: tick,
+    viewChanges,
+    trace,
+  };
+}
+
+function assertNeverB(x: never): never {
+  throw new Error(`unreachable: ${JSON.stringify(x)}`);
+}
