@@ -1,0 +1,387 @@
+// The validator's HTTP API (Fastify): the seed's consensus routes, transactions, blocks with Merkle
+// proofs, evidence, health and Prometheus metrics.
+//
+// Contract:
+// - `createApi({ node, metrics })` returns a Fastify instance that is ready but not listening; the
+//   caller does `await app.listen({ host, port })` and `await app.close()`.
+// - Every body, param and query has a JSON schema; unknown body fields are rejected (not silently
+//   dropped). Bad input -> 400 `{ error, message, status_code }` naming the field. Unknown round /
+//   block / transaction -> 404 in the same shape. Responses are snake_case JSON (the seed's style).
+// - Bodies are bounded (`bodyLimitBytes`, default 1 MiB), transaction payloads by `txBytesMax`,
+//   lists by their schema's maxItems, history by `limit <= 1000`.
+// - Validator votes are NOT accepted over HTTP: POST /ibft/vote validates the seed's body and then
+//   answers 403, because a vote only counts when it arrives over an authenticated validator link.
+
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import { ApiError, type HealthReport, type NodeApiPort } from './port.js';
+import type { NodeMetrics } from '../metrics/metrics.js';
+
+export interface ApiOptions {
+  readonly node: NodeApiPort;
+  readonly metrics?: NodeMetrics;
+  /** A pino logger (e.g. from createLogger); default: no request logging. */
+  readonly logger?: FastifyBaseLogger;
+  readonly bodyLimitBytes?: number;
+  readonly txBytesMax?: number;
+  /** Upper bound for ?timeout_ms / timeout (ms). */
+  readonly waitTimeoutMsMax?: number;
+}
+
+const ROUND_ID = '^(round-)?[0-9]{1,15}$';
+const TX_ID = '^[0-9a-fA-F]{64}$';
+const HISTORY_LIMIT_MAX = 1000;
+const BUNDLES_MAX = 64;
+const BUNDLE_TXS_MAX = 1024;
+
+const roundParams = {
+  type: 'object',
+  required: ['round_id'],
+  additionalProperties: false,
+  properties: { round_id: { type: 'string', pattern: ROUND_ID, description: 'sequence number, e.g. "12" or "round-12"' } },
+} as const;
+
+/** camelCase keys -> snake_case, recursively (plain objects and arrays only). */
+export function toSnake(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(toSnake);
+  if (v !== null && typeof v === 'object' && !(v instanceof Uint8Array)) {
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) {
+      if (x === undefined) continue;
+      out[k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)] = toSnake(x);
+    }
+    return out;
+  }
+  return v;
+}
+
+function parseRoundId(id: string): number {
+  return Number(id.startsWith('round-') ? id.slice(6) : id);
+}
+
+function notFound(what: string): ApiError {
+  return new ApiError(404, 'not_found', what);
+}
+
+function decodePayload(text: string, encoding: 'utf8' | 'hex' | 'base64'): Uint8Array {
+  switch (encoding) {
+    case 'utf8':
+      return new TextEncoder().encode(text);
+    case 'hex':
+      if (text.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(text)) throw new ApiError(400, 'bad_request', 'body/payload must be hex digits (an even number) when encoding is "hex"');
+      return new Uint8Array(Buffer.from(text, 'hex'));
+    case 'base64':
+      if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text) || text.length % 4 !== 0) throw new ApiError(400, 'bad_request', 'body/payload must be padded base64 when encoding is "base64"');
+      return new Uint8Array(Buffer.from(text, 'base64'));
+    default: {
+      const never: never = encoding;
+      throw new ApiError(400, 'bad_request', `unknown encoding ${String(never)}`);
+    }
+  }
+}
+
+function healthCode(h: HealthReport): number {
+  return h.status === 'down' ? 503 : 200;
+}
+
+export function createApi(opts: ApiOptions): FastifyInstance {
+  const { node, metrics } = opts;
+  const txBytesMax = opts.txBytesMax ?? 64 * 1024;
+  const waitMax = opts.waitTimeoutMsMax ?? 60_000;
+  const app = Fastify({
+    ...(opts.logger ? { loggerInstance: opts.logger } : { logger: false }),
+    // Per-request logs would cost more than the request itself at benchmark rates; errors are logged.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: opts.bodyLimitBytes ?? 1024 * 1024,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
+  });
+
+  app.setErrorHandler((err: FastifyError | ApiError, req, reply) => {
+    if (err instanceof ApiError) {
+      return reply.code(err.statusCode).send({ error: err.code, message: err.message, status_code: err.statusCode });
+    }
+    const fe = err as FastifyError;
+    if (fe.validation) {
+      return reply.code(400).send({ error: 'bad_request', message: fe.message, status_code: 400 });
+    }
+    const status = fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 500 ? fe.statusCode : 500;
+    if (status === 500) req.log.error({ err: fe.message, url: req.url }, 'api handler failed');
+    return reply.code(status).send({
+      error: status === 500 ? 'internal_error' : (fe.code ?? 'bad_request').toLowerCase(),
+      message: status === 500 ? 'internal error (see the validator log)' : fe.message,
+      status_code: status,
+    });
+  });
+  app.setNotFoundHandler((req, reply) => {
+    reply.code(404).send({ error: 'not_found', message: `no route ${req.method} ${req.url.split('?')[0]}`, status_code: 404 });
+  });
+
+  const C = '/api/v1/consensus';
+
+  // ------------------------------------------------------------ rounds
+  app.post(
+    `${C}/rounds/start`,
+    {
+      schema: {
+        body: {
+          type: 'object',
+          required: ['bundle_proposals'],
+          additionalProperties: false,
+          properties: {
+            bundle_proposals: {
+              type: 'array',
+              minItems: 1,
+              maxItems: BUNDLES_MAX,
+              items: {
+                type: 'object',
+                required: ['bundle_id', 'transactions'],
+                additionalProperties: false,
+                properties: {
+                  bundle_id: { type: 'string', minLength: 1, maxLength: 128 },
+                  proposer_id: { type: 'string', minLength: 1, maxLength: 128 },
+                  bid_amount: { type: 'number', minimum: 0 },
+                  priority_score: { type: 'number', minimum: 0, maximum: 1 },
+                  transactions: { type: 'array', minItems: 1, maxItems: BUNDLE_TXS_MAX, items: { type: 'string', minLength: 1, maxLength: txBytesMax } },
+                  gas_limit: { type: 'integer', minimum: 0 },
+                  timestamp: { type: 'string', maxLength: 64 },
+                },
+              },
+            },
+            timeout: { type: 'number', exclusiveMinimum: 0, maximum: waitMax / 1000, description: 'seconds to wait for a round id' },
+          },
+        },
+      },
+    },
+    async (req, reply) => {
+      const body = req.body as {
+        bundle_proposals: Array<{ bundle_id: string; proposer_id?: string; bid_amount?: number; priority_score?: number; transactions: string[]; gas_limit?: number }>;
+        timeout?: number;
+      };
+      const bundles = body.bundle_proposals.map((b) => ({
+        bundleId: b.bundle_id,
+        transactions: b.transactions,
+        ...(b.proposer_id !== undefined ? { proposerId: b.proposer_id } : {}),
+        ...(b.bid_amount !== undefined ? { bidAmount: b.bid_amount } : {}),
+        ...(b.priority_score !== undefined ? { priorityScore: b.priority_score } : {}),
+        ...(b.gas_limit !== undefined ? { gasLimit: b.gas_limit } : {}),
+      }));
+      const res = await node.startRound(bundles, { timeoutMs: Math.round((body.timeout ?? 5) * 1000) });
+      return reply.code(202).send(toSnake(res));
+    },
+  );
+
+  app.get(`${C}/rounds/:round_id/status`, { schema: { params: roundParams } }, async (req) => {
+    const { round_id } = req.params as { round_id: string };
+    const r = node.round(parseRoundId(round_id));
+    if (!r) throw notFound(`no round ${round_id}`);
+    return toSnake(r);
+  });
+
+  app.get(`${C}/rounds/active`, async () => toSnake({ rounds: node.activeRounds() }));
+
+  app.get(
+    `${C}/rounds/history`,
+    {
+      schema: {
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { limit: { type: 'integer', minimum: 1, maximum: HISTORY_LIMIT_MAX, default: 100 } },
+        },
+      },
+    },
+    async (req) => {
+      const { limit } = req.query as { limit: number };
+      return toSnake({ rounds: node.roundHistory(limit) });
+    },
+  );
+
+  app.get(`${C}/metrics`, async () => toSnake(node.consensusMetrics()));
+
+  // ------------------------------------------------------------ "ibft" (this engine's PBFT state)
+  app.get(`${C}/ibft/state`, async () => toSnake(node.status()));
+
+  app.get(`${C}/ibft/state/:round_id`, { schema: { params: roundParams } }, async (req) => {
+    const { round_id } = req.params as { round_id: string };
+    const s = node.roundState(parseRoundId(round_id));
+    if (!s) throw notFound(`no round ${round_id}`);
+    return toSnake(s);
+  });
+
+  app.get(`${C}/ibft/votes/:round_id`, { schema: { params: roundParams } }, async (req) => {
+    const { round_id } = req.params as { round_id: string };
+    const v = node.votes(parseRoundId(round_id));
+    if (!v) throw notFound(`no round ${round_id}`);
+    return toSnake({ round_id, votes: v });
+  });
+
+  app.get(`${C}/ibft/proposal/:round_id`, { schema: { params: roundParams } }, async (req) => {
+    const { round_id } = req.params as { round_id: string };
+    const p = node.proposal(parseRoundId(round_id));
+    if (!p) throw notFound(`no proposal for round ${round_id}`);
+    return toSnake(p);
+  });
+
+  app.post(
+    `${C}/ibft/vote`,
+    {
+      schema: {
+        body: {
+          type: 'object',
+          required: ['validator_id', 'vote_type', 'block_hash', 'round_number', 'signature'],
+          additionalProperties: false,
+          properties: {
+            validator_id: { type: 'string', minLength: 1, maxLength: 64 },
+            vote_type: { type: 'string', enum: ['Prepare', 'Commit', 'PrePrepare', 'prepare', 'commit', 'pre_prepare'] },
+            block_hash: { type: 'string', pattern: '^(0x)?[0-9a-fA-F]{64}$' },
+            round_number: { type: 'integer', minimum: 0 },
+            signature: { type: 'string', pattern: '^(ed25519:)?[0-9a-fA-F]{128}$' },
+            timestamp: { type: 'string', maxLength: 64 },
+          },
+        },
+      },
+    },
+    async () => {
+      throw new ApiError(
+        403,
+        'votes_only_over_validator_links',
+        'validator votes are not accepted over HTTP: a vote counts only when it arrives over an authenticated ' +
+          'validator link (Ed25519-signed handshake, BLAKE3 MAC on every frame) and carries a valid signature. ' +
+          'Run a validator (bpci node start) to vote.',
+      );
+    },
+  );
+
+  // ------------------------------------------------------------ transactions
+  app.post(
+    '/api/v1/transactions',
+    {
+      schema: {
+        body: {
+          type: 'object',
+          required: ['payload'],
+          additionalProperties: false,
+          properties: {
+            payload: { type: 'string', minLength: 1, maxLength: 2 * txBytesMax },
+            encoding: { type: 'string', enum: ['utf8', 'hex', 'base64'], default: 'utf8' },
+            client_id: { type: 'string', pattern: '^[A-Za-z0-9_.:-]{1,64}$' },
+            request_seq: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
+          },
+        },
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            wait: { type: 'boolean', default: false },
+            timeout_ms: { type: 'integer', minimum: 1, maximum: waitMax, default: 10_000 },
+          },
+        },
+      },
+    },
+    async (req, reply) => {
+      const body = req.body as { payload: string; encoding: 'utf8' | 'hex' | 'base64'; client_id?: string; request_seq?: number };
+      const q = req.query as { wait: boolean; timeout_ms: number };
+      const payload = decodePayload(body.payload, body.encoding);
+      if (payload.length > txBytesMax) {
+        throw new ApiError(400, 'bad_request', `body/payload decodes to ${payload.length} bytes; at most ${txBytesMax} allowed`);
+      }
+      if ((body.client_id === undefined) !== (body.request_seq === undefined)) {
+        throw new ApiError(400, 'bad_request', 'body/client_id and body/request_seq go together (exactly-once key): give both or neither');
+      }
+      let status;
+      try {
+        status = await node.submitTransaction(
+          {
+            payload,
+            ...(body.client_id !== undefined ? { clientId: body.client_id } : {}),
+            ...(body.request_seq !== undefined ? { requestSeq: body.request_seq } : {}),
+          },
+          { waitForCommit: q.wait, timeoutMs: q.timeout_ms },
+        );
+      } catch (err) {
+        metrics?.transactionsSubmitted.inc({ result: 'rejected' });
+        throw err;
+      }
+      metrics?.transactionsSubmitted.inc({ result: 'accepted' });
+      return reply.code(status.status === 'committed' ? 200 : 202).send(toSnake(status));
+    },
+  );
+
+  app.get(
+    '/api/v1/transactions/:id',
+    { schema: { params: { type: 'object', required: ['id'], additionalProperties: false, properties: { id: { type: 'string', pattern: TX_ID } } } } },
+    async (req) => {
+      const { id } = req.params as { id: string };
+      const s = node.transactionStatus(id.toLowerCase());
+      if (!s) throw notFound(`no transaction ${id}`);
+      return toSnake(s);
+    },
+  );
+
+  // ------------------------------------------------------------ blocks and evidence
+  app.get(
+    '/api/v1/blocks/:height',
+    {
+      schema: {
+        params: { type: 'object', required: ['height'], additionalProperties: false, properties: { height: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER } } },
+        querystring: { type: 'object', additionalProperties: false, properties: { tx: { type: 'string', pattern: TX_ID } } },
+      },
+    },
+    async (req) => {
+      const { height } = req.params as { height: number };
+      const { tx } = req.query as { tx?: string };
+      const block = node.block(height);
+      if (!block) throw notFound(`no block at height ${height}`);
+      if (tx === undefined) return toSnake(block);
+      const proof = node.transactionProof(height, tx.toLowerCase());
+      if (!proof) throw notFound(`transaction ${tx} is not in block ${height}`);
+      return toSnake({ block, proof });
+    },
+  );
+
+  app.get(
+    '/api/v1/evidence',
+    {
+      schema: {
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { limit: { type: 'integer', minimum: 1, maximum: HISTORY_LIMIT_MAX, default: 100 } },
+        },
+      },
+    },
+    async (req) => {
+      const { limit } = req.query as { limit: number };
+      return toSnake({ evidence: node.evidence(limit) });
+    },
+  );
+
+  // ------------------------------------------------------------ health and metrics
+  app.get('/health', async (_req, reply) => {
+    const h = node.health();
+    return reply.code(healthCode(h)).send(toSnake(h));
+  });
+  const consensusHealth = async (_req: unknown, reply: { code(n: number): { send(b: unknown): unknown } }) => {
+    const h = node.consensusHealth();
+    return reply.code(healthCode(h)).send(toSnake({ protocol: 'pbft', ...h }));
+  };
+  app.get('/health/consensus', consensusHealth);
+  // The seed's IBFT layer is the three-phase BFT protocol; here that is PBFT, so it answers the same.
+  app.get('/health/ibft', consensusHealth);
+  for (const layer of ['hotstuff', 'auction'] as const) {
+    app.get(`/health/${layer}`, async (_req, reply) =>
+      reply.code(404).send({
+        error: 'not_applicable',
+        message: `this engine runs pbft; the seed's ${layer} layer does not exist here`,
+        status_code: 404,
+      }),
+    );
+  }
+
+  app.get('/metrics', async (_req, reply) => {
+    if (!metrics) throw new ApiError(404, 'not_found', 'metrics are not enabled on this node');
+    const { contentType, body } = await metrics.exposition();
+    return reply.type(contentType).send(body);
+  });
+
+  return app;
+}

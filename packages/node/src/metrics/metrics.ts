@@ -1,0 +1,260 @@
+// Prometheus metrics of one validator (prom-client, on a Registry of its own so several nodes can
+// live in one process, e.g. in tests).
+//
+// Names from the seed where the concept exists in this engine (a "round" is one PBFT sequence
+// number / batch): triple_consensus_rounds_total, triple_consensus_round_duration_seconds,
+// ibft_validator_votes_total, ibft_consensus_success_rate, consensus_byzantine_faults_detected_total.
+// The seed's hotstuff_* and auction_* metrics have no counterpart in a PBFT engine and are not
+// exported (a metric that is always zero would mislead a dashboard). Everything else is prefixed
+// `bpci_`. Latency histograms are in seconds (Prometheus convention) with buckets from 50 µs, since
+// a commit on loopback takes well under a millisecond.
+
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { RejectReason, TransportObserver } from '../transport/transport.js';
+
+export const LATENCY_BUCKETS_SECONDS = [
+  0.00005, 0.0001, 0.0002, 0.0004, 0.0008, 0.0016, 0.0032, 0.0064, 0.0128, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+];
+
+export type Phase = 'pre_prepare' | 'prepared' | 'committed';
+export type VoteType = 'pre_prepare' | 'prepare' | 'commit' | 'checkpoint' | 'view_change' | 'new_view';
+export type FaultKind = 'equivocation' | 'bad_signature' | 'invalid_message' | 'bad_mac' | (string & {});
+
+export interface MetricsOptions {
+  /** Label every series with this validator id. */
+  readonly validator?: string;
+  /** Also export Node.js process metrics (CPU, heap, event loop lag). Default true. */
+  readonly processMetrics?: boolean;
+}
+
+export class NodeMetrics {
+  readonly registry = new Registry();
+
+  readonly roundsTotal: Counter<'outcome'>;
+  readonly roundDuration: Histogram;
+  readonly phaseLatency: Histogram<'phase'>;
+  readonly votesTotal: Counter<'vote_type' | 'from'>;
+  readonly successRate: Gauge;
+  readonly byzantineFaults: Counter<'kind'>;
+  readonly viewChanges: Counter;
+  readonly view: Gauge;
+  readonly lastCommittedSequence: Gauge;
+  readonly inflightSequences: Gauge;
+  readonly queueDepth: Gauge<'queue'>;
+  readonly framesRejected: Counter<'reason'>;
+  readonly framesDropped: Counter<'peer'>;
+  readonly linksUp: Gauge;
+  readonly transactionsSubmitted: Counter<'result'>;
+  readonly requestsCommitted: Counter;
+  readonly persistLatency: Histogram;
+  readonly persistRecords: Counter;
+  readonly verifyBatchSize: Histogram<'where'>;
+  readonly signaturesVerified: Counter<'result'>;
+
+  private roundsCommitted = 0;
+  private roundsFailed = 0;
+
+  constructor(opts: MetricsOptions = {}) {
+    const r = this.registry;
+    if (opts.validator !== undefined) r.setDefaultLabels({ validator: opts.validator });
+    if (opts.processMetrics ?? true) collectDefaultMetrics({ register: r, prefix: 'bpci_process_' });
+    const registers = [r];
+    this.roundsTotal = new Counter({
+      name: 'triple_consensus_rounds_total',
+      help: 'Consensus rounds (PBFT sequence numbers) finished, by outcome (committed | failed = abandoned by a view change)',
+      labelNames: ['outcome'],
+      registers,
+    });
+    this.roundDuration = new Histogram({
+      name: 'triple_consensus_round_duration_seconds',
+      help: 'Time from pre-prepare to commit of a round at this validator',
+      buckets: LATENCY_BUCKETS_SECONDS,
+      registers,
+    });
+    this.phaseLatency = new Histogram({
+      name: 'bpci_phase_latency_seconds',
+      help: 'Per-phase latency: pre_prepare_to_prepared, prepared_to_committed',
+      labelNames: ['phase'],
+      buckets: LATENCY_BUCKETS_SECONDS,
+      registers,
+    });
+    this.votesTotal = new Counter({
+      name: 'ibft_validator_votes_total',
+      help: 'Authenticated consensus messages received, by type and sender validator',
+      labelNames: ['vote_type', 'from'],
+      registers,
+    });
+    this.successRate = new Gauge({
+      name: 'ibft_consensus_success_rate',
+      help: 'Committed rounds / finished rounds since start (1 when none finished)',
+      registers,
+      collect: () => {
+        const done = this.roundsCommitted + this.roundsFailed;
+        this.successRate.set(done === 0 ? 1 : this.roundsCommitted / done);
+      },
+    });
+    this.byzantineFaults = new Counter({
+      name: 'consensus_byzantine_faults_detected_total',
+      help: 'Byzantine behaviour detected (equivocation evidence, bad signatures, invalid messages), by kind',
+      labelNames: ['kind'],
+      registers,
+    });
+    this.viewChanges = new Counter({ name: 'bpci_view_changes_total', help: 'Views this validator moved to', registers });
+    this.view = new Gauge({ name: 'bpci_view', help: 'Current view', registers });
+    this.lastCommittedSequence = new Gauge({ name: 'bpci_last_committed_sequence', help: 'Highest committed sequence number', registers });
+    this.inflightSequences = new Gauge({ name: 'bpci_inflight_sequences', help: 'Sequence numbers between pre-prepare and commit (pipeline depth)', registers });
+    this.queueDepth = new Gauge({
+      name: 'bpci_queue_depth',
+      help: 'Items waiting in a bounded queue (pending_requests, verify_jobs, persist, transport_outbound, ...)',
+      labelNames: ['queue'],
+      registers,
+    });
+    this.framesRejected = new Counter({
+      name: 'bpci_transport_frames_rejected_total',
+      help: 'Connections closed because of what a peer sent, by reason',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.framesDropped = new Counter({
+      name: 'bpci_transport_frames_dropped_total',
+      help: 'Outbound frames dropped (oldest first) because a peer queue was full',
+      labelNames: ['peer'],
+      registers,
+    });
+    this.linksUp = new Gauge({ name: 'bpci_transport_links_up', help: 'Authenticated validator links currently open', registers });
+    this.transactionsSubmitted = new Counter({
+      name: 'bpci_transactions_submitted_total',
+      help: 'Client transactions submitted through the API, by result (accepted | rejected)',
+      labelNames: ['result'],
+      registers,
+    });
+    this.requestsCommitted = new Counter({ name: 'bpci_requests_committed_total', help: 'Client requests committed', registers });
+    this.persistLatency = new Histogram({
+      name: 'bpci_storage_persist_seconds',
+      help: 'Group-commit latency: persist issued to durable',
+      buckets: LATENCY_BUCKETS_SECONDS,
+      registers,
+    });
+    this.persistRecords = new Counter({ name: 'bpci_storage_records_total', help: 'Records made durable', registers });
+    this.verifyBatchSize = new Histogram({
+      name: 'bpci_verify_batch_size',
+      help: 'Signatures per verification batch, by where it ran (inline | pool)',
+      labelNames: ['where'],
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024],
+      registers,
+    });
+    this.signaturesVerified = new Counter({
+      name: 'bpci_signatures_verified_total',
+      help: 'Ed25519 signatures verified, by result (valid | invalid)',
+      labelNames: ['result'],
+      registers,
+    });
+    for (const reason of ['bad_mac', 'bad_signature', 'unknown_peer', 'frame_too_large'] as const) this.framesRejected.inc({ reason }, 0);
+    this.roundsTotal.inc({ outcome: 'committed' }, 0);
+    this.roundsTotal.inc({ outcome: 'failed' }, 0);
+    this.byzantineFaults.inc({ kind: 'equivocation' }, 0);
+  }
+
+  roundCommitted(durationSeconds?: number): void {
+    this.roundsCommitted++;
+    this.roundsTotal.inc({ outcome: 'committed' });
+    if (durationSeconds !== undefined) this.roundDuration.observe(durationSeconds);
+  }
+
+  roundFailed(): void {
+    this.roundsFailed++;
+    this.roundsTotal.inc({ outcome: 'failed' });
+  }
+
+  vote(voteType: VoteType, from: number | string): void {
+    this.votesTotal.inc({ vote_type: voteType, from: String(from) });
+  }
+
+  byzantineFault(kind: FaultKind): void {
+    this.byzantineFaults.inc({ kind });
+  }
+
+  /** An observer to pass to `new Transport({ observer })`. */
+  transportObserver(): TransportObserver {
+    return {
+      frameRejected: (reason: RejectReason) => this.framesRejected.inc({ reason }),
+      framesDropped: (peer: number, count: number) => this.framesDropped.inc({ peer: String(peer) }, count),
+      linkUp: () => this.linksUp.inc(),
+      linkDown: () => this.linksUp.dec(),
+    };
+  }
+
+  /** Prometheus text exposition. */
+  async exposition(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+}
+
+/**
+ * Per-sequence phase timestamps -> phase histograms. Bounded: at most `slotsMax` sequences are
+ * tracked; the oldest is forgotten when a new one would exceed it (a round abandoned by a view
+ * change never reaches 'committed').
+ */
+export class PhaseTimer {
+  private readonly slots = new Map<number, { prePrepareNs?: bigint; preparedNs?: bigint }>();
+
+  constructor(
+    private readonly metrics: NodeMetrics,
+    private readonly slotsMax = 4096,
+    private readonly now: () => bigint = process.hrtime.bigint,
+  ) {}
+
+  mark(sequence: number, phase: Phase): void {
+    const t = this.now();
+    let s = this.slots.get(sequence);
+    if (!s) {
+      if (phase === 'committed') {
+        // Never saw it start (restart, catch-up): count it, nothing to time.
+        this.metrics.roundCommitted();
+        return;
+      }
+      if (this.slots.size >= this.slotsMax) {
+        const oldest = this.slots.keys().next().value;
+        if (oldest !== undefined) this.slots.delete(oldest);
+      }
+      s = {};
+      this.slots.set(sequence, s);
+    }
+    switch (phase) {
+      case 'pre_prepare':
+        s.prePrepareNs ??= t;
+        break;
+      case 'prepared':
+        if (s.preparedNs === undefined) {
+          s.preparedNs = t;
+          if (s.prePrepareNs !== undefined) this.metrics.phaseLatency.observe({ phase: 'pre_prepare_to_prepared' }, seconds(t - s.prePrepareNs));
+        }
+        break;
+      case 'committed':
+        if (s.preparedNs !== undefined) this.metrics.phaseLatency.observe({ phase: 'prepared_to_committed' }, seconds(t - s.preparedNs));
+        this.metrics.roundCommitted(s.prePrepareNs === undefined ? undefined : seconds(t - s.prePrepareNs));
+        this.slots.delete(sequence);
+        break;
+      default: {
+        const never: never = phase;
+        throw new Error(`unknown phase ${String(never)}`);
+      }
+    }
+    this.metrics.inflightSequences.set(this.slots.size);
+  }
+
+  /** Rounds abandoned (view change): counted as failed and forgotten. */
+  abandonAll(): void {
+    for (let i = 0; i < this.slots.size; i++) this.metrics.roundFailed();
+    this.slots.clear();
+    this.metrics.inflightSequences.set(0);
+  }
+
+  get tracked(): number {
+    return this.slots.size;
+  }
+}
+
+function seconds(ns: bigint): number {
+  return Number(ns) / 1e9;
+}

@@ -1,0 +1,49 @@
+import { describe, expect, it } from 'vitest';
+import { NodeMetrics, PhaseTimer } from '../src/metrics/metrics.js';
+
+async function value(m: NodeMetrics, name: string, labels: Record<string, string> = {}): Promise<number | undefined> {
+  // Histogram series (_sum, _count, _bucket) live under the histogram, named by `metricName`.
+  for (const metric of await m.registry.getMetricsAsJSON()) {
+    for (const v of metric.values as Array<{ value: number; labels: Record<string, unknown>; metricName?: string }>) {
+      if ((v.metricName ?? metric.name) !== name) continue;
+      if (Object.entries(labels).every(([k, l]) => v.labels[k] === l)) return v.value;
+    }
+  }
+  return undefined;
+}
+
+describe('metrics', () => {
+  it('times phases per sequence with an injected clock and stays bounded', async () => {
+    const m = new NodeMetrics({ processMetrics: false });
+    let t = 0n;
+    const timer = new PhaseTimer(m, 2, () => t);
+    timer.mark(1, 'pre_prepare');
+    t = 100_000n; // 100 µs
+    timer.mark(1, 'prepared');
+    t = 300_000n;
+    timer.mark(1, 'committed');
+    expect(await value(m, 'bpci_phase_latency_seconds_sum', { phase: 'pre_prepare_to_prepared' })).toBeCloseTo(0.0001, 9);
+    expect(await value(m, 'bpci_phase_latency_seconds_sum', { phase: 'prepared_to_committed' })).toBeCloseTo(0.0002, 9);
+    expect(await value(m, 'triple_consensus_round_duration_seconds_sum')).toBeCloseTo(0.0003, 9);
+    expect(await value(m, 'triple_consensus_rounds_total', { outcome: 'committed' })).toBe(1);
+    for (const s of [2, 3, 4]) timer.mark(s, 'pre_prepare');
+    expect(timer.tracked).toBe(2); // bound holds: sequence 2 was forgotten
+    timer.mark(9, 'committed'); // never seen start: counted, not timed
+    expect(await value(m, 'triple_consensus_rounds_total', { outcome: 'committed' })).toBe(2);
+    timer.abandonAll();
+    expect(await value(m, 'triple_consensus_rounds_total', { outcome: 'failed' })).toBe(2);
+    expect(await value(m, 'ibft_consensus_success_rate')).toBe(0.5);
+  });
+
+  it('maps transport events to counters', async () => {
+    const m = new NodeMetrics({ processMetrics: false });
+    const o = m.transportObserver();
+    o.frameRejected!('bad_mac', 1);
+    o.frameRejected!('bad_mac', 2);
+    o.framesDropped!(3, 5);
+    o.linkUp!(1);
+    expect(await value(m, 'bpci_transport_frames_rejected_total', { reason: 'bad_mac' })).toBe(2);
+    expect(await value(m, 'bpci_transport_frames_dropped_total', { peer: '3' })).toBe(5);
+    expect(await value(m, 'bpci_transport_links_up')).toBe(1);
+  });
+});
