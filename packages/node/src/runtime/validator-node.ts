@@ -71,6 +71,8 @@ export interface ValidatorNodeOptions {
   readonly clientListen: { readonly host: string; readonly port: number };
   readonly pbft?: Partial<PbftConfig>;
   readonly tickMs?: number;
+  /** Longest wait at start for links to a quorum before logical time starts (default 3 s). */
+  readonly startupLinkWaitMs?: number;
   readonly transportLimits?: Partial<TransportLimits>;
   readonly logger?: Logger;
   readonly observer?: NodeObserver;
@@ -80,6 +82,7 @@ export interface ValidatorNodeOptions {
 const GROUP_RECORDS_MAX = 8192;
 const BLOCK_INDEX_MAX = 4096;
 export const DEFAULT_TICK_MS = 10;
+const STARTUP_LINK_WAIT_MS = 3_000;
 
 export class ValidatorNode {
   readonly index: number;
@@ -155,11 +158,35 @@ export class ValidatorNode {
     const node = new ValidatorNode(opts);
     await node.transport.start();
     await node.clients.start();
+    // Logical time starts once this validator can hear a quorum (or after a grace period): a
+    // replica that ticks while its links are still coming up would time out on a primary it
+    // simply cannot hear yet and wander into a view change alone.
+    await node.waitForLinks(opts.startupLinkWaitMs ?? STARTUP_LINK_WAIT_MS);
     const tickMs = opts.tickMs ?? DEFAULT_TICK_MS;
     node.tickTimer = setInterval(() => node.step({ kind: 'tick' }), tickMs);
     if (!opts.store) node.log.warn({}, 'memory mode: nothing is persisted; signed messages leave before any write (benchmarks only)');
     node.log.info({ index: opts.index, listen: opts.listen, clients: opts.clientListen, crypto: opts.crypto.name }, 'validator started');
     return node;
+  }
+
+  /** Peers this validator has an authenticated link with. */
+  connectedPeers(): number {
+    let n = 0;
+    for (let id = 0; id < this.opts.validators.length; id++) if (id !== this.index && this.transport.isConnected(id)) n++;
+    return n;
+  }
+
+  private async waitForLinks(maxMs: number): Promise<void> {
+    // Links to peers holding, with our own power, a quorum of voting power.
+    const enough = (): boolean => {
+      let power = this.validatorSet.validators[this.index]!.stake;
+      for (let id = 0; id < this.opts.validators.length; id++) {
+        if (id !== this.index && this.transport.isConnected(id)) power += this.validatorSet.validators[id]!.stake;
+      }
+      return power >= this.validatorSet.quorumPower;
+    };
+    const end = Date.now() + maxMs;
+    while (!enough() && Date.now() < end && !this.stopped) await new Promise((r) => setTimeout(r, 5));
   }
 
   get durable(): boolean {
