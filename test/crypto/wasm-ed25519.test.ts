@@ -209,8 +209,30 @@ describe('crypto-wasm ed25519', async () => {
         expect(w.batchStats().groupsRechecked - before, 'only the bad group is re-checked').toBe(1);
       }
     }
-    // a valid item whose A carries a small-order component passes inside a combination too
     expect(w.verifyBatch(valid.slice(0, 70)).every((v) => v === 1)).toBe(true);
+  });
+
+  it('repeating public keys (a validator set) share a combination term and keep exact verdicts', () => {
+    const r = rng(4);
+    const seeds = Array.from({ length: 5 }, () => r.bytes(32));
+    const keys = seeds.map((s) => w.publicKey(s));
+    const items: SignedItem[] = [];
+    for (let i = 0; i < 300; i++) {
+      const v = i % 5;
+      const msg = r.bytes(32 + r.int(40));
+      items.push({ publicKey: keys[v]!, message: msg, signature: w.sign(seeds[v]!, msg) });
+    }
+    const re0 = w.batchStats().groupsRechecked;
+    expect(w.verifyBatch(items).every((v) => v === 1)).toBe(true);
+    expect(w.batchStats().groupsRechecked).toBe(re0);
+    // a signature made by key 1 presented under key 2, a wrong message, and a key given as a
+    // non-canonical encoding of another point, each next to valid items with the same keys
+    const bad = items.slice();
+    bad[7] = { ...bad[7]!, publicKey: keys[3]! };
+    bad[70] = { ...bad[70]!, message: hex('ff') };
+    bad[140] = { ...bad[140]!, publicKey: nonCanonicalEncodings()[2]! };
+    expect(disagreements(w, bad, 'validator set')).toEqual([]);
+    expect(Array.from(w.verifyBatch(bad)).map((v, i) => (v ? -1 : i)).filter((i) => i >= 0)).toEqual([7, 70, 140]);
   });
 
   it('batches larger than one crossing keep every verdict in place (items and message bytes)', () => {
