@@ -28,6 +28,22 @@ describe.skipIf(!nb)('native only', () => {
     expect(toHex(b.blake3(new Uint8Array(3)))).toBe(toHex(oracle.blake3(new Uint8Array(3))));
   });
 
+  it('equal-length leaves (the 16-lane transposing kernel) give the oracle root and proofs', () => {
+    const r = rng(606);
+    for (const [n, len] of [[17, 0], [16, 1], [33, 3], [500, 31], [1000, 32], [300, 33], [257, 64], [130, 65], [40, 127], [40, 128], [20, 129], [18, 1023]] as const) {
+      const leaves = Array.from({ length: n }, () => r.bytes(len));
+      expect(toHex(b.merkleRoot(leaves)), `n=${n} len=${len}`).toBe(toHex(oracle.merkleRoot(leaves)));
+      const idx = r.int(n);
+      expect(b.merkleProof(leaves, idx).siblings.map(toHex)).toEqual(oracle.merkleProof(leaves, idx).siblings.map(toHex));
+    }
+    // a packed view at an odd byte offset inside a larger buffer
+    const big = r.bytes(64 * 32 + 5);
+    const data = big.subarray(5);
+    const offsets = new Uint32Array(65).map((_, i) => i * 32);
+    const leaves = Array.from({ length: 64 }, (_, i) => data.slice(i * 32, i * 32 + 32));
+    expect(toHex(b.merkleRootPacked({ data, offsets }))).toBe(toHex(oracle.merkleRoot(leaves)));
+  });
+
   it('async variants equal the sync ones', async () => {
     const r = rng(404);
     const leaves = Array.from({ length: 5000 }, () => r.bytes(32));

@@ -5,7 +5,7 @@
 //!   PoW: header with its last 8 bytes = nonce (LE u64); wins when BLAKE3 read big-endian <=
 //!   target; the LOWEST winning nonce of the range is the answer, however the work is split.
 
-use crate::lanes::{self, hash_prefixed16, LANES};
+use crate::lanes::{self, LANES};
 use rayon::prelude::*;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -91,16 +91,12 @@ pub fn merkle_leaves(data: &[u8], offsets: &[u32]) -> Vec<[u8; 32]> {
     let uniform = len + 1 <= lanes::CHUNK_LEN && offsets.windows(2).all(|w| (w[1] - w[0]) as usize == len);
     let par = n >= PAR_ITEMS_MIN;
     if uniform {
-        let group = |(g, o): (usize, &mut [[u8; 32]])| {
-            let base = g * LANES;
-            hash_prefixed16(0x00, len, o.len(), |l| &data[(base + l) * len..(base + l + 1) * len], o);
-        };
         if par {
-            out.par_chunks_mut(PAR_GRAIN).enumerate().for_each(|(c, chunk)| {
-                chunk.chunks_mut(LANES).enumerate().for_each(|(g, o)| group((c * PAR_GRAIN / LANES + g, o)))
-            });
+            out.par_chunks_mut(PAR_GRAIN)
+                .enumerate()
+                .for_each(|(c, chunk)| lanes::hash_prefixed_strided(0x00, data, c * PAR_GRAIN, len, len, chunk));
         } else {
-            out.chunks_mut(LANES).enumerate().for_each(group);
+            lanes::hash_prefixed_strided(0x00, data, 0, len, len, &mut out);
         }
     } else {
         let work = |(i, o): (usize, &mut [u8; 32])| *o = leaf_hash_one(msg(data, offsets, i));
@@ -119,17 +115,14 @@ pub fn merkle_next(level: &[[u8; 32]]) -> Vec<[u8; 32]> {
     let mut next = vec![[0u8; 32]; level.len().div_ceil(2)];
     // Pair i is the 64 contiguous bytes of level[2i] and level[2i + 1].
     let flat: &[u8] = level.as_flattened();
-    let group = |(g, o): (usize, &mut [[u8; 32]])| {
-        let base = g * LANES;
-        hash_prefixed16(0x01, 64, o.len(), |l| &flat[(base + l) * 64..(base + l + 1) * 64], o);
-    };
     let (paired, rest) = next.split_at_mut(pairs);
     if pairs >= PAR_ITEMS_MIN {
-        paired.par_chunks_mut(PAR_GRAIN).enumerate().for_each(|(c, chunk)| {
-            chunk.chunks_mut(LANES).enumerate().for_each(|(g, o)| group((c * PAR_GRAIN / LANES + g, o)))
-        });
+        paired
+            .par_chunks_mut(PAR_GRAIN)
+            .enumerate()
+            .for_each(|(c, chunk)| lanes::hash_prefixed_strided(0x01, flat, c * PAR_GRAIN, 64, 64, chunk));
     } else {
-        paired.chunks_mut(LANES).enumerate().for_each(group);
+        lanes::hash_prefixed_strided(0x01, flat, 0, 64, 64, paired);
     }
     if let Some(r) = rest.first_mut() {
         *r = level[level.len() - 1];

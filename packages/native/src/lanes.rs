@@ -77,18 +77,20 @@ fn compress16_portable(cv: &mut Cvs, m: &Rows, counter: u64, block_len: u32, fla
     }
 }
 
+/// The 7 rounds on 16 lanes held in zmm registers; returns the new chaining values.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-unsafe fn compress16_avx512(cv: &mut Cvs, m: &Rows, counter: u64, block_len: u32, flags: u32) {
+#[inline]
+unsafe fn rounds16(
+    cv: &[std::arch::x86_64::__m512i; 8],
+    mv: &[std::arch::x86_64::__m512i; 16],
+    counter: u64,
+    block_len: u32,
+    flags: u32,
+) -> [std::arch::x86_64::__m512i; 8] {
     use std::arch::x86_64::*;
-    let mut mv: [__m512i; 16] = [_mm512_setzero_si512(); 16];
-    for w in 0..16 {
-        mv[w] = _mm512_loadu_si512(m[w].as_ptr() as *const _);
-    }
     let mut s: [__m512i; 16] = [_mm512_setzero_si512(); 16];
-    for w in 0..8 {
-        s[w] = _mm512_loadu_si512(cv[w].as_ptr() as *const _);
-    }
+    s[..8].copy_from_slice(cv);
     s[8] = _mm512_set1_epi32(IV[0] as i32);
     s[9] = _mm512_set1_epi32(IV[1] as i32);
     s[10] = _mm512_set1_epi32(IV[2] as i32);
@@ -109,7 +111,8 @@ unsafe fn compress16_avx512(cv: &mut Cvs, m: &Rows, counter: u64, block_len: u32
             s[$b] = _mm512_ror_epi32::<7>(_mm512_xor_si512(s[$b], s[$c]));
         };
     }
-    // Message schedule: index of the original word used at each position in round r.
+    // Message schedule: index of the original word used at each position in round r (the
+    // loop is unrolled and the indexes fold to constants).
     let mut sched: [usize; 16] = std::array::from_fn(|i| i);
     for r in 0..7 {
         let x = |i: usize| mv[sched[i]];
@@ -128,9 +131,147 @@ unsafe fn compress16_avx512(cv: &mut Cvs, m: &Rows, counter: u64, block_len: u32
             }
         }
     }
+    std::array::from_fn(|w| _mm512_xor_si512(s[w], s[w + 8]))
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn compress16_avx512(cv: &mut Cvs, m: &Rows, counter: u64, block_len: u32, flags: u32) {
+    use std::arch::x86_64::*;
+    let mv: [__m512i; 16] = std::array::from_fn(|w| _mm512_loadu_si512(m[w].as_ptr() as *const _));
+    let c: [__m512i; 8] = std::array::from_fn(|w| _mm512_loadu_si512(cv[w].as_ptr() as *const _));
+    let o = rounds16(&c, &mv, counter, block_len, flags);
     for w in 0..8 {
-        let v = _mm512_xor_si512(s[w], s[w + 8]);
-        _mm512_storeu_si512(cv[w].as_mut_ptr() as *mut _, v);
+        _mm512_storeu_si512(cv[w].as_mut_ptr() as *mut _, o[w]);
+    }
+}
+
+/// Longest message the transposing kernel takes (two 64-byte loads per lane).
+const TRANSPOSED_LEN_MAX: usize = 128;
+
+/// Transposes 16 rows of 16 u32 words: out[j] holds word j of every row (row l in lane l).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn transpose16(r: &[std::arch::x86_64::__m512i; 16]) -> [std::arch::x86_64::__m512i; 16] {
+    use std::arch::x86_64::*;
+    let mut out = [_mm512_setzero_si512(); 16];
+    // u[g][m], 128-bit lane k = word 4k + m of rows 4g .. 4g + 3.
+    let mut u = [[_mm512_setzero_si512(); 4]; 4];
+    for g in 0..4 {
+        let (a, b, c, d) = (r[4 * g], r[4 * g + 1], r[4 * g + 2], r[4 * g + 3]);
+        let t0 = _mm512_unpacklo_epi32(a, b);
+        let t1 = _mm512_unpackhi_epi32(a, b);
+        let t2 = _mm512_unpacklo_epi32(c, d);
+        let t3 = _mm512_unpackhi_epi32(c, d);
+        u[g][0] = _mm512_unpacklo_epi64(t0, t2);
+        u[g][1] = _mm512_unpackhi_epi64(t0, t2);
+        u[g][2] = _mm512_unpacklo_epi64(t1, t3);
+        u[g][3] = _mm512_unpackhi_epi64(t1, t3);
+    }
+    // A 4x4 transpose of 128-bit lanes for each m.
+    for m in 0..4 {
+        let v0 = _mm512_shuffle_i32x4::<0x88>(u[0][m], u[1][m]);
+        let v1 = _mm512_shuffle_i32x4::<0xdd>(u[0][m], u[1][m]);
+        let v2 = _mm512_shuffle_i32x4::<0x88>(u[2][m], u[3][m]);
+        let v3 = _mm512_shuffle_i32x4::<0xdd>(u[2][m], u[3][m]);
+        out[m] = _mm512_shuffle_i32x4::<0x88>(v0, v2);
+        out[8 + m] = _mm512_shuffle_i32x4::<0xdd>(v0, v2);
+        out[4 + m] = _mm512_shuffle_i32x4::<0x88>(v1, v3);
+        out[12 + m] = _mm512_shuffle_i32x4::<0xdd>(v1, v3);
+    }
+    out
+}
+
+/// BLAKE3(prefix || data[base + l*stride .. + len]) for the 16 lanes l. Each lane's message is
+/// read with plain (masked at the tail) 64-byte loads and transposed in registers; the one-byte
+/// prefix shift is done on the transposed words. Precondition: len + 1 <= 1024 and every
+/// lane's message inside `data` (checked by the caller).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw")]
+unsafe fn hash_prefixed16_transposed(prefix: u8, data: &[u8], base: usize, stride: usize, len: usize, out: &mut [[u8; 32]]) {
+    use std::arch::x86_64::*;
+    let total = len + 1;
+    let blocks = total.div_ceil(BLOCK_LEN);
+    let chunks = len.div_ceil(64);
+    // words[j] = message word j (bytes 4j .. 4j + 4) of every lane.
+    debug_assert!(len <= TRANSPOSED_LEN_MAX);
+    let mut words = [_mm512_setzero_si512(); TRANSPOSED_LEN_MAX / 4];
+    for c in 0..chunks {
+        let valid = (len - 64 * c).min(64);
+        let mask: u64 = if valid == 64 { u64::MAX } else { (1u64 << valid) - 1 };
+        let rows: [__m512i; 16] = std::array::from_fn(|l| {
+            let p = data.as_ptr().add(base + l * stride + 64 * c);
+            _mm512_maskz_loadu_epi8(mask, p as *const _)
+        });
+        let t = transpose16(&rows);
+        words[16 * c..16 * c + 16].copy_from_slice(&t);
+    }
+    let word = |j: isize| -> __m512i {
+        if j < 0 {
+            _mm512_set1_epi32((prefix as i32) << 24)
+        } else if (j as usize) < 16 * chunks {
+            words[j as usize]
+        } else {
+            _mm512_setzero_si512()
+        }
+    };
+    let mut cv: [__m512i; 8] = std::array::from_fn(|w| _mm512_set1_epi32(IV[w] as i32));
+    for b in 0..blocks {
+        let mv: [__m512i; 16] = std::array::from_fn(|i| {
+            let j = (16 * b + i) as isize;
+            // bytes 4j - 1 .. 4j + 3 of the message = last byte of word j-1, first 3 of word j
+            _mm512_or_si512(_mm512_slli_epi32::<8>(word(j)), _mm512_srli_epi32::<24>(word(j - 1)))
+        });
+        let start = b * BLOCK_LEN;
+        let block_len = (total - start).min(BLOCK_LEN) as u32;
+        let mut flags = 0;
+        if b == 0 {
+            flags |= CHUNK_START;
+        }
+        if b == blocks - 1 {
+            flags |= CHUNK_END | ROOT;
+        }
+        cv = rounds16(&cv, &mv, 0, block_len, flags);
+    }
+    // Back to one row per lane: transpose the 8 chaining-value words (padded to 16).
+    let mut cols = [_mm512_setzero_si512(); 16];
+    cols[..8].copy_from_slice(&cv);
+    let rows = transpose16(&cols);
+    for (l, o) in out.iter_mut().enumerate().take(LANES) {
+        let mut tmp = [0u8; 64];
+        _mm512_storeu_si512(tmp.as_mut_ptr() as *mut _, rows[l]);
+        o.copy_from_slice(&tmp[..32]);
+    }
+}
+
+fn transposed_ok() -> bool {
+    static OK: OnceLock<bool> = OnceLock::new();
+    *OK.get_or_init(|| {
+        #[cfg(target_arch = "x86_64")]
+        {
+            kernel_name() == "avx512" && is_x86_feature_detected!("avx512bw")
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            false
+        }
+    })
+}
+
+/// BLAKE3(prefix || data[i*stride .. i*stride + len]) into out[i] for every i < out.len(),
+/// with len + 1 <= 1024. Full groups of 16 use the transposing kernel when AVX-512 is on.
+pub fn hash_prefixed_strided(prefix: u8, data: &[u8], first: usize, stride: usize, len: usize, out: &mut [[u8; 32]]) {
+    let fast = transposed_ok();
+    for (g, o) in out.chunks_mut(LANES).enumerate() {
+        let base = (first + g * LANES) * stride;
+        #[cfg(target_arch = "x86_64")]
+        if fast && len <= TRANSPOSED_LEN_MAX && o.len() == LANES && base + 15 * stride + len <= data.len() {
+            // SAFETY: AVX-512F/BW detected; every lane's message is inside `data` (checked).
+            unsafe { hash_prefixed16_transposed(prefix, data, base, stride, len, o) };
+            continue;
+        }
+        hash_prefixed16(prefix, len, o.len(), |l| &data[base + l * stride..base + l * stride + len], o);
     }
 }
 

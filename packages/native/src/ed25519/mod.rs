@@ -16,7 +16,7 @@ pub mod field;
 pub mod point;
 pub mod scalar;
 
-use point::{Cached, Point, BASE, IDENTITY};
+use point::{Cached, Niels, Point, BASE, IDENTITY};
 use rayon::prelude::*;
 use ring::digest;
 use scalar::Scalar;
@@ -130,48 +130,47 @@ pub fn straus(scalars: &[Scalar], points: &[Point]) -> Point {
     q
 }
 
-/// sum [s_i] P_i with Pippenger's bucket method and signed windows of `w` bits.
+/// Pippenger window width for `n` points: minimises the addition count, about
+/// (256 / w + 1) * (0.75 n + 2^w) (the R points' 128-bit coefficients only fill half the
+/// windows; each window's running sum costs two additions per bucket, 2^(w-1) buckets).
+fn window_bits(n: usize) -> usize {
+    let cost = |w: usize| (256 / w + 1) as f64 * (0.75 * n as f64 + (1u64 << w) as f64);
+    (4..=12).min_by(|&a, &b| cost(a).total_cmp(&cost(b))).unwrap_or(4)
+}
+
+/// Points in a multi-scalar multiplication from which windows are computed in parallel.
+const MSM_PAR_POINTS_MIN: usize = 64;
+
+/// sum [s_i] P_i (every P_i affine: Z = 1) with Pippenger's bucket method and signed windows of w bits:
+/// result = sum_j 2^(w j) W_j with W_j = sum_b (b + 1) * bucket_j[b]. The W_j are independent,
+/// so large MSMs compute them on rayon workers (no loss of efficiency, unlike splitting the
+/// points) and combine them with w doublings per window (Horner).
 pub fn pippenger(scalars: &[Scalar], points: &[Point]) -> Point {
     let n = points.len();
-    let w = match n {
-        0..=31 => 4,
-        32..=95 => 5,
-        96..=287 => 6,
-        288..=799 => 7,
-        800..=2399 => 8,
-        2400..=7999 => 9,
-        _ => 10,
-    };
+    let w = window_bits(n);
     let ndig = 256 / w + 1;
     let mut digits = vec![0i32; n * ndig];
     for (i, s) in scalars.iter().enumerate() {
         scalar::signed_digits(s, w, &mut digits[i * ndig..(i + 1) * ndig]);
     }
-    let cached: Vec<Cached> = points.iter().map(|p| p.cached()).collect();
-    let nb = 1usize << (w - 1);
-    let mut buckets: Vec<Option<Point>> = vec![None; nb];
-    let mut q: Option<Point> = None;
-    for j in (0..ndig).rev() {
-        if let Some(p) = q.as_mut() {
-            for _ in 0..w {
-                *p = p.double();
-            }
-        }
-        buckets.iter_mut().for_each(|b| *b = None);
+    let niels: Vec<Niels> = points.iter().map(|p| p.niels_affine()).collect();
+    let window = |j: usize| -> Option<Point> {
+        let nb = 1usize << (w - 1);
+        let mut buckets: Vec<Option<Point>> = vec![None; nb];
         for i in 0..n {
             let d = digits[i * ndig + j];
             if d == 0 {
                 continue;
             }
             let b = &mut buckets[(d.unsigned_abs() - 1) as usize];
-            *b = Some(match (b.take(), d > 0) {
-                (Some(acc), true) => acc.add_cached(&cached[i]),
-                (Some(acc), false) => acc.sub_cached(&cached[i]),
+            *b = Some(match (b.as_ref(), d > 0) {
+                (Some(acc), true) => acc.add_niels(&niels[i]),
+                (Some(acc), false) => acc.sub_niels(&niels[i]),
                 (None, true) => points[i],
                 (None, false) => points[i].neg(),
             });
         }
-        // sum_b (b + 1) * bucket[b] via running sums from the top.
+        // sum_b (b + 1) * bucket[b] via running sums from the top bucket down.
         let mut running: Option<Point> = None;
         let mut total: Option<Point> = None;
         for b in buckets.iter().rev() {
@@ -188,10 +187,24 @@ pub fn pippenger(scalars: &[Scalar], points: &[Point]) -> Point {
                 });
             }
         }
-        if let Some(t) = total {
+        total
+    };
+    let windows: Vec<Option<Point>> = if n >= MSM_PAR_POINTS_MIN && rayon::current_num_threads() > 1 {
+        (0..ndig).into_par_iter().map(window).collect()
+    } else {
+        (0..ndig).map(window).collect()
+    };
+    let mut q: Option<Point> = None;
+    for wj in windows.iter().rev() {
+        if let Some(p) = q.as_mut() {
+            for _ in 0..w {
+                *p = p.double();
+            }
+        }
+        if let Some(t) = wj {
             q = Some(match q {
-                Some(p) => p.add(&t),
-                None => t,
+                Some(p) => p.add(t),
+                None => *t,
             });
         }
     }
@@ -254,8 +267,12 @@ fn verify_set(ds: &[(usize, &Decoded)], out: &mut [u8]) {
     verify_set(b, out);
 }
 
-/// Sub-batch size for the rayon split of large batches.
-const PAR_BATCH_MIN: usize = 128;
+/// Largest sub-batch in one equation: bigger batches are split (and the parts run on rayon),
+/// which bounds the work lost to bisection when an item is bad. Within a part the MSM windows
+/// already run in parallel.
+const SUB_BATCH_MAX: usize = 2048;
+/// Items from which decoding (two square roots and a SHA-512 per item) runs on rayon.
+const PAR_DECODE_MIN: usize = 32;
 /// Below this, items go one by one (ring fast path + fallback).
 const BATCH_MIN: usize = 4;
 
@@ -269,16 +286,15 @@ pub fn verify_batch(items: &[Option<Item>], out: &mut [u8]) {
         }
         return;
     }
-    let decoded: Vec<Option<Decoded>> = if n >= PAR_BATCH_MIN {
-        items.par_iter().with_min_len(32).map(|it| it.as_ref().and_then(decode)).collect()
+    let decoded: Vec<Option<Decoded>> = if n >= PAR_DECODE_MIN {
+        items.par_iter().with_min_len(8).map(|it| it.as_ref().and_then(decode)).collect()
     } else {
         items.iter().map(|it| it.as_ref().and_then(decode)).collect()
     };
     out.iter_mut().for_each(|o| *o = 0);
     let good: Vec<(usize, &Decoded)> = decoded.iter().enumerate().filter_map(|(i, d)| d.as_ref().map(|d| (i, d))).collect();
-    let threads = rayon::current_num_threads().max(1);
-    if good.len() >= PAR_BATCH_MIN && threads > 1 {
-        let per = good.len().div_ceil(threads).max(PAR_BATCH_MIN / 2);
+    if good.len() > SUB_BATCH_MAX {
+        let per = good.len().div_ceil(good.len().div_ceil(SUB_BATCH_MAX));
         let parts: Vec<Vec<(usize, u8)>> = good
             .par_chunks(per)
             .map(|part| {

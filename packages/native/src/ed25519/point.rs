@@ -20,6 +20,15 @@ pub struct Cached {
     t2d: Fe,
 }
 
+/// An affine point (Z = 1) prepared as an addend: (y + x, y - x, 2dxy). Adding it costs one
+/// multiplication less than a `Cached` one (2 Z1 Z2 becomes 2 Z1).
+#[derive(Clone, Copy, Debug)]
+pub struct Niels {
+    ypx: Fe,
+    ymx: Fe,
+    xy2d: Fe,
+}
+
 pub const IDENTITY: Point = Point { x: ZERO, y: ONE, z: ONE, t: ZERO };
 
 pub const BASE: Point = Point {
@@ -52,6 +61,30 @@ impl Point {
 
     pub fn cached(&self) -> Cached {
         Cached { ypx: self.y.add(&self.x), ymx: self.y.sub(&self.x), z2: self.z.add(&self.z), t2d: self.t.mul(&D2) }
+    }
+
+    /// The Niels form of a point whose Z is 1 (decoded points, the base point).
+    pub fn niels_affine(&self) -> Niels {
+        debug_assert!(self.z.sub(&ONE).is_zero());
+        Niels { ypx: self.y.add(&self.x), ymx: self.y.sub(&self.x), xy2d: self.t.mul(&D2) }
+    }
+
+    #[inline]
+    pub fn add_niels(&self, q: &Niels) -> Point {
+        let a = self.y.sub(&self.x).mul(&q.ymx);
+        let b = self.y.add(&self.x).mul(&q.ypx);
+        let c = self.t.mul(&q.xy2d);
+        let d = self.z.add(&self.z);
+        self.finish(a, b, c, d)
+    }
+
+    #[inline]
+    pub fn sub_niels(&self, q: &Niels) -> Point {
+        let a = self.y.sub(&self.x).mul(&q.ypx);
+        let b = self.y.add(&self.x).mul(&q.ymx);
+        let c = self.t.mul(&q.xy2d).neg();
+        let d = self.z.add(&self.z);
+        self.finish(a, b, c, d)
     }
 
     #[inline]
