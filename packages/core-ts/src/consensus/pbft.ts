@@ -188,7 +188,8 @@ export class PbftReplica implements Replica {
       this.log.set(b.seq, b.cert);
     }
     this.view = Math.max(this.view, this.safety.highestView);
-    this.nextSeq = this.lastExecuted + 1;
+    // A restarted primary must not reuse a seq it proposed before the crash (it lost the batch).
+    this.nextSeq = Math.max(this.lastExecuted, this.safety.highestProposed(this.view)) + 1;
     this.mode = 'catching-up';
   }
 
@@ -455,6 +456,9 @@ export class PbftReplica implements Replica {
   private propose(batch: readonly ClientRequest[]): void {
     const seq = this.nextSeq++;
     const digest = this.crypto.blake3(encodeBatch(batch));
+    if (!this.safety.canVote('pre-prepare', this.view, seq, digest)) {
+      return this.drop(this.id, `safety rules refuse a proposal for view ${this.view} seq ${seq}`);
+    }
     const signed = this.safety.signPrePrepare(this.view, seq, digest, batch);
     const pp = this.own(signed.message);
     for (const r of batch) this.proposed.add(requestKey(r));
@@ -973,6 +977,10 @@ export class PbftReplica implements Replica {
     }
     if (power < this.vs.quorumPower) return;
     const { proposals } = this.computeProposals(view, chosen);
+    if (!proposals.every((p) => this.safety.canVote('pre-prepare', view, p.seq, p.digest))) {
+      // Only after a restart that lost a different new-view of ours: let the view time out.
+      return this.drop(this.id, `safety rules refuse the re-proposals for view ${view}`);
+    }
     const persist: PersistRecord[] = [];
     const prePrepares = proposals.map((p) => {
       const signed = this.safety.signPrePrepare(view, p.seq, p.digest, p.batch);

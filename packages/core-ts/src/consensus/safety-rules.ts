@@ -71,6 +71,16 @@ export class SafetyRules {
     }
   }
 
+  /** Highest seq this validator signed a pre-prepare for in `view` (0 if none): never re-propose below it. */
+  highestProposed(view: number): number {
+    let max = 0;
+    for (const key of this.votes.keys()) {
+      const [kind, v, seq] = key.split(':');
+      if (kind === 'pre-prepare' && Number(v) === view) max = Math.max(max, Number(seq));
+    }
+    return max;
+  }
+
   /** Would signing this statement break a rule? (lets the replica check before doing work) */
   canVote(kind: VoteRecord['kind'], view: number, seq: number, digest: Digest): boolean {
     return this.checkView(view) === null && this.checkNoConflict(kind, view, seq, digest) === null;

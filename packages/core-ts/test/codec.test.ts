@@ -1,0 +1,136 @@
+// Canonical codec: round trips for every message kind, strict rejection of malformed frames,
+// and a fuzz test (random and mutated frames: never a crash, never a different value accepted).
+import { describe, expect, it } from 'vitest';
+import { CodecError, CODEC_LIMITS, decodeMessage, encodeMessage, type Message } from '@bpci/core';
+import { Prng } from '../src/testing/prng.js';
+
+const b = (n: number, fill: number): Uint8Array => new Uint8Array(n).fill(fill);
+const req = (c: string, s: number, op: string): Message & { kind: 'request' } => ({
+  kind: 'request',
+  clientId: c,
+  requestSeq: s,
+  op: new Uint8Array([...op].map((ch) => ch.charCodeAt(0))),
+});
+const pp = { kind: 'pre-prepare', view: 3, seq: 17, digest: b(32, 1), batch: [req('alice', 1, 'add x 1'), req('bob', 9, '')], from: 2, sig: b(64, 7) } as const;
+const prep = { kind: 'prepare', view: 3, seq: 17, digest: b(32, 1), from: 1, sig: b(64, 8) } as const;
+const cp = { kind: 'checkpoint', seq: 64, stateDigest: b(32, 3), from: 0, sig: b(64, 9) } as const;
+const vc = {
+  kind: 'view-change',
+  newView: 4,
+  stableSeq: 64,
+  stableDigest: b(32, 3),
+  checkpointProof: [cp, { ...cp, from: 1 }],
+  prepared: [{ prePrepare: pp, prepares: [prep, { ...prep, from: 3 }] }],
+  from: 1,
+  sig: b(64, 10),
+} as const;
+
+export const SAMPLES: Message[] = [
+  req('client-é', Number.MAX_SAFE_INTEGER, 'set k v'),
+  pp,
+  prep,
+  { ...prep, kind: 'commit' },
+  cp,
+  vc,
+  { kind: 'new-view', view: 4, viewChanges: [vc], prePrepares: [{ ...pp, view: 4 }], from: 0, sig: b(64, 11) },
+  { kind: 'reply', view: 4, seq: 17, clientId: 'alice', requestSeq: 1, result: b(3, 49), from: 2, sig: b(64, 12) },
+  { kind: 'fetch', nextSeq: 65, from: 3 },
+  { kind: 'state', checkpoint: { seq: 64, stateDigest: b(32, 3), snapshot: b(10, 5), proof: [cp] }, batches: [{ prePrepare: pp, commits: [{ ...prep, kind: 'commit' }] }], newView: null, from: 2 },
+  { kind: 'state', checkpoint: null, batches: [], newView: null, from: 0 },
+];
+
+describe('codec', () => {
+  it.each(SAMPLES.map((m) => [m.kind, m] as const))('round-trips %s', (_k, m) => {
+    const bytes = encodeMessage(m);
+    const back = decodeMessage(bytes);
+    expect(back).toEqual(m);
+    expect(encodeMessage(back)).toEqual(bytes); // one encoding per value
+  });
+
+  it('rejects truncation at every length and trailing bytes', () => {
+    for (const m of SAMPLES) {
+      const bytes = encodeMessage(m);
+      for (let len = 0; len < bytes.length; len++) {
+        expect(() => decodeMessage(bytes.subarray(0, len)), `${m.kind} cut at ${len}`).toThrow(CodecError);
+      }
+      const longer = new Uint8Array(bytes.length + 1);
+      longer.set(bytes);
+      expect(() => decodeMessage(longer)).toThrow(expect.objectContaining({ code: 'trailing-bytes' }));
+    }
+  });
+
+  it('rejects unknown tags, oversized fields and out-of-range integers', () => {
+    expect(() => decodeMessage(new Uint8Array([0]))).toThrow(expect.objectContaining({ code: 'bad-tag' }));
+    expect(() => decodeMessage(new Uint8Array([200]))).toThrow(expect.objectContaining({ code: 'bad-tag' }));
+    // request with an op length prefix above opBytesMax: rejected before allocating
+    const big = encodeMessage(req('a', 1, ''));
+    const view = new DataView(big.buffer);
+    view.setUint32(big.length - 4, CODEC_LIMITS.opBytesMax + 1);
+    expect(() => decodeMessage(big)).toThrow(expect.objectContaining({ code: 'too-large' }));
+    // requestSeq above 2^53-1
+    const seq = encodeMessage(req('a', 1, ''));
+    seq[1 + 4 + 1] = 0xff;
+    expect(() => decodeMessage(seq)).toThrow(expect.objectContaining({ code: 'bad-value' }));
+    // batch count far above what the frame can hold
+    const ppBytes = encodeMessage(pp);
+    new DataView(ppBytes.buffer).setUint32(1 + 8 + 8 + 32, 4000);
+    expect(() => decodeMessage(ppBytes)).toThrow(CodecError);
+    // encoder refuses values it could not decode
+    expect(() => encodeMessage(req('x'.repeat(65), 1, ''))).toThrow(CodecError);
+    expect(() => encodeMessage({ ...prep, digest: b(31, 0) })).toThrow(CodecError);
+    expect(() => encodeMessage({ ...prep, seq: -1 })).toThrow(CodecError);
+  });
+
+  it('rejects non-canonical UTF-8 (overlong, surrogate, invalid)', () => {
+    const base = encodeMessage(req('ab', 1, ''));
+    for (const bad of [
+      [0xc0, 0xaf], // overlong '/'
+      [0xed, 0xa0], // would start a surrogate (and is truncated)
+      [0xff, 0x41],
+    ]) {
+      const m = base.slice();
+      m[5] = bad[0]!;
+      m[6] = bad[1]!;
+      expect(() => decodeMessage(m)).toThrow(CodecError);
+    }
+  });
+
+  it('fuzz: random and mutated frames never crash and never decode to a different value', () => {
+    const rng = new Prng(0xc0dec);
+    const frames = SAMPLES.map((m) => encodeMessage(m));
+    let accepted = 0;
+    for (let i = 0; i < 20_000; i++) {
+      let input: Uint8Array;
+      if (i % 4 === 0) {
+        input = rng.bytes(rng.int(0, 200));
+        if (input.length > 0) input[0] = rng.int(0, 11);
+      } else {
+        input = rng.pick(frames).slice();
+        const mutations = rng.int(1, 4);
+        for (let k = 0; k < mutations; k++) {
+          const op = rng.int(0, 2);
+          if (op === 0 && input.length > 0) input[rng.int(0, input.length - 1)] = rng.int(0, 255);
+          else if (op === 1) input = input.subarray(0, rng.int(0, input.length));
+          else {
+            const extra = rng.bytes(rng.int(1, 8));
+            const merged = new Uint8Array(input.length + extra.length);
+            merged.set(input);
+            merged.set(extra, input.length);
+            input = merged;
+          }
+        }
+      }
+      let m: Message;
+      try {
+        m = decodeMessage(input);
+      } catch (e) {
+        expect(e).toBeInstanceOf(CodecError);
+        continue;
+      }
+      accepted++;
+      // Whatever is accepted re-encodes to exactly the input: no two encodings of one value.
+      expect(encodeMessage(m)).toEqual(input);
+    }
+    expect(accepted).toBeGreaterThan(0);
+  });
+});
