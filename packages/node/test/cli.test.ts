@@ -1,0 +1,131 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { createApi } from '../src/api/server.js';
+import { runCli, type BenchConsensusOptions, type RuntimeCommands } from '../src/cli/program.js';
+import { loadKeyFile } from '../src/keys/keyfile.js';
+import { FakeNode } from './fake-node.js';
+
+let app: FastifyInstance;
+let api: string;
+let node: FakeNode;
+beforeAll(async () => {
+  node = new FakeNode();
+  app = createApi({ node });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const addr = app.server.address() as { port: number };
+  api = `http://127.0.0.1:${addr.port}`;
+});
+afterAll(async () => {
+  await app.close();
+});
+
+async function cli(args: string[], runtime?: Partial<RuntimeCommands>) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await runCli(['--api', api, ...args], {
+    io: { out: (s) => out.push(s), err: (s) => err.push(s), progress: false },
+    ...(runtime ? { runtime } : {}),
+  });
+  return { code, out: out.join(''), err: err.join('') };
+}
+
+describe('bpci consensus', () => {
+  it('start-round, round-status, history, list-rounds, metrics', async () => {
+    const s = await cli(['--json', 'consensus', 'start-round', '--bundles', 'bundle1,bundle2', '--transactions', 'tx1,tx2', '--timeout', '5']);
+    expect(s.code, s.err).toBe(0);
+    const started = JSON.parse(s.out);
+    expect(started.tx_ids).toHaveLength(4);
+    const id = started.round_id as string;
+    const st = await cli(['--json', 'consensus', 'round-status', '--round-id', `round-${id}`]);
+    expect(JSON.parse(st.out)).toMatchObject({ round_id: id, phase: 'committed' });
+    const human = await cli(['consensus', 'round-status', '--round-id', id]);
+    expect(human.out).toMatch(/phase: committed/);
+    const hist = await cli(['consensus', 'history', '--limit', '5']);
+    expect(hist.out).toMatch(/^ROUND\s+VIEW\s+PHASE/);
+    expect(hist.out).toMatch(new RegExp(`\\n${id}\\s+0\\s+committed`));
+    expect((await cli(['consensus', 'list-rounds', '--status', 'active'])).out).toBe('(no rounds)');
+    expect(JSON.parse((await cli(['--json', 'consensus', 'metrics'])).out)).toHaveProperty('success_rate');
+  });
+
+  it('ibft state / votes / proposal, and vote is refused with the reason', async () => {
+    await cli(['consensus', 'start-round', '--bundles', 'b']);
+    expect(JSON.parse((await cli(['--json', 'consensus', 'ibft', 'state'])).out)).toMatchObject({ protocol: 'pbft' });
+    expect(JSON.parse((await cli(['--json', 'consensus', 'ibft', 'state', '--round-id', '1'])).out).round.sequence).toBe(1);
+    expect(JSON.parse((await cli(['--json', 'consensus', 'ibft', 'votes', '--round-id', '1'])).out).votes).toHaveLength(3);
+    expect((await cli(['consensus', 'ibft', 'proposal', '--round-id', '1'])).out).toMatch(/merkle_root/);
+    const v = await cli([
+      'consensus', 'ibft', 'vote', '--validator-id', 'validator-001', '--vote-type', 'Prepare',
+      '--block-hash', `0x${'ab'.repeat(32)}`, '--signature', `ed25519:${'cd'.repeat(64)}`,
+    ]);
+    expect(v.code).toBe(1);
+    expect(v.err).toMatch(/authenticated validator link.*HTTP 403/);
+  });
+
+  it('maps errors to exit codes: 404 -> 1, bad usage -> 2, unreachable -> 3', async () => {
+    const nf = await cli(['consensus', 'round-status', '--round-id', '999']);
+    expect(nf.code).toBe(1);
+    expect(nf.err).toMatch(/no round 999 \(HTTP 404 not_found\)/);
+    const bad = await cli(['consensus', 'round-status', '--round-id', 'abc']);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/round id must be a sequence number/);
+    expect((await cli(['consensus', 'history', '--limit', 'lots'])).code).toBe(2);
+    expect((await cli(['consensus', 'bogus'])).code).toBe(2);
+    const down = await runCli(['--api', 'http://127.0.0.1:1', 'consensus', 'metrics'], { io: { out() {}, err() {} } });
+    expect(down).toBe(3);
+  });
+});
+
+describe('bpci submit / block / keys', () => {
+  it('submits one and many transactions and proves one in its block', async () => {
+    const one = JSON.parse((await cli(['--json', 'submit', 'hello', '--wait'])).out);
+    expect(one.status).toBe('committed');
+    const many = await cli(['--json', 'submit', 'load', '--count', '20', '--concurrency', '4']);
+    expect(many.code, many.err).toBe(0);
+    expect(JSON.parse(many.out)).toMatchObject({ requests: 20, concurrency: 4 });
+    const proof = JSON.parse((await cli(['--json', 'block', String(one.height), '--tx', one.tx_id])).out);
+    expect(proof.proof.tx_id).toBe(one.tx_id);
+    expect(JSON.parse((await cli(['--json', 'tx', one.tx_id])).out).status).toBe('committed');
+  });
+
+  it('keys generate writes a 0600 key file', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bpci-cli-'));
+    try {
+      const f = path.join(dir, 'v.json');
+      const r = await cli(['--json', 'keys', 'generate', '--out', f, '--validator-id', 'validator-009']);
+      expect(r.code, r.err).toBe(0);
+      expect(JSON.parse(r.out).public_key).toBe(loadKeyFile(f).publicKeyText);
+      expect(fs.statSync(f).mode & 0o777).toBe(0o600);
+      const again = await cli(['keys', 'generate', '--out', f]);
+      expect(again.code).toBe(4);
+      expect(again.err).toMatch(/already exists/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('runtime command hooks', () => {
+  it('fail clearly without a runtime and call the registered one with parsed options', async () => {
+    const none = await cli(['node', 'start', '--config', 'x.yaml']);
+    expect(none.code).toBe(4);
+    let bench: BenchConsensusOptions | undefined;
+    let started: string | undefined;
+    const runtime: Partial<RuntimeCommands> = {
+      nodeStart: async (o) => {
+        started = o.config;
+      },
+      benchConsensus: async (o) => {
+        bench = o;
+      },
+    };
+    expect((await cli(['node', 'start', '--config', 'x.yaml'], runtime)).code).toBe(0);
+    expect(started).toBe('x.yaml');
+    expect((await cli(['bench', 'consensus', '--validators', '4,7', '--clients', '1,32', '--durability', 'durable,memory'], runtime)).code).toBe(0);
+    expect(bench).toMatchObject({ validators: [4, 7], clients: [1, 32], durability: ['durable', 'memory'], verify: ['lazy'], requests: 10_000 });
+    expect((await cli(['bench', 'consensus', '--verify', 'sometimes'], runtime)).code).toBe(2);
+    expect((await cli(['cluster', 'up', '--validators', '4'], runtime)).code).toBe(4); // clusterUp not registered
+  });
+});
