@@ -138,6 +138,8 @@ export class PbftReplica implements Replica {
   private lastNewView: NewView | null = null;
   private vcAttempts = 0;
   private vcStartTick = 0;
+  /** Tick at which a quorum of view-changes for the current view was seen (-1: not yet). */
+  private vcQuorumTick = -1;
   private lastProgressTick = 0;
   private lastRetransmitTick = 0;
   private lastFetchTick = -Infinity;
@@ -763,7 +765,9 @@ export class PbftReplica implements Replica {
       const busy = this.pending.size > 0 || this.nextSeq - 1 > this.lastExecuted;
       if (busy && this.now - this.lastProgressTick >= timeout) this.startViewChange(this.view + 1);
     } else if (this.mode === 'view-change') {
-      if (this.now - this.vcStartTick >= timeout) this.startViewChange(this.view + 1);
+      // As in PBFT: the timer for giving up on view v runs only once a quorum asked for v.
+      // A replica alone in a higher view waits there (retransmitting) instead of racing ahead.
+      if (this.vcQuorumTick >= 0 && this.now - this.vcQuorumTick >= timeout) this.startViewChange(this.view + 1);
     }
     if (this.now - this.lastRetransmitTick >= this.cfg.retransmitTicks) {
       this.lastRetransmitTick = this.now;
@@ -881,6 +885,7 @@ export class PbftReplica implements Replica {
     this.view = view;
     this.mode = 'view-change';
     this.vcStartTick = this.now;
+    this.vcQuorumTick = -1;
     const prepared: PreparedCert[] = [];
     for (const s of [...this.slots.values()].sort((a, b) => a.seq - b.seq)) {
       if (s.seq > this.stable.seq && s.preparedCert !== null) prepared.push(s.preparedCert);
@@ -923,6 +928,9 @@ export class PbftReplica implements Replica {
     let m = this.viewChanges.get(vc.newView);
     if (m === undefined) this.viewChanges.set(vc.newView, (m = new Map()));
     if (!m.has(vc.from)) m.set(vc.from, vc);
+    if (vc.newView === this.view && this.mode === 'view-change' && this.vcQuorumTick < 0 && this.vs.isQuorum(m.keys())) {
+      this.vcQuorumTick = this.now;
+    }
   }
 
   /** f+1 (weak quorum) view-changes for views above ours: join the smallest of them. */
