@@ -10,11 +10,13 @@
 // Longer headers hash every candidate in full (correct, not fast: PoW headers are short).
 
 import { compress, compress4 } from './compress';
-import { CHUNK_END, CHUNK_START, H4, IV_PTR, M4, ROOT, copy32, hashInto, loadBlocks4, splatCv4 } from './hash';
+import { CHUNK_END, CHUNK_START, H4, IV_PTR, M4, ROOT, copy32, hashInto, loadBlocks4, splatCv4, vec4 } from './hash';
 
 const MID: usize = memory.data(32, 16);
 /** Per-lane copies of the tail (the blocks holding the nonce): 4 x 128 bytes. */
 const TAIL: usize = memory.data(4 * 128, 16);
+/** Splatted message words of the (up to two) tail blocks for the aligned fast path. */
+const MSG2: usize = memory.data(512, 16);
 const HASH_TMP: usize = memory.data(32, 16);
 const ZERO4: v128 = i8x16.splat(0);
 
@@ -67,6 +69,37 @@ export function powSearch(header: usize, len: u32, target: usize, nonceStart: u6
 
   let nonce = nonceStart;
   let left = count;
+  if ((nonceOff & 3) == 0) {
+    // Fast path: the nonce is two whole message words. The message vectors are splatted once;
+    // per batch only the two nonce vectors are rewritten (no per-lane copies, no transposition).
+    for (let w: usize = 0; w < 32; w++) v128.store(MSG2 + (w << 4), v128.load32_splat(TAIL + (w << 2)));
+    const loAt = MSG2 + (nonceOff << 2);
+    const hiAt = loAt + 16;
+    while (left > 0) {
+      const n1 = nonce + 1, n2 = nonce + 2, n3 = nonce + 3;
+      v128.store(loAt, vec4(<u32>nonce, <u32>n1, <u32>n2, <u32>n3));
+      v128.store(hiAt, vec4(<u32>(nonce >>> 32), <u32>(n1 >>> 32), <u32>(n2 >>> 32), <u32>(n3 >>> 32)));
+      splatCv4(MID);
+      if (tailBlocks == 1) {
+        compress4(H4, MSG2, ZERO4, ZERO4, lenLast, flagsOne);
+      } else {
+        compress4(H4, MSG2, ZERO4, ZERO4, len64, flagsFirst);
+        compress4(H4, MSG2 + 256, ZERO4, ZERO4, lenLast, flagsLast);
+      }
+      const lanes: u64 = left < 4 ? left : 4;
+      if (v128.any_true(i32x4.le_u(bswap4(v128.load(H4)), t0))) {
+        for (let k: u32 = 0; k < <u32>lanes; k++) {
+          if (meets(H4 + (<usize>k << 2), 16, target)) {
+            writeResult(out, nonce + k, H4 + (<usize>k << 2), 16);
+            return 1;
+          }
+        }
+      }
+      nonce += 4;
+      left -= lanes;
+    }
+    return 0;
+  }
   while (left > 0) {
     store<u64>(TAIL + nonceOff, nonce);
     store<u64>(TAIL + 128 + nonceOff, nonce + 1);
