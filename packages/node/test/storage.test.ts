@@ -57,6 +57,25 @@ describe('store', () => {
     expect(b.count('evidence')).toBe(1);
   });
 
+  it('orders tuple keys element-wise and prunes below a sequence', async () => {
+    const s = openStore(tmpDir(), { durable: false, batchRecordsMax: 4 });
+    stores.push(s);
+    const recs: StoreRecord[] = [];
+    for (const seq of [1, 2, 10, 11]) for (const k of ['commit', 'prepare']) recs.push({ kind: 'safety', key: [seq, k], value: bytes(`${k}@${seq}`) });
+    await s.persistBatch(recs.slice(0, 4));
+    await s.persistBatch(recs.slice(4));
+    expect(s.range('safety', { start: [2], end: [11], limit: 10 }).map((e) => e.key)).toEqual([
+      [2, 'commit'],
+      [2, 'prepare'],
+      [10, 'commit'],
+      [10, 'prepare'],
+    ]);
+    expect(text(s.get('safety', [10, 'prepare']))).toBe('prepare@10');
+    expect(await s.pruneBelow('safety', [10])).toBe(4); // two batches of at most 4
+    expect(s.range('safety', { limit: 10 }).map((e) => (e.key as [number, string])[0])).toEqual([10, 10, 11, 11]);
+    await expect(s.persistBatch([{ kind: 'safety', key: [], value: bytes('x') }])).rejects.toThrow(/1..4 parts/);
+  });
+
   it('group-commits persists issued in the same turn, each resolving when written', async () => {
     const s = openStore(tmpDir(), { durable: true });
     stores.push(s);

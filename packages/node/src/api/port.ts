@@ -68,8 +68,8 @@ export interface NodeStatus {
   readonly view: number;
   readonly primary: string;
   readonly isPrimary: boolean;
-  /** 'normal' or 'view_change'. */
-  readonly mode: 'normal' | 'view_change';
+  /** 'normal', 'view_change' or 'catching_up' (fetching a checkpoint and blocks from peers). */
+  readonly mode: 'normal' | 'view_change' | 'catching_up';
   readonly lastCommittedSequence: number;
   readonly lastStableCheckpoint: number;
   readonly lowWatermark: number;

@@ -17,8 +17,9 @@
 // - `durable: false` opens with `noSync` (no fsync at all; the OS writes when it likes): for
 //   benchmarks and tests only. A SIGKILL still loses nothing committed; a power cut may.
 // - Reads are synchronous (LMDB is memory-mapped) and see every committed batch.
-// - Keys: a non-negative integer (sequence numbers, heights: ordered numerically) or a string
-//   (client ids, named records such as the safety record). Values are bytes, at most valueBytesMax.
+// - Keys: a non-negative integer (sequence numbers, heights: ordered numerically), a string
+//   (client ids, named records), or a tuple of those (e.g. [sequence, 'commit']) ordered
+//   element-wise. Values are bytes, at most valueBytesMax.
 
 import fs from 'node:fs';
 import { open, type Database, type RootDatabase } from 'lmdb';
@@ -40,7 +41,13 @@ export const RECORD_KINDS = [
   'meta',
 ] as const;
 export type RecordKind = (typeof RECORD_KINDS)[number];
-export type RecordKey = number | string;
+/** A key part: a non-negative safe integer or a non-empty string. */
+export type KeyPart = number | string;
+/**
+ * A key: one part, or a tuple of 1..4 parts (e.g. [sequence, 'prepare']) ordered element-wise, so
+ * range queries and pruning by a leading sequence number work.
+ */
+export type RecordKey = KeyPart | readonly KeyPart[];
 
 export interface StoreRecord {
   readonly kind: RecordKind;
@@ -84,7 +91,18 @@ export class StoreError extends Error {
 
 const KEY_STRING_BYTES_MAX = 256;
 
+const KEY_PARTS_MAX = 4;
+
 function checkKey(kind: RecordKind, key: RecordKey): void {
+  if (Array.isArray(key)) {
+    if (key.length === 0 || key.length > KEY_PARTS_MAX) throw new StoreError(`${kind} tuple key must have 1..${KEY_PARTS_MAX} parts`);
+    for (const part of key as readonly KeyPart[]) checkPart(kind, part);
+    return;
+  }
+  checkPart(kind, key as KeyPart);
+}
+
+function checkPart(kind: RecordKind, key: KeyPart): void {
   if (typeof key === 'number') {
     if (!Number.isSafeInteger(key) || key < 0) throw new StoreError(`${kind} key must be a non-negative safe integer, got ${key}`);
   } else if (typeof key === 'string') {
@@ -96,6 +114,9 @@ function checkKey(kind: RecordKind, key: RecordKey): void {
   }
 }
 
+type LmdbKey = KeyPart | KeyPart[];
+const lk = (k: RecordKey): LmdbKey => (Array.isArray(k) ? [...(k as readonly KeyPart[])] : (k as KeyPart));
+
 type FlushablePromise = Promise<boolean> & { flushed?: Promise<unknown> };
 
 export class Store {
@@ -104,7 +125,7 @@ export class Store {
   readonly valueBytesMax: number;
   readonly batchRecordsMax: number;
   private readonly root: RootDatabase;
-  private readonly dbs: Record<RecordKind, Database<Uint8Array, RecordKey>>;
+  private readonly dbs: Record<RecordKind, Database<Uint8Array, LmdbKey>>;
   private closed = false;
   /** persistBatch calls completed, and records in them (metrics, the bench). */
   persistsCompleted = 0;
@@ -122,9 +143,9 @@ export class Store {
       mapSize: opts.mapSizeBytes ?? 8 * 1024 ** 3,
       ...(opts.durable ? { separateFlushed: true } : { noSync: true }),
     });
-    const dbs = {} as Record<RecordKind, Database<Uint8Array, RecordKey>>;
+    const dbs = {} as Record<RecordKind, Database<Uint8Array, LmdbKey>>;
     for (const kind of RECORD_KINDS) {
-      dbs[kind] = this.root.openDB<Uint8Array, RecordKey>(kind, { encoding: 'binary' });
+      dbs[kind] = this.root.openDB<Uint8Array, LmdbKey>(kind, { encoding: 'binary' });
     }
     this.dbs = dbs;
   }
@@ -157,7 +178,7 @@ export class Store {
     let last: FlushablePromise | undefined;
     for (const r of records) {
       const db = this.dbs[r.kind];
-      last = (r.value === null ? db.remove(r.key) : db.put(r.key, r.value)) as FlushablePromise;
+      last = (r.value === null ? db.remove(lk(r.key)) : db.put(lk(r.key), r.value)) as FlushablePromise;
     }
     const n = records.length;
     const done = (): void => {
@@ -175,7 +196,7 @@ export class Store {
 
   get(kind: RecordKind, key: RecordKey): Uint8Array | undefined {
     checkKey(kind, key);
-    const v = this.dbs[kind].getBinary(key);
+    const v = this.dbs[kind].getBinary(lk(key));
     return v === undefined ? undefined : new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
   }
 
@@ -183,9 +204,9 @@ export class Store {
   range(kind: RecordKind, q: RangeQuery): StoreEntry[] {
     if (!Number.isInteger(q.limit) || q.limit < 0) throw new StoreError(`range limit must be a non-negative integer, got ${q.limit}`);
     const out: StoreEntry[] = [];
-    const opts: { start?: RecordKey; end?: RecordKey; limit: number; reverse?: boolean } = { limit: q.limit };
-    if (q.start !== undefined) opts.start = q.start;
-    if (q.end !== undefined) opts.end = q.end;
+    const opts: { start?: LmdbKey; end?: LmdbKey; limit: number; reverse?: boolean } = { limit: q.limit };
+    if (q.start !== undefined) opts.start = lk(q.start);
+    if (q.end !== undefined) opts.end = lk(q.end);
     if (q.reverse) opts.reverse = true;
     for (const { key, value } of this.dbs[kind].getRange(opts)) {
       const v = value as unknown as Buffer;
@@ -202,6 +223,22 @@ export class Store {
       return typeof key === 'number' ? key : undefined;
     }
     return undefined;
+  }
+
+  /**
+   * Deletes every key of `kind` below `end` (exclusive) in durable batches of at most
+   * batchRecordsMax deletions: log truncation after a stable checkpoint. Returns how many went.
+   * Tuple keys compare element-wise, so `end = [seq]` removes every [s, ...] with s < seq.
+   */
+  async pruneBelow(kind: RecordKind, end: RecordKey): Promise<number> {
+    checkKey(kind, end);
+    let removed = 0;
+    for (;;) {
+      const keys = [...this.dbs[kind].getKeys({ end: lk(end), limit: this.batchRecordsMax })];
+      if (keys.length === 0) return removed;
+      await this.persistBatch(keys.map((key) => ({ kind, key: key as RecordKey, value: null })));
+      removed += keys.length;
+    }
   }
 
   count(kind: RecordKind): number {
