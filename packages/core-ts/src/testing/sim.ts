@@ -608,6 +608,7 @@ export function runSimulation(opts: SimOptions): SimResult {
   q.push(0, { kind: 'tick' });
   const endTick = faultTicks + livenessTicks;
   let tick = 0;
+  let finishTick = -1;
   for (;;) {
     const item = q.pop();
     if (item === undefined) break;
@@ -643,8 +644,10 @@ export function runSimulation(opts: SimOptions): SimResult {
             transmit(node.id, rng.int(0, n - 1), rng.pick(alts));
           }
         }
-        const allDone = clients.every((c) => c.done);
-        if ((healed && allDone) || tick >= endTick) break;
+        // Once every request is accepted after the heal, drain a few ticks (pending verify jobs,
+        // evidence) before the end-of-run checks.
+        if (healed && finishTick < 0 && clients.every((c) => c.done)) finishTick = tick + 3;
+        if ((finishTick >= 0 && tick >= finishTick) || tick >= endTick) break;
         q.push(now + TICK_UNITS, { kind: 'tick' });
         continue;
       }

@@ -1,0 +1,82 @@
+// The simulator in CI: many seeds with Byzantine validators and faults must pass every checker,
+// and planted bugs must be caught (a checker that cannot catch a planted bug proves nothing).
+import { describe, expect, it } from 'vitest';
+import { cachingCrypto } from '../src/testing/sim-crypto.js';
+import { runSimulation, type SimOptions, type SimResult } from '../src/testing/sim.js';
+import { nodeEd25519Backend } from './helpers/node-ed25519.js';
+
+const crypto = cachingCrypto(nodeEd25519Backend());
+const SEEDS = Number(process.env.BPCI_SIM_SEEDS ?? 520);
+
+function describeFailure(r: SimResult): string {
+  return [
+    `seed=${r.seed} n=${r.n} byzantine=${JSON.stringify(r.byzantine)} verify=${r.verify}`,
+    ...r.safetyViolations,
+    r.livenessFailure ?? '',
+    `reproduce: npm run sim -- --protocol pbft --seed ${r.seed}`,
+  ].join('\n');
+}
+
+describe('simulator: seeds with f Byzantine validators, faults, crashes', () => {
+  it(`passes ${SEEDS} seeds (safety and liveness)`, () => {
+    const failures: string[] = [];
+    let byzRuns = 0;
+    let viewChanges = 0;
+    for (let seed = 1; seed <= SEEDS; seed++) {
+      const r = runSimulation({ seed, crypto });
+      if (r.byzantine.length > 0) byzRuns++;
+      viewChanges += r.viewChanges;
+      if (r.safetyViolations.length > 0 || r.livenessFailure !== null) failures.push(describeFailure(r));
+    }
+    expect(failures).toEqual([]);
+    // The seeds must actually exercise the hard paths.
+    expect(byzRuns).toBeGreaterThan(SEEDS / 3);
+    expect(viewChanges).toBeGreaterThan(SEEDS);
+  }, 240_000);
+
+  it('replays identically from a seed', () => {
+    const a = runSimulation({ seed: 42, crypto, trace: true });
+    const b = runSimulation({ seed: 42, crypto, trace: true });
+    expect(a.trace.length).toBeGreaterThan(10);
+    expect(b.trace).toEqual(a.trace);
+  });
+
+  it.each(['equivocate', 'double-vote', 'bad-signature', 'replay', 'silent', 'wrong-digest', 'twin'] as const)(
+    'behaviour %s: f Byzantine validators on 4 and 7 validators stay safe and live',
+    (behaviour) => {
+      for (const [validators, byzantine] of [[4, 1], [7, 2]] as const) {
+        for (let seed = 1; seed <= 4; seed++) {
+          const r = runSimulation({ seed: seed * 101, validators, byzantine, behaviour, crypto });
+          expect(r.safetyViolations, describeFailure(r)).toEqual([]);
+          expect(r.livenessFailure, describeFailure(r)).toBeNull();
+        }
+      }
+    },
+  );
+});
+
+describe('simulator catches planted bugs', () => {
+  const firstFailing = (mk: (seed: number) => SimOptions, seeds: number): SimResult | null => {
+    for (let seed = 1; seed <= seeds; seed++) {
+      const r = runSimulation({ ...mk(seed), crypto });
+      if (r.safetyViolations.length > 0) return r;
+    }
+    return null;
+  };
+
+  it('a replica that prepares and commits with f+1 votes', () => {
+    const r = firstFailing((seed) => ({ seed, plantedBugs: { weakQuorum: true } }), 30);
+    expect(r).not.toBeNull();
+  });
+
+  it('a new view that skips the prepared-certificate check', () => {
+    const r = firstFailing((seed) => ({ seed, plantedBugs: { skipNewViewCertCheck: true } }), 30);
+    expect(r).not.toBeNull();
+    expect(r!.safetyViolations.join('\n')).toMatch(/agreement|state|exactly-once/);
+  });
+
+  it('a runtime that forgets the safety record on restart', () => {
+    const r = firstFailing((seed) => ({ seed, forgetSafetyOnRestart: true, crashRate: 0.05 }), 60);
+    expect(r).not.toBeNull();
+  });
+});
