@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import { createApi } from '../src/api/server.js';
 import { runCli, type BenchConsensusOptions, type RuntimeCommands } from '../src/cli/program.js';
 import { loadKeyFile } from '../src/keys/keyfile.js';
+import { runLocalCluster } from '../src/cli/cluster.js';
 import { FakeNode } from './fake-node.js';
 
 let app: FastifyInstance;
@@ -126,6 +127,33 @@ describe('runtime command hooks', () => {
     expect((await cli(['bench', 'consensus', '--validators', '4,7', '--clients', '1,32', '--durability', 'durable,memory'], runtime)).code).toBe(0);
     expect(bench).toMatchObject({ validators: [4, 7], clients: [1, 32], durability: ['durable', 'memory'], verify: ['lazy'], requests: 10_000 });
     expect((await cli(['bench', 'consensus', '--verify', 'sometimes'], runtime)).code).toBe(2);
-    expect((await cli(['cluster', 'up', '--validators', '4'], runtime)).code).toBe(4); // clusterUp not registered
+  });
+
+  it('cluster up spawns one process per validator, waits for health, stops them on abort', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bpci-cluster-'));
+    const fake = path.join(path.dirname(new URL(import.meta.url).pathname), 'fixtures', 'fake-validator.mjs');
+    const ac = new AbortController();
+    const out: string[] = [];
+    const base = 20_000 + Math.floor(Math.random() * 20_000);
+    let ready = 0;
+    try {
+      await runLocalCluster(
+        { validators: 4, dir, host: '127.0.0.1', basePort: base, apiBasePort: base + 100, durability: 'memory', verify: 'lazy' },
+        { out: (s) => out.push(s), err: (s) => out.push(s) },
+        {
+          nodeArgv: (config) => [process.execPath, fake, 'node', 'start', '--config', config],
+          signal: ac.signal,
+          onReady: (members) => {
+            ready = members.length;
+            setImmediate(() => ac.abort());
+          },
+        },
+      );
+      expect(ready).toBe(4);
+      expect(out.join('\n')).toMatch(/4 validators up/);
+      expect(fs.readFileSync(path.join(dir, 'logs', 'validator-003.log'), 'utf8')).toMatch(/fake validator-003 up/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

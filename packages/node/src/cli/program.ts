@@ -6,8 +6,9 @@
 //   plus `bpci submit`, `bpci tx`, `bpci block`, `bpci evidence`, `bpci health`.
 // - Local tools: `bpci keys generate`, `bpci bench storage` (group-commit latency).
 // - Runtime commands whose implementation lives in the runtime (so this module does not depend on
-//   it): `bpci node start`, `bpci cluster up`, `bpci bench consensus`. They are always defined here
-//   (same flags everywhere) and call what `registerRuntimeCommands(program, impl)` provided.
+//   it): `bpci node start`, `bpci bench consensus`, and `bpci cluster up` (which by default spawns
+//   `bpci node start` processes, cli/cluster.ts). They are always defined here (same flags
+//   everywhere) and call what `registerRuntimeCommands(program, impl)` provided.
 //
 // Output: human-readable YAML/tables on stdout, or exact API JSON with `--json`. Exit codes: 0 ok,
 // 1 the API refused (4xx/5xx), 2 bad usage, 3 the API was unreachable, 4 a local error.
@@ -16,6 +17,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import YAML from 'yaml';
 import { ApiClient, ApiClientError, type Json } from './client.js';
 import { runWithProgress } from './progress.js';
+import { runLocalCluster } from './cluster.js';
 import { generateKeyFile, KeyFileError } from '../keys/keyfile.js';
 import { ConfigError } from '../config/config.js';
 
@@ -380,7 +382,8 @@ export function buildProgram(opts: BuildOptions = {}): Command {
     .option('--api-base-port <port>', 'validator i serves its API on api-base-port + i', intArg('--api-base-port', 1, 65_000), 8081)
     .option('--durability <mode>', 'durable | memory', oneOfArg('--durability', ['durable', 'memory'] as const), 'durable')
     .option('--verify <mode>', 'lazy | eager', oneOfArg('--verify', ['lazy', 'eager'] as const), 'lazy')
-    .action(act(async (o: ClusterUpOptions) => (runtime('clusterUp') as RuntimeCommands['clusterUp'])(o, io)));
+    // Default: spawn `bpci node start` per validator (cli/cluster.ts); a runtime may replace it.
+    .action(act(async (o: ClusterUpOptions) => (runtimeImpls.get(program)?.clusterUp ?? runLocalCluster)(o, io)));
 
   const bench = program.command('bench').description('benchmarks');
   bench
