@@ -95,6 +95,7 @@ const ED25519_MODULE = './ed25519.js';
 
 const align16 = (x: number) => (x + 15) & ~15;
 
+
 /** One BLAKE3 instance plus the layout bookkeeping of a call. */
 class Blake3Instance {
   private x!: Blake3Exports;
@@ -144,6 +145,20 @@ class Blake3Instance {
   release(): void {
     if (this.x.memory.buffer.byteLength > retainBytesMax) this.fresh();
   }
+}
+
+/**
+ * checkMerkleArgs with a fast path: the shared check builds an argument name per leaf, which
+ * costs more than hashing small leaves; when every leaf is a Uint8Array there is nothing to
+ * report, otherwise the shared check runs and throws its own error.
+ */
+function checkLeaves(leaves: unknown, index?: unknown): void {
+  if (Array.isArray(leaves) && (index === undefined || Number.isSafeInteger(index) && (index as number) >= 0)) {
+    let ok = true;
+    for (let i = 0; i < leaves.length; i++) if (!(leaves[i] instanceof Uint8Array)) { ok = false; break; }
+    if (ok) return;
+  }
+  checkMerkleArgs(leaves, index);
 }
 
 function checkPacked(messages: unknown): asserts messages is PackedMessages {
@@ -248,7 +263,7 @@ function makeBackend(inst: Blake3Instance, ed: Ed25519Impl | null, fallbackReaso
     },
 
     merkleRoot(leaves: readonly Uint8Array[]): Uint8Array {
-      checkMerkleArgs(leaves);
+      checkLeaves(leaves);
       const { ptrs, mem } = packLeaves(inst, leaves, [32]);
       const [data, offsets, level, out] = ptrs as [number, number, number, number];
       inst.exports.merkleRoot(data, offsets, leaves.length, level, out);
@@ -258,7 +273,7 @@ function makeBackend(inst: Blake3Instance, ed: Ed25519Impl | null, fallbackReaso
     },
 
     merkleProof(leaves: readonly Uint8Array[], index: number): MerkleProof {
-      checkMerkleArgs(leaves, index);
+      checkLeaves(leaves, index);
       const leafCount = leaves.length;
       if (index >= leafCount) throw new RangeError(`index must be < leaves.length (${leafCount}), got ${index}`);
       // At most one sibling per level: ceil(log2(leafCount)) <= 32.

@@ -35,8 +35,12 @@ const DUMMY_OUT: usize = memory.data(32 * 4, 16);
  */
 const SUBTREE_DEPTH_MAX: usize = 40;
 const SUBTREE_CVS: usize = memory.data(<i32>(SUBTREE_DEPTH_MAX * 256), 16);
-/** Queue of short messages waiting for a 4-lane batch: pointer, length, output pointer. */
-const PENDING: usize = memory.data(4 * 12, 16);
+/**
+ * Single-chunk messages waiting for a 4-lane batch, one queue per block count (1..16): entries
+ * of (pointer, length, output pointer), and the fill of each queue.
+ */
+const PENDING: usize = memory.data(16 * 4 * 12, 16);
+const QUEUE_FILL: usize = memory.data(16 * 4, 16);
 
 const ZERO4: v128 = i8x16.splat(0);
 
@@ -219,57 +223,80 @@ export function hashInto(input: usize, len: usize, key: usize, flags: u32, out: 
 }
 
 /**
- * Up to four messages of <= 64 bytes each (a single block: CHUNK_START | CHUNK_END | ROOT) in
- * the lanes of one compression. Unused lanes repeat lane 0 and write to DUMMY_OUT.
+ * Up to four single-chunk messages with the same block count (queue `q` of PENDING) in the lanes
+ * of v128: full blocks load straight from the messages, the last block is masked per lane (its
+ * length may differ). Unused lanes repeat lane 0 and write to DUMMY_OUT.
  */
-function flushShort(count: u32, key: usize, flags: u32): void {
+function flushQueue(q: usize, blocks: u32, count: u32, key: usize, flags: u32): void {
   for (let k: u32 = count; k < 4; k++) {
-    store<u32>(PENDING + k * 12, load<u32>(PENDING));
-    store<u32>(PENDING + k * 12 + 4, load<u32>(PENDING + 4));
-    store<u32>(PENDING + k * 12 + 8, <u32>(DUMMY_OUT + (k << 5)));
+    store<u32>(q + k * 12, load<u32>(q));
+    store<u32>(q + k * 12 + 4, load<u32>(q + 4));
+    store<u32>(q + k * 12 + 8, <u32>(DUMMY_OUT + (k << 5)));
   }
-  const p0 = <usize>load<u32>(PENDING), l0 = load<u32>(PENDING, 4);
-  const p1 = <usize>load<u32>(PENDING, 12), l1 = load<u32>(PENDING, 16);
-  const p2 = <usize>load<u32>(PENDING, 24), l2 = load<u32>(PENDING, 28);
-  const p3 = <usize>load<u32>(PENDING, 36), l3 = load<u32>(PENDING, 40);
+  const p0 = <usize>load<u32>(q), l0 = load<u32>(q, 4);
+  const p1 = <usize>load<u32>(q, 12), l1 = load<u32>(q, 16);
+  const p2 = <usize>load<u32>(q, 24), l2 = load<u32>(q, 28);
+  const p3 = <usize>load<u32>(q, 36), l3 = load<u32>(q, 40);
+  splatCv4(key);
+  const len64 = i32x4.splat(64);
+  let start = CHUNK_START;
+  for (let b: u32 = 0; b + 1 < blocks; b++) {
+    const o = <usize>b << 6;
+    loadBlocks4(p0 + o, p1 + o, p2 + o, p3 + o);
+    compress4(H4, M4, ZERO4, ZERO4, len64, i32x4.splat(flags | start));
+    start = 0;
+  }
+  const lastOff: u32 = (blocks - 1) << 6;
+  const o = <usize>lastOff;
   for (let g: u32 = 0; g < 4; g++) {
-    const o = <usize>g << 6;
+    const m = <usize>g << 6;
     transposeStore(
-      maskedLoad(p0, g, l0), maskedLoad(p1, g, l1), maskedLoad(p2, g, l2), maskedLoad(p3, g, l3),
-      M4 + o, M4 + o + 16, M4 + o + 32, M4 + o + 48,
+      maskedLoad(p0 + o, g, l0 - lastOff), maskedLoad(p1 + o, g, l1 - lastOff),
+      maskedLoad(p2 + o, g, l2 - lastOff), maskedLoad(p3 + o, g, l3 - lastOff),
+      M4 + m, M4 + m + 16, M4 + m + 32, M4 + m + 48,
     );
   }
-  splatCv4(key);
-  compress4(H4, M4, ZERO4, ZERO4, vec4(l0, l1, l2, l3), i32x4.splat(flags | CHUNK_START | CHUNK_END | ROOT));
-  storeCvs4(<usize>load<u32>(PENDING, 8), <usize>load<u32>(PENDING, 20), <usize>load<u32>(PENDING, 32), <usize>load<u32>(PENDING, 44));
+  const lens = vec4(l0 - lastOff, l1 - lastOff, l2 - lastOff, l3 - lastOff);
+  compress4(H4, M4, ZERO4, ZERO4, lens, i32x4.splat(flags | start | CHUNK_END | ROOT));
+  storeCvs4(<usize>load<u32>(q, 8), <usize>load<u32>(q, 20), <usize>load<u32>(q, 32), <usize>load<u32>(q, 44));
 }
 
 /**
  * n messages packed at data with n + 1 u32 offsets (checked by the caller: non-decreasing,
- * within the data); hash i to out + 32i. Messages of <= 64 bytes go four to a compression.
+ * within the data); hash i to out + 32i. Single-chunk messages (<= 1024 bytes) wait in one
+ * queue per block count and go four to a v128 compression; longer ones are hashed on their own.
  */
 export function hashManyPacked(data: usize, offsets: usize, n: u32, key: usize, flags: u32, out: usize): void {
-  let pending: u32 = 0;
+  for (let b: usize = 0; b < 16; b++) store<u32>(QUEUE_FILL + (b << 2), 0);
   let start = load<u32>(offsets);
   for (let i: u32 = 0; i < n; i++) {
     const end = load<u32>(offsets + ((<usize>i + 1) << 2));
     const len = end - start;
     const p = data + start;
     const o = out + (<usize>i << 5);
-    if (len <= 64) {
-      const q = PENDING + pending * 12;
-      store<u32>(q, <u32>p);
-      store<u32>(q, len, 4);
-      store<u32>(q, <u32>o, 8);
-      if (++pending == 4) {
-        flushShort(4, key, flags);
-        pending = 0;
+    if (len <= CHUNK_LEN) {
+      const bi: usize = len == 0 ? 0 : (len - 1) >> 6;
+      const q = PENDING + bi * 48;
+      const fill = load<u32>(QUEUE_FILL + (bi << 2));
+      const e = q + fill * 12;
+      store<u32>(e, <u32>p);
+      store<u32>(e, len, 4);
+      store<u32>(e, <u32>o, 8);
+      if (fill == 3) {
+        flushQueue(q, <u32>bi + 1, 4, key, flags);
+        store<u32>(QUEUE_FILL + (bi << 2), 0);
+      } else {
+        store<u32>(QUEUE_FILL + (bi << 2), fill + 1);
       }
     } else {
       hashInto(p, len, key, flags, o);
     }
     start = end;
   }
-  if (pending == 1) hashChunk(<usize>load<u32>(PENDING), load<u32>(PENDING, 4), key, 0, flags, true, <usize>load<u32>(PENDING, 8));
-  else if (pending > 1) flushShort(pending, key, flags);
+  for (let bi: usize = 0; bi < 16; bi++) {
+    const fill = load<u32>(QUEUE_FILL + (bi << 2));
+    const q = PENDING + bi * 48;
+    if (fill == 1) hashChunk(<usize>load<u32>(q), load<u32>(q, 4), key, 0, flags, true, <usize>load<u32>(q, 8));
+    else if (fill > 1) flushQueue(q, <u32>bi + 1, fill, key, flags);
+  }
 }
