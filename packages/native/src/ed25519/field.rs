@@ -199,16 +199,23 @@ impl Fe {
     }
 
     /// z^((p - 5) / 8) = z^(2^252 - 3).
-    fn pow_p58(&self) -> Fe {
+    pub fn pow_p58(&self) -> Fe {
         let (t, _) = self.pow250_1();
         t.pow2k(2).mul(self)
     }
 
-    /// sqrt(u / v) if it exists (the non-negative root is not forced here).
-    pub fn sqrt_ratio(u: &Fe, v: &Fe) -> Option<Fe> {
+    /// sqrt(u / v), first half: (u v^3, w = u v^7); the caller computes w^((p-5)/8), possibly
+    /// eight at a time.
+    pub fn sqrt_ratio_prepare(u: &Fe, v: &Fe) -> (Fe, Fe) {
         let v3 = v.square().mul(v);
         let v7 = v3.square().mul(v);
-        let mut x = u.mul(&v3).mul(&u.mul(&v7).pow_p58());
+        (u.mul(&v3), u.mul(&v7))
+    }
+
+    /// sqrt(u / v), second half: x = u v^3 w^((p-5)/8) if v x^2 = u, x sqrt(-1) if v x^2 = -u,
+    /// else None (no root). The sign of x is not fixed here.
+    pub fn sqrt_ratio_finish(u: &Fe, v: &Fe, uv3: &Fe, w_p58: &Fe) -> Option<Fe> {
+        let mut x = uv3.mul(w_p58);
         let check = v.mul(&x.square());
         if check.sub(u).is_zero() {
             Some(x)

@@ -43,16 +43,9 @@ impl Point {
     /// bit is the sign of x; x = 0 with the sign bit set is accepted (-0 = 0). None when
     /// (y^2 - 1) / (d y^2 + 1) is not a square.
     pub fn decompress(b: &[u8; 32]) -> Option<Point> {
-        let y = Fe::from_bytes(b);
-        let sign = b[31] >> 7 == 1;
-        let yy = y.square();
-        let u = yy.sub(&ONE);
-        let v = D.mul(&yy).add(&ONE);
-        let mut x = Fe::sqrt_ratio(&u, &v)?;
-        if x.is_negative() != sign {
-            x = x.neg();
-        }
-        Some(Point { x, y, z: ONE, t: x.mul(&y) })
+        let d = Decompressing::start(b);
+        let w = d.w.pow_p58();
+        d.finish(&w)
     }
 
     pub fn neg(&self) -> Point {
@@ -138,5 +131,37 @@ impl Point {
 
     pub fn is_identity(&self) -> bool {
         self.x.is_zero() && self.y.sub(&self.z).is_zero()
+    }
+}
+
+/// Point decoding split around its one expensive step (the exponentiation of `w`), so that
+/// callers can run eight of those at once (see ifma.rs).
+pub struct Decompressing {
+    y: Fe,
+    u: Fe,
+    v: Fe,
+    uv3: Fe,
+    sign: bool,
+    /// Raise this to (p - 5) / 8 and pass the result to `finish`.
+    pub w: Fe,
+}
+
+impl Decompressing {
+    pub fn start(b: &[u8; 32]) -> Decompressing {
+        let y = Fe::from_bytes(b);
+        let sign = b[31] >> 7 == 1;
+        let yy = y.square();
+        let u = yy.sub(&ONE);
+        let v = D.mul(&yy).add(&ONE);
+        let (uv3, w) = Fe::sqrt_ratio_prepare(&u, &v);
+        Decompressing { y, u, v, uv3, sign, w }
+    }
+
+    pub fn finish(&self, w_p58: &Fe) -> Option<Point> {
+        let mut x = Fe::sqrt_ratio_finish(&self.u, &self.v, &self.uv3, w_p58)?;
+        if x.is_negative() != self.sign {
+            x = x.neg();
+        }
+        Some(Point { x, y: self.y, z: ONE, t: x.mul(&self.y) })
     }
 }
