@@ -1,0 +1,200 @@
+// SafetyRules, evidence, verification modes and exactly-once execution, as unit tests.
+import { describe, expect, it } from 'vitest';
+import {
+  CODEC_LIMITS,
+  ConfigError,
+  encodeBatch,
+  KvApp,
+  makeEvidence,
+  PbftReplica,
+  ReplicatedState,
+  SafetyError,
+  SafetyRules,
+  toStatement,
+  ValidatorSet,
+  verifyEvidence,
+  type Message,
+  type Output,
+  type Prepare,
+} from '@bpci/core';
+import { cachingCrypto } from '../src/testing/sim-crypto.js';
+import { validatorSeed } from '../src/testing/sim.js';
+import { utf8Decode, utf8Encode } from '../src/codec/wire.js';
+import { nodeEd25519Backend } from './helpers/node-ed25519.js';
+
+const crypto = cachingCrypto(nodeEd25519Backend());
+const seeds = [0, 1, 2, 3].map(validatorSeed);
+const vs = new ValidatorSet(seeds.map((s) => ({ publicKey: crypto.ed25519PublicKey(s) })));
+const d = (x: number): Uint8Array => new Uint8Array(32).fill(x);
+
+describe('SafetyRules', () => {
+  it('never signs two digests for one slot, and persists each new obligation', () => {
+    const sr = new SafetyRules(1, seeds[1]!, crypto);
+    const a = sr.signPrepare(0, 5, d(1));
+    expect(a.persist).toEqual([{ kind: 'vote', vote: { kind: 'prepare', view: 0, seq: 5, digest: d(1) } }]);
+    expect(sr.signPrepare(0, 5, d(1)).persist).toEqual([]); // same statement: no new obligation
+    expect(() => sr.signPrepare(0, 5, d(2))).toThrow(SafetyError);
+    expect(() => sr.signPrepare(0, 5, d(2))).toThrow(expect.objectContaining({ code: 'conflicting-vote' }));
+    expect(sr.signCommit(0, 5, d(2)).message.kind).toBe('commit'); // another phase is another slot
+    expect(sr.signPrepare(1, 5, d(2)).message.view).toBe(1); // another view is another slot
+  });
+
+  it('keeps its promises across a restart from its persisted records', () => {
+    const sr = new SafetyRules(1, seeds[1]!, crypto);
+    const records = [...sr.signPrepare(0, 5, d(1)).persist, ...sr.signViewChange({ kind: 'view-change', newView: 2, stableSeq: 0, stableDigest: d(0), checkpointProof: [], prepared: [] }).persist];
+    const votes = records.flatMap((r) => (r.kind === 'vote' ? [r.vote] : []));
+    const view = Math.max(0, ...records.flatMap((r) => (r.kind === 'view' ? [r.view] : [])));
+    const again = new SafetyRules(1, seeds[1]!, crypto, { votes, view });
+    expect(() => again.signPrepare(0, 5, d(2))).toThrow(SafetyError);
+    // after a view-change for view 2 it never votes in a lower view
+    expect(() => again.signPrepare(1, 6, d(3))).toThrow(expect.objectContaining({ code: 'stale-view' }));
+    expect(again.signPrepare(2, 6, d(3)).persist).toHaveLength(1);
+    // and a runtime that forgot the records would sign the conflict: the simulator's planted bug
+    expect(() => new SafetyRules(1, seeds[1]!, crypto).signPrepare(0, 5, d(2))).not.toThrow();
+  });
+
+  it('signatures verify under the validator key', () => {
+    const sr = new SafetyRules(2, seeds[2]!, crypto);
+    const m = sr.signCommit(3, 9, d(7)).message;
+    const ev = makeEvidence(toStatement(m), toStatement(sr.signCommit(4, 9, d(7)).message));
+    expect(verifyEvidence(ev, vs, crypto)).toEqual({ ok: false, reason: 'statements are not about the same slot by the same validator' });
+  });
+});
+
+describe('evidence', () => {
+  const byz = (digest: Uint8Array) => {
+    // a Byzantine validator signs directly, bypassing SafetyRules
+    const unsigned = { kind: 'prepare' as const, view: 0, seq: 1, digest, from: 3, sig: new Uint8Array(64) };
+    const sr = new SafetyRules(3, seeds[3]!, crypto);
+    return { ...unsigned, sig: sr.signPrepare(0, 1, digest).message.sig };
+  };
+  it('two validly signed conflicting statements are equivocation', () => {
+    expect(verifyEvidence(makeEvidence(toStatement(byz(d(1))), toStatement(byz(d(2)))), vs, crypto)).toEqual({ ok: true, validator: 3 });
+  });
+  it('an identical duplicate is not', () => {
+    expect(verifyEvidence(makeEvidence(toStatement(byz(d(1))), toStatement(byz(d(1)))), vs, crypto).ok).toBe(false);
+  });
+  it('a forged signature is not', () => {
+    const b = byz(d(2));
+    const sig = b.sig.slice();
+    sig[5]! ^= 4;
+    expect(verifyEvidence(makeEvidence(toStatement(byz(d(1))), toStatement({ ...b, sig })), vs, crypto)).toEqual({ ok: false, reason: 'a signature does not verify' });
+  });
+});
+
+describe('replicated state', () => {
+  it('executes each (client, requestSeq) once and replays the cached result', () => {
+    const st = new ReplicatedState(new KvApp(crypto), crypto);
+    const r = (seq: number) => ({ kind: 'request' as const, clientId: 'c', requestSeq: seq, op: utf8Encode('add n 1') });
+    const txt = (xs: Uint8Array[]) => xs.map((x) => utf8Decode(x, 'r'));
+    // the duplicate of #1 is not executed; once #2 ran, only #2's result is cached (older: empty)
+    expect(txt(st.execute(1, [r(1), r(1), r(2)]))).toEqual(['1', '', '2']);
+    expect(txt(st.execute(2, [r(2)]))).toEqual(['2']);
+    expect(txt(st.execute(2, [r(2), r(1), r(3)]))).toEqual(['2', '', '3']);
+    const snap = st.snapshot();
+    const copy = new ReplicatedState(new KvApp(crypto), crypto);
+    copy.restore(snap);
+    expect(copy.snapshot()).toEqual(snap);
+    expect(txt(copy.execute(3, [r(3), r(4)]))).toEqual(['3', '4']);
+  });
+
+  it('the KV app rejects bad ops with an error result, never a throw', () => {
+    const app = new KvApp(crypto);
+    const run = (op: string) => utf8Decode(app.execute([utf8Encode(op)])[0]!, 'r');
+    expect(run('set a hello world')).toBe('ok');
+    expect(run('get a')).toBe('hello world');
+    expect(run('add b 10')).toBe('10');
+    expect(run('transfer b c 4')).toBe('ok');
+    expect(run('transfer b c 7')).toBe('insufficient');
+    expect(run('get c')).toBe('4');
+    expect(run('frobnicate')).toMatch(/^error/);
+    expect(run('add b 1e3')).toMatch(/^error/);
+    expect(() => app.restore(new Uint8Array([0, 0, 0, 9]))).toThrow();
+  });
+});
+
+describe('verification modes', () => {
+  const make = (id: number, verify: 'lazy' | 'eager') =>
+    new PbftReplica({ id, validators: vs, seed32: seeds[id]!, crypto, app: new KvApp(crypto), config: { verify } });
+  const request = { kind: 'request' as const, clientId: 'c', requestSeq: 1, op: utf8Encode('add x 1') };
+  const prePrepareFrom0 = (): Message => {
+    const out = make(0, 'lazy').step({ kind: 'request', request });
+    return out.sendAfterPersist[0]!.message;
+  };
+  const prepareFrom = (id: number, pp: Message & { kind: 'pre-prepare' }, corrupt = false): Prepare => {
+    const p = new SafetyRules(id, seeds[id]!, crypto).signPrepare(pp.view, pp.seq, pp.digest).message as Prepare;
+    if (!corrupt) return p;
+    const sig = p.sig.slice();
+    sig[0]! ^= 1;
+    return { ...p, sig };
+  };
+
+  it('eager: every signature is verified before the message counts', () => {
+    const r = make(1, 'eager');
+    const pp = prePrepareFrom0() as Message & { kind: 'pre-prepare' };
+    const out = r.step({ kind: 'message', from: 0, message: pp });
+    expect(out.verify).toHaveLength(1);
+    expect(out.sendAfterPersist).toHaveLength(0); // no prepare before the pre-prepare is verified
+    const after = r.step({ kind: 'verified', jobId: out.verify[0]!.jobId, valid: new Uint8Array([1]) });
+    expect(after.sendAfterPersist.map((e) => e.message.kind)).toEqual(['prepare']);
+    expect(after.persist.map((p) => p.kind)).toEqual(['vote']);
+  });
+
+  it('eager: a bad signature is never counted and is reported', () => {
+    const r = make(1, 'eager');
+    const pp = prePrepareFrom0() as Message & { kind: 'pre-prepare' };
+    const o1 = r.step({ kind: 'message', from: 0, message: pp });
+    r.step({ kind: 'verified', jobId: o1.verify[0]!.jobId, valid: crypto.ed25519VerifyBatch(o1.verify[0]!.items) });
+    const bad = prepareFrom(2, pp, true);
+    const o2 = r.step({ kind: 'message', from: 2, message: bad });
+    const o3 = r.step({ kind: 'verified', jobId: o2.verify[0]!.jobId, valid: crypto.ed25519VerifyBatch(o2.verify[0]!.items) });
+    expect(o3.events).toEqual([expect.objectContaining({ kind: 'slash', reason: 'InvalidVote', validator: 2 })]);
+    expect(r.status().slots[0]!.prepares).toBe(1); // only its own
+  });
+
+  it('lazy: votes count at once; the prepared certificate is verified in one job before the commit', () => {
+    const r = make(1, 'lazy');
+    const pp = prePrepareFrom0() as Message & { kind: 'pre-prepare' };
+    const o1 = r.step({ kind: 'message', from: 0, message: pp });
+    expect(o1.verify).toHaveLength(0);
+    expect(o1.sendAfterPersist.map((e) => e.message.kind)).toEqual(['prepare']);
+    const o2 = r.step({ kind: 'message', from: 2, message: prepareFrom(2, pp) });
+    // quorum reached (primary + 1 + 2): one job covers the pre-prepare and the peer's prepare
+    expect(o2.verify).toHaveLength(1);
+    expect(o2.verify[0]!.items).toHaveLength(2);
+    expect(o2.sendAfterPersist).toHaveLength(0);
+    const o3 = r.step({ kind: 'verified', jobId: o2.verify[0]!.jobId, valid: crypto.ed25519VerifyBatch(o2.verify[0]!.items) });
+    expect(o3.sendAfterPersist.map((e) => e.message.kind)).toEqual(['commit']);
+  });
+
+  it('lazy: a forged vote in the certificate is dropped and reported; the commit waits for a valid quorum', () => {
+    const r = make(1, 'lazy');
+    const pp = prePrepareFrom0() as Message & { kind: 'pre-prepare' };
+    r.step({ kind: 'message', from: 0, message: pp });
+    const o2 = r.step({ kind: 'message', from: 3, message: prepareFrom(3, pp, true) });
+    const o3 = r.step({ kind: 'verified', jobId: o2.verify[0]!.jobId, valid: crypto.ed25519VerifyBatch(o2.verify[0]!.items) });
+    expect(o3.events).toEqual([expect.objectContaining({ kind: 'slash', reason: 'InvalidVote', validator: 3 })]);
+    expect(o3.sendAfterPersist).toHaveLength(0);
+    const o4 = r.step({ kind: 'message', from: 2, message: prepareFrom(2, pp) });
+    const o5 = r.step({ kind: 'verified', jobId: o4.verify[0]!.jobId, valid: crypto.ed25519VerifyBatch(o4.verify[0]!.items) });
+    expect(o5.sendAfterPersist.map((e) => e.message.kind)).toEqual(['commit']);
+  });
+
+  it('drops a message whose signer is not the authenticated link', () => {
+    const r = make(1, 'lazy');
+    const pp = prePrepareFrom0() as Message & { kind: 'pre-prepare' };
+    const out: Output = r.step({ kind: 'message', from: 2, message: pp });
+    expect(out.events).toEqual([expect.objectContaining({ kind: 'dropped', from: 2 })]);
+  });
+});
+
+describe('config', () => {
+  it('rejects inconsistent bounds with a message naming the key', () => {
+    const mk = (config: object) => new PbftReplica({ id: 0, validators: vs, seed32: seeds[0]!, crypto, app: new KvApp(crypto), config });
+    expect(() => mk({ watermarkWindow: 10, checkpointInterval: 4 })).toThrow(ConfigError);
+    expect(() => mk({ inflightMax: 1000 })).toThrow(/inflightMax/);
+    expect(() => mk({ batchSizeMax: CODEC_LIMITS.batchRequestsMax + 1 })).toThrow(/batchSizeMax/);
+    expect(() => new PbftReplica({ id: 0, validators: vs, seed32: seeds[1]!, crypto, app: new KvApp(crypto) })).toThrow(/public key/);
+    expect(encodeBatch([]).length).toBe(4);
+  });
+});
