@@ -1,13 +1,13 @@
 // Scalar multiplication: the fixed-base comb for signing (secret scalars, constant-time table
-// selection) and the variable-time double-scalar product [s]B + [k]P for verification (public
-// inputs only). Tables are computed from B on first use; nothing is copied from elsewhere.
+// selection), the variable-time double-scalar product [s]B + [k]P for single verification and
+// the Straus multi-scalar product for batches (public inputs only). Tables are computed from B
+// on first use; nothing is copied from elsewhere.
 
-import { FE } from './field';
+import { FE, feCmov, feNeg, feOne, feZero } from './field';
 import {
   NIELS, PT, geAdd, geBase, geCmovNiels, geDbl, geMadd, geMsub, geP3Identity, geSubC, geToCached,
-  geToNiels, geToP2, geToP3, X, Y,
+  geToNiels, geToP2, geToP3,
 } from './point';
-import { feOne, feZero, feNeg, feCopy } from './field';
 
 // ---- fixed base (signing) ---------------------------------------------------------------------
 
@@ -58,9 +58,10 @@ function selectRadix(i: i32, e: i32): void {
   // -Q: swap y+x and y-x, negate 2dxy (done with cmov so the sign does not branch)
   geCmovSwap(SEL, SEL + FE, neg);
   feNeg(NEGT, SEL + 2 * FE);
-  cmovFe(SEL + 2 * FE, NEGT, neg);
+  feCmov(SEL + 2 * FE, NEGT, neg);
 }
 
+/** Swap field elements a and b when bit is 1, without a branch. */
 function geCmovSwap(a: usize, b: usize, bit: i64): void {
   const mask: i64 = -bit;
   for (let i: usize = 0; i < FE; i += 8) {
@@ -69,14 +70,6 @@ function geCmovSwap(a: usize, b: usize, bit: i64): void {
     const t = (x ^ y) & mask;
     store<i64>(a + i, x ^ t);
     store<i64>(b + i, y ^ t);
-  }
-}
-
-function cmovFe(h: usize, g: usize, bit: i64): void {
-  const mask: i64 = -bit;
-  for (let i: usize = 0; i < FE; i += 8) {
-    const x = load<i64>(h + i);
-    store<i64>(h + i, x ^ ((x ^ load<i64>(g + i)) & mask));
   }
 }
 
