@@ -40,34 +40,43 @@ export class ReplicatedState {
     return s === undefined || r.requestSeq > s.requestSeq;
   }
 
-  /** Execute one committed batch at `seq`; one result per request. */
+  /**
+   * Execute one committed batch at `seq`; one result per request. Requests are taken in batch
+   * order: a duplicate of the client's latest request (from an earlier batch or earlier in this
+   * one) gets that request's result; anything older gets an empty result.
+   */
   execute(seq: number, requests: readonly ClientRequest[]): Uint8Array[] {
     const results = new Array<Uint8Array>(requests.length);
     const freshIdx: number[] = [];
-    const latest = new Map<string, number>();
+    /** Per client: latest requestSeq so far and where its result comes from (batch index or -1). */
+    const latest = new Map<string, { requestSeq: number; index: number }>();
+    const dupOf = new Array<number>(requests.length).fill(-2); // -2 fresh/stale, -1 session, >=0 batch index
     for (let i = 0; i < requests.length; i++) {
       const r = requests[i]!;
-      const last = latest.get(r.clientId) ?? this.sessions.get(r.clientId)?.requestSeq ?? 0;
-      if (r.requestSeq > last) {
+      const cur = latest.get(r.clientId) ?? { requestSeq: this.sessions.get(r.clientId)?.requestSeq ?? 0, index: -1 };
+      if (r.requestSeq > cur.requestSeq) {
         freshIdx.push(i);
-        latest.set(r.clientId, r.requestSeq);
+        latest.set(r.clientId, { requestSeq: r.requestSeq, index: i });
+      } else if (r.requestSeq === cur.requestSeq) {
+        dupOf[i] = cur.index;
       }
     }
     const out = this.app.execute(freshIdx.map((i) => requests[i]!.op));
     if (out.length !== freshIdx.length) {
       throw new Error(`StateMachine.execute returned ${out.length} results for ${freshIdx.length} ops`);
     }
-    freshIdx.forEach((i, k) => {
+    for (let i = 0; i < requests.length; i++) {
       const r = requests[i]!;
+      const dup = dupOf[i]!;
+      if (dup === -1) results[i] = this.sessions.get(r.clientId)!.result;
+      else if (dup === -2) results[i] = STALE;
+    }
+    freshIdx.forEach((i, k) => {
       results[i] = out[k]!;
+      const r = requests[i]!;
       this.sessions.set(r.clientId, { requestSeq: r.requestSeq, seq, result: out[k]! });
     });
-    for (let i = 0; i < requests.length; i++) {
-      if (results[i] !== undefined) continue;
-      const r = requests[i]!;
-      const s = this.sessions.get(r.clientId);
-      results[i] = s !== undefined && s.requestSeq === r.requestSeq ? s.result : STALE;
-    }
+    for (let i = 0; i < requests.length; i++) if (dupOf[i]! >= 0) results[i] = results[dupOf[i]!]!;
     return results;
   }
 
