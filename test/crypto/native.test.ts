@@ -30,7 +30,7 @@ describe.skipIf(!nb)('native only', () => {
 
   it('equal-length leaves (the 16-lane transposing kernel) give the oracle root and proofs', () => {
     const r = rng(606);
-    for (const [n, len] of [[17, 0], [16, 1], [33, 3], [500, 31], [1000, 32], [300, 33], [257, 64], [130, 65], [40, 127], [40, 128], [20, 129], [18, 1023]] as const) {
+    for (const [n, len] of [[17, 0], [16, 1], [33, 3], [500, 31], [1000, 32], [300, 33], [257, 64], [130, 65], [40, 127], [40, 128], [20, 129], [18, 1023], [2048, 32], [2049, 8], [3071, 32], [4097, 0]] as const) {
       const leaves = Array.from({ length: n }, () => r.bytes(len));
       expect(toHex(b.merkleRoot(leaves)), `n=${n} len=${len}`).toBe(toHex(oracle.merkleRoot(leaves)));
       const idx = r.int(n);

@@ -83,30 +83,48 @@ fn leaf_hash_one(leaf: &[u8]) -> [u8; 32] {
 /// that are themselves hashes) go through the 16-lane kernel.
 pub fn merkle_leaves(data: &[u8], offsets: &[u32]) -> Vec<[u8; 32]> {
     let n = offsets.len() - 1;
+    let uniform = uniform_len(offsets);
+    if n < PAR_ITEMS_MIN {
+        return leaf_range(data, offsets, uniform, 0, n);
+    }
     let mut out = vec![[0u8; 32]; n];
-    if n == 0 {
-        return out;
+    out.par_chunks_mut(PAR_GRAIN).enumerate().for_each(|(c, chunk)| {
+        let lo = c * PAR_GRAIN;
+        chunk.copy_from_slice(&leaf_range(data, offsets, uniform, lo, lo + chunk.len()));
+    });
+    out
+}
+
+/// Some(len) when every leaf has the same length and fits one chunk with its prefix.
+fn uniform_len(offsets: &[u32]) -> Option<usize> {
+    if offsets.len() < 2 {
+        return None;
     }
     let len = (offsets[1] - offsets[0]) as usize;
-    let uniform = len + 1 <= lanes::CHUNK_LEN && offsets.windows(2).all(|w| (w[1] - w[0]) as usize == len);
-    let par = n >= PAR_ITEMS_MIN;
-    if uniform {
-        if par {
-            out.par_chunks_mut(PAR_GRAIN)
-                .enumerate()
-                .for_each(|(c, chunk)| lanes::hash_prefixed_strided(0x00, data, c * PAR_GRAIN, len, len, chunk));
-        } else {
-            lanes::hash_prefixed_strided(0x00, data, 0, len, len, &mut out);
-        }
-    } else {
-        let work = |(i, o): (usize, &mut [u8; 32])| *o = leaf_hash_one(msg(data, offsets, i));
-        if par {
-            out.par_iter_mut().enumerate().with_min_len(256).for_each(work);
-        } else {
-            out.iter_mut().enumerate().for_each(work);
-        }
+    let same = len + 1 <= lanes::CHUNK_LEN && offsets.windows(2).all(|w| (w[1] - w[0]) as usize == len);
+    same.then_some(len)
+}
+
+/// Leaf hashes of leaves lo..hi, on the calling thread.
+fn leaf_range(data: &[u8], offsets: &[u32], uniform: Option<usize>, lo: usize, hi: usize) -> Vec<[u8; 32]> {
+    let mut out = vec![[0u8; 32]; hi - lo];
+    match uniform {
+        Some(len) => lanes::hash_prefixed_strided(0x00, data, lo, len, len, &mut out),
+        None => out.iter_mut().enumerate().for_each(|(i, o)| *o = leaf_hash_one(msg(data, offsets, lo + i))),
     }
     out
+}
+
+/// Leaves per subtree in `merkle_root` (a power of two: its root is a node of the full tree).
+const SUBTREE_LEAVES: usize = 1024;
+
+/// Root of leaves lo..hi computed on the calling thread, all in cache.
+fn subtree_root(data: &[u8], offsets: &[u32], uniform: Option<usize>, lo: usize, hi: usize) -> [u8; 32] {
+    let mut level = leaf_range(data, offsets, uniform, lo, hi);
+    while level.len() > 1 {
+        level = merkle_next(&level);
+    }
+    level[0]
 }
 
 /// The next level up: pairs hashed with the node prefix, an odd last node promoted.
@@ -130,11 +148,25 @@ pub fn merkle_next(level: &[[u8; 32]]) -> Vec<[u8; 32]> {
     next
 }
 
+/// The root. Large trees are cut into subtrees of SUBTREE_LEAVES leaves starting at multiples
+/// of SUBTREE_LEAVES: pairing level by level never crosses such a boundary below that height,
+/// and the promotion of an odd last node happens only in the last subtree, which is the same
+/// rule applied to that subtree alone. So the subtree roots are exactly the tree's nodes at that
+/// height; each is computed by one rayon task in cache, then the levels above are combined.
 pub fn merkle_root(data: &[u8], offsets: &[u32]) -> [u8; 32] {
-    let mut level = merkle_leaves(data, offsets);
-    if level.is_empty() {
+    let n = offsets.len() - 1;
+    if n == 0 {
         return *blake3::hash(&[]).as_bytes();
     }
+    let uniform = uniform_len(offsets);
+    let mut level = if n >= 2 * SUBTREE_LEAVES {
+        (0..n.div_ceil(SUBTREE_LEAVES))
+            .into_par_iter()
+            .map(|c| subtree_root(data, offsets, uniform, c * SUBTREE_LEAVES, ((c + 1) * SUBTREE_LEAVES).min(n)))
+            .collect()
+    } else {
+        leaf_range(data, offsets, uniform, 0, n)
+    };
     while level.len() > 1 {
         level = merkle_next(&level);
     }
