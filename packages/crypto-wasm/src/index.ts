@@ -132,13 +132,23 @@ class Blake3Instance {
       ptrs.push(p);
       p = align16(p + s + REGION_PAD);
     }
-    if (p > memoryBytesMax) {
-      throw new RangeError(`${what} too large for the wasm backend: needs ${p} bytes of linear memory, at most ${memoryBytesMax}`);
+    return { ptrs, mem: this.ensure(what, p) };
+  }
+
+  /** First byte of the dynamic area (for fixed layouts of hot small calls). */
+  get dynamicBase(): number {
+    return this.base;
+  }
+
+  /** Grows memory so that [0, end) exists; returns a current view of memory. */
+  ensure(what: string, end: number): Uint8Array {
+    if (end > memoryBytesMax) {
+      throw new RangeError(`${what} too large for the wasm backend: needs ${end} bytes of linear memory, at most ${memoryBytesMax}`);
     }
     const have = this.x.memory.buffer.byteLength;
-    if (p > have) this.x.memory.grow(Math.ceil((p - have) / WASM_PAGE));
+    if (end > have) this.x.memory.grow(Math.ceil((end - have) / WASM_PAGE));
     if (this.u8.buffer !== this.x.memory.buffer) this.u8 = new Uint8Array(this.x.memory.buffer);
-    return { ptrs, mem: this.u8 };
+    return this.u8;
   }
 
   /** Called after each call: drop an instance whose memory grew past retainBytesMax. */
@@ -198,9 +208,13 @@ function packLeaves(inst: Blake3Instance, leaves: readonly Uint8Array[], extra: 
 function makeBackend(inst: Blake3Instance, ed: Ed25519Impl | null, fallbackReason: string | undefined): WasmBackend {
   const js = jsBackend();
 
+  // The hot small call (link MACs): a fixed layout [key 32][out 32][data ...], no allocation
+  // beyond the result.
   function hashBytes(data: Uint8Array, key: Uint8Array | null): Uint8Array {
-    const { ptrs, mem } = inst.reserve('data', [data.length, 32, 32]);
-    const [p, k, o] = ptrs as [number, number, number];
+    const k = inst.dynamicBase;
+    const o = k + 32;
+    const p = k + 64;
+    const mem = inst.ensure('data', p + data.length + REGION_PAD);
     mem.set(data, p);
     if (key) mem.set(key, k);
     inst.exports.blake3(p, data.length, key ? k : 0, o);
