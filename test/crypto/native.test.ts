@@ -66,6 +66,17 @@ describe.skipIf(!nb)('native only', () => {
     await expect(b.powSearchAsync(header, target, -1n, 1)).rejects.toThrow(RangeError);
   });
 
+  it('async calls return at once and let the event loop run while the work is pending', async () => {
+    const order: string[] = [];
+    // 2^24 nonces against a target nothing meets: far more than one event-loop turn of work.
+    const pending = b.powSearchAsync(new Uint8Array(80), new Uint8Array(32), 0n, 1 << 24).then((r) => order.push(`pow:${r}`));
+    order.push('returned');
+    await new Promise<void>((resolve) => setImmediate(() => { order.push('immediate'); resolve(); }));
+    await pending;
+    expect(order).toEqual(['returned', 'immediate', 'pow:null']);
+    expect(b.laneKernel).toMatch(/^(avx512|portable)$/);
+  });
+
   it('batch verify with bad items at random positions (sizes 1..300) equals the oracle', () => {
     const r = rng(1234);
     const pool: SignedItem[] = [];
