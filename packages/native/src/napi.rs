@@ -292,7 +292,7 @@ impl Env {
         if st != NAPI_OK {
             // SAFETY: ownership was not handed to Node; take it back.
             drop(unsafe { Box::from_raw(raw) });
-            return Err(JsError::error(format!("napi_create_async_work failed with status {st}")));
+            return self.reject_now(deferred, promise, format!("napi_create_async_work failed with status {st}"));
         }
         unsafe { (*raw).work = work };
         let st = unsafe { napi_queue_async_work(self.0, work) };
@@ -301,8 +301,17 @@ impl Env {
                 napi_delete_async_work(self.0, work);
                 drop(Box::from_raw(raw));
             }
-            return Err(JsError::error(format!("napi_queue_async_work failed with status {st}")));
+            return self.reject_now(deferred, promise, format!("napi_queue_async_work failed with status {st}"));
         }
+        Ok(Value(promise))
+    }
+}
+
+impl Env {
+    /// Settles a promise whose work could not be queued (so its deferred is not leaked).
+    fn reject_now(&self, deferred: NapiDeferred, promise: NapiValue, message: String) -> JsResult<Value> {
+        let err = self.error_value(&JsError::error(message));
+        unsafe { napi_reject_deferred(self.0, deferred, err) };
         Ok(Value(promise))
     }
 }
