@@ -1,12 +1,13 @@
 // The shared crypto suite against the wasm backend, plus what is specific to it: linear memory
-// that grows (and is given back) over large calls, the 4-lane short-message path around its
+// that grows (and is given back) over large calls, large inputs hashed in segments, the 4-lane short-message path around its
 // 64-byte edge, 4-lane PoW batches whose range is not a multiple of 4 or crosses 2^32, and
 // malformed packed offsets. Needs `npm run build -w @bpci/crypto-wasm` first.
 import { describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { jsBackend, packMessages } from '@bpci/core';
-import { loadWasmBackend, loadWasmBackendSync, memoryBytesMax, retainBytesMax, type WasmBackend } from '@bpci/crypto-wasm';
+import { blake3 as nobleBlake3 } from '@noble/hashes/blake3.js';
+import { loadWasmBackend, loadWasmBackendSync, memoryBytesMax, retainBytesMax, segmentBytes, type WasmBackend } from '@bpci/crypto-wasm';
 import { defineBackendSuite, rng } from './suite.js';
 
 const wasmPath = fileURLToPath(new URL('../../packages/crypto-wasm/build/blake3.wasm', import.meta.url));
@@ -25,13 +26,16 @@ describe.skipIf(!built)('wasm backend specifics', async () => {
     else expect(b.ed25519FallbackReason).toMatch(/./);
   });
 
-  it('large inputs grow memory, give it back after the call, and still hash right', () => {
-    const big = new Uint8Array((retainBytesMax | 0) + 3 * 1024 * 1024 + 17);
+  it('large packed inputs grow memory, give it back after the call, and still hash right', () => {
+    // blake3ManyPacked copies all of its data in at once (blake3 itself streams in segments).
+    const big = new Uint8Array(retainBytesMax + 3 * 1024 * 1024 + 17);
     const r = rng(4242);
     for (let i = 0; i < big.length; i += 4096) big[i] = r.next() & 0xff;
-    const want = toHex(oracle.blake3(big));
-    for (let round = 0; round < 3; round++) {
-      expect(toHex(b.blake3(big))).toBe(want);
+    const packed = { data: big, offsets: Uint32Array.from([0, 100, big.length]) };
+    const want = toHex(oracle.blake3(big.subarray(100)));
+    for (let round = 0; round < 2; round++) {
+      const got = b.blake3ManyPacked(packed);
+      expect(toHex(got.subarray(32, 64))).toBe(want);
       expect(b.memoryBytes()).toBeLessThanOrEqual(retainBytesMax);
     }
     // Growth below the retain bound is kept and reused across calls.
@@ -43,11 +47,29 @@ describe.skipIf(!built)('wasm backend specifics', async () => {
     expect(toHex(b.blake3(new Uint8Array([1, 2, 3])))).toBe(toHex(oracle.blake3(new Uint8Array([1, 2, 3]))));
   });
 
+  it('inputs longer than segmentBytes (hashed as subtrees + CV stack) match the oracle at segment edges', () => {
+    const r = rng(77);
+    const big = new Uint8Array(2 * segmentBytes + 5000);
+    for (let i = 0; i < big.length; i += 512) big[i] = r.next() & 0xff;
+    const key = r.bytes(32);
+    // One incremental oracle pass; a clone's digest is the hash of the prefix so far.
+    const h = nobleBlake3.create({});
+    let at = 0;
+    for (const len of [segmentBytes, segmentBytes + 1, segmentBytes + 1024, 2 * segmentBytes, 2 * segmentBytes + 5000]) {
+      h.update(big.subarray(at, len));
+      at = len;
+      expect(toHex(b.blake3(big.subarray(0, len))), `len ${len}`).toBe(toHex(h.clone().digest()));
+    }
+    expect(toHex(b.blake3Keyed(key, big))).toBe(toHex(nobleBlake3(big, { key })));
+    expect(b.memoryBytes()).toBeLessThan(segmentBytes + (1 << 20));
+  });
+
   it('rejects a call that would need more than memoryBytesMax with RangeError', () => {
     // A view whose length is what counts: no need to allocate 2 GiB to check the bound.
     const fake = { length: memoryBytesMax + 1 };
     const huge = Object.setPrototypeOf(fake, Uint8Array.prototype) as Uint8Array;
-    expect(() => b.blake3(huge)).toThrow(RangeError);
+    expect(() => b.powSearch(huge, new Uint8Array(32), 0n, 1)).toThrow(RangeError);
+    expect(() => b.powSearch(huge, new Uint8Array(32), 0n, 1)).toThrow(/header/);
   });
 
   it('many messages around 64 bytes (the 4-lane single-block path) match the oracle', () => {

@@ -33,6 +33,11 @@ import {
 
 /** Linear memory one call may use (inputs + scratch + outputs). */
 export const memoryBytesMax = 2 ** 31;
+/**
+ * Inputs to blake3/blake3Keyed longer than this are hashed in segments of this size (2^14
+ * chunks, so each segment is a whole subtree), bounding linear memory for any input length.
+ */
+export const segmentBytes = 16 << 20;
 /** Memory kept by an instance between calls; above it the instance is replaced after the call. */
 export const retainBytesMax = 64 << 20;
 
@@ -62,6 +67,8 @@ interface Blake3Exports {
   merkleRoot(data: number, offsets: number, n: number, level: number, out: number): void;
   merkleProof(data: number, offsets: number, n: number, index: number, level: number, sibOut: number): number;
   powSearch(header: number, len: number, target: number, nonceStart: bigint, count: bigint, out: number): number;
+  blake3Subtree(input: number, len: number, key: number, counter: bigint, out: number): void;
+  blake3Parent(cvs: number, key: number, root: number, out: number): void;
 }
 
 /** The shape of ./ed25519.ts that this backend uses. */
@@ -93,7 +100,8 @@ export interface LoadOptions {
 const blake3WasmUrl = new URL('../build/blake3.wasm', import.meta.url);
 const ED25519_MODULE = './ed25519.js';
 
-const align16 = (x: number) => (x + 15) & ~15;
+/** Rounds up to a multiple of 16 (arithmetic, not bit ops: sizes may pass 2^31). */
+const align16 = (x: number) => Math.ceil(x / 16) * 16;
 
 
 /** One BLAKE3 instance plus the layout bookkeeping of a call. */
@@ -208,9 +216,56 @@ function packLeaves(inst: Blake3Instance, leaves: readonly Uint8Array[], extra: 
 function makeBackend(inst: Blake3Instance, ed: Ed25519Impl | null, fallbackReason: string | undefined): WasmBackend {
   const js = jsBackend();
 
+  /** Set bits of a non-negative integer below 2^53. */
+  function popcount(n: number): number {
+    let c = 0;
+    for (let x = n; x > 0; x = Math.floor(x / 2)) c += x % 2;
+    return c;
+  }
+
+  /**
+   * BLAKE3 of an input longer than segmentBytes: each segment's subtree CV in wasm, the CV stack
+   * here with the reference Hasher's lazy merge (before pushing a CV, merge down to
+   * popcount(chunks so far) entries), then the stack folded right to left, the last parent ROOT.
+   */
+  function hashSegmented(data: Uint8Array, key: Uint8Array | null): Uint8Array {
+    const k = inst.dynamicBase;
+    const o = k + 32;
+    const pair = k + 64;
+    const p = k + 128;
+    const mem = inst.ensure('data', p + segmentBytes + REGION_PAD);
+    if (key) mem.set(key, k);
+    const keyPtr = key ? k : 0;
+    const x = inst.exports;
+    const parent = (l: Uint8Array, r: Uint8Array, root: boolean): Uint8Array => {
+      mem.set(l, pair);
+      mem.set(r, pair + 32);
+      x.blake3Parent(pair, keyPtr, root ? 1 : 0, o);
+      return mem.slice(o, o + 32);
+    };
+    const stack: Uint8Array[] = [];
+    let chunks = 0;
+    for (let off = 0; off < data.length; off += segmentBytes) {
+      const seg = data.subarray(off, Math.min(off + segmentBytes, data.length));
+      while (stack.length > popcount(chunks)) {
+        const r = stack.pop()!;
+        const l = stack.pop()!;
+        stack.push(parent(l, r, false));
+      }
+      mem.set(seg, p);
+      x.blake3Subtree(p, seg.length, keyPtr, BigInt(chunks), o);
+      stack.push(mem.slice(o, o + 32));
+      chunks += segmentBytes / 1024;
+    }
+    let right = stack.pop()!;
+    while (stack.length > 1) right = parent(stack.pop()!, right, false);
+    return parent(stack.pop()!, right, true);
+  }
+
   // The hot small call (link MACs): a fixed layout [key 32][out 32][data ...], no allocation
   // beyond the result.
   function hashBytes(data: Uint8Array, key: Uint8Array | null): Uint8Array {
+    if (data.length > segmentBytes) return hashSegmented(data, key);
     const k = inst.dynamicBase;
     const o = k + 32;
     const p = k + 64;

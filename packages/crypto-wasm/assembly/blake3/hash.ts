@@ -300,3 +300,24 @@ export function hashManyPacked(data: usize, offsets: usize, n: u32, key: usize, 
     else if (fill > 1) flushQueue(q, <u32>bi + 1, fill, key, flags);
   }
 }
+
+/**
+ * The (non-root) chaining value of the subtree input[0..len) whose first chunk is number
+ * `counter`, for hashing an input in segments: the caller cuts the input at multiples of a
+ * power-of-two number of chunks, so every segment is a whole subtree of the BLAKE3 tree.
+ */
+export function subtreeCv(input: usize, len: usize, key: usize, counter: u64, flags: u32, out: usize): void {
+  if (len <= CHUNK_LEN) {
+    hashChunk(input, <u32>len, key, counter, flags, false, out);
+    return;
+  }
+  const cvs = SUBTREE_CVS;
+  let n = compressSubtreeWide(input, len, key, counter, flags, cvs, 1);
+  while (n > 1) n = compressParentsParallel(cvs, n, key, flags, cvs);
+  copy32(out, cvs);
+}
+
+/** Parent CV of the 64 bytes left || right at cvs (root: the final output). */
+export function parentCv(cvs: usize, key: usize, flags: u32, root: bool, out: usize): void {
+  compress(key, cvs, 0, 64, flags | PARENT | (root ? ROOT : 0), out);
+}
