@@ -103,7 +103,6 @@ const ED25519_MODULE = './ed25519.js';
 /** Rounds up to a multiple of 16 (arithmetic, not bit ops: sizes may pass 2^31). */
 const align16 = (x: number) => Math.ceil(x / 16) * 16;
 
-
 /** One BLAKE3 instance plus the layout bookkeeping of a call. */
 class Blake3Instance {
   private x!: Blake3Exports;
