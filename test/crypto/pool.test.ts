@@ -157,6 +157,59 @@ for (const name of candidates) {
   });
 }
 
+describe('powSearchParallel without a pool', () => {
+  for (const name of candidates) {
+    it(`backend ${name}: the lowest nonce, like the single-thread search`, async (ctx) => {
+      if (!(await loadBackend(name)).ok) return ctx.skip();
+      const r = rng(51);
+      const target = new Uint8Array(32).fill(0xff);
+      target[0] = 0;
+      target[1] = 0x10;
+      const header = r.bytes(80);
+      const want = oracle.powSearch(header, target, 99n, 30_000);
+      expect(want).not.toBeNull();
+      // native: the addon's own multi-core search; wasm/js: a temporary pool of 2 workers.
+      const got = await powSearchParallel(header, target, 99n, 30_000, { backend: name, threads: 2, chunkSize: 256 });
+      expect(got.nonce).toBe(want!.nonce);
+      expect(got.hash).toEqual(want!.hash);
+      expect(got.via).toBe(name === 'native' ? 'native' : `pool:${name}`);
+    });
+  }
+});
+
+describe('powSearchParallel stopping', () => {
+  let pool: CryptoPool;
+  beforeAll(async () => {
+    pool = await CryptoPool.create({ backend: 'js', threads: 2 });
+  });
+  afterAll(async () => {
+    await pool?.close();
+  });
+
+  it('stops every thread soon after a winner near the start of a large range', async () => {
+    const target = new Uint8Array(32).fill(0xff);
+    target[0] = 0;
+    target[1] = 0x20;
+    const header = rng(61).bytes(80);
+    const want = oracle.powSearch(header, target, 0n, 50_000)!;
+    expect(want).not.toBeNull();
+    const count = 2_000_000; // ~10 s per thread for the js backend if nobody stopped
+    const got = await powSearchParallel(header, target, 0n, count, { pool, chunkSize: 512 });
+    expect(got.nonce).toBe(want.nonce);
+    expect(got.hashes).toBeLessThan(count / 20);
+  });
+
+  it('an abort stops the search and rejects with the reason', async () => {
+    const ac = new AbortController();
+    const p = powSearchParallel(new Uint8Array(80), new Uint8Array(32), 0n, 50_000_000, { pool, chunkSize: 1024, signal: ac.signal });
+    setTimeout(() => ac.abort(new Error('enough')), 50);
+    await expect(p).rejects.toThrow('enough');
+    // The pool is free again: a new search completes.
+    const r = await powSearchParallel(new Uint8Array(80), new Uint8Array(32).fill(0xff), 5n, 10, { pool });
+    expect(r.nonce).toBe(5n);
+  });
+});
+
 describe('CryptoPool limits', () => {
   it('a full queue rejects with PoolQueueFullError; accepted tasks still finish correctly', async () => {
     const pool = await CryptoPool.create({ backend: 'js', threads: 1, maxQueue: 2 });
