@@ -26,3 +26,4 @@ export * from './consensus/evidence.js';
 export * from './consensus/state.js';
 export * from './consensus/kv-app.js';
 export * from './consensus/pbft.js';
+export * from './consensus/client.js';

@@ -293,14 +293,14 @@ export class PbftReplica implements Replica {
   }
 
   /** Verify what is not verified yet; call `then` with the messages whose signature failed. */
-  private verifyThen(msgs: readonly SignedMsg[], then: (bad: SignedMsg[]) => void): void {
+  private verifyThen(msgs: readonly SignedMsg[], then: (bad: SignedMsg[]) => void, priority: 'critical' | 'background' = 'critical'): void {
     const todo = msgs.filter((m) => !this.verified.has(m));
     if (todo.length === 0) {
       then([]);
       return;
     }
     const jobId = this.nextJobId++;
-    this.out.verify.push({ jobId, items: todo.map((m) => this.item(m)) });
+    this.out.verify.push({ jobId, items: todo.map((m) => this.item(m)), priority });
     this.jobs.set(jobId, (valid) => {
       const bad: SignedMsg[] = [];
       todo.forEach((m, i) => {
@@ -669,7 +669,7 @@ export class PbftReplica implements Replica {
           const kept = cert.commits.filter((c) => !bad.includes(c));
           if (this.log.has(pp.seq)) this.log.set(pp.seq, { prePrepare: pp, commits: kept });
         }
-      });
+      }, 'background');
     }
     if (pp.seq % this.cfg.checkpointInterval === 0) this.takeCheckpoint(pp.seq);
   }
@@ -910,8 +910,9 @@ export class PbftReplica implements Replica {
     const err = this.validViewChange(vc);
     if (err !== null) return this.slash('InvalidVote', vc.from, `view-change: ${err}`);
     if (vc.newView < this.view || (vc.newView === this.view && this.mode === 'normal')) {
-      // The sender missed the new-view of a view we are in: hand it over.
-      if (this.mode === 'normal' && this.lastNewView !== null && this.lastNewView.view === this.view) {
+      // The sender is stuck changing to a view we already left: hand over the newest new-view we
+      // have (it may be older than our view if we are changing again) so it can rejoin.
+      if (this.lastNewView !== null && this.lastNewView.view >= vc.newView) {
         this.send({ kind: 'state', checkpoint: null, batches: [], newView: this.lastNewView, from: this.id }, vc.from);
       }
       return;

@@ -201,6 +201,11 @@ export interface SignedItemRef {
 export interface VerifyJob {
   readonly jobId: number;
   readonly items: readonly SignedItemRef[];
+  /**
+   * 'critical': progress waits on it (run it first). 'background': lazy-mode checks of
+   * certificates already acted on (commit certificates), safe to run when the runtime is idle.
+   */
+  readonly priority: 'critical' | 'background';
 }
 
 /** What SafetyRules has signed for one slot; persisted before the signed message leaves. */

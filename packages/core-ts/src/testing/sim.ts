@@ -211,10 +211,15 @@ export function validatorSeed(i: number): Uint8Array {
 export function runSimulation(opts: SimOptions): SimResult {
   const rng = new Prng(opts.seed);
   const crypto = opts.crypto ?? defaultSimCrypto();
-  const n = opts.validators ?? rng.pick([4, 4, 5, 7]);
+  // Draw every seed-chosen parameter even when an option overrides it, so that a run with
+  // overrides stays comparable with the same seed's default run.
+  const nDrawn = rng.pick([4, 4, 5, 7]);
+  const n = opts.validators ?? nDrawn;
   const f = maxFaulty(n);
-  const k = Math.min(opts.byzantine ?? rng.int(0, f), f);
-  const verify = opts.verify ?? (rng.chance(0.5) ? 'lazy' : 'eager');
+  const kDrawn = rng.int(0, f);
+  const k = Math.min(opts.byzantine ?? kDrawn, f);
+  const verifyDrawn: 'lazy' | 'eager' = rng.chance(0.5) ? 'lazy' : 'eager';
+  const verify = opts.verify ?? verifyDrawn;
   const seeds = Array.from({ length: n }, (_, i) => validatorSeed(i));
   const vs = new ValidatorSet(seeds.map((s) => ({ publicKey: crypto.ed25519PublicKey(s) })));
   const config: Partial<PbftConfig> = { ...SIM_CONFIG, verify };
@@ -227,7 +232,10 @@ export function runSimulation(opts: SimOptions): SimResult {
   };
 
   const byzIds = rng.shuffle([...Array(n).keys()]).slice(0, k).sort((a, b) => a - b);
-  const byzantine = byzIds.map((id) => ({ id, behaviour: opts.behaviour ?? rng.pick(BYZANTINE_BEHAVIOURS) }));
+  const byzantine = byzIds.map((id) => {
+    const drawn = rng.pick(BYZANTINE_BEHAVIOURS);
+    return { id, behaviour: opts.behaviour ?? drawn };
+  });
   const behaviourOf = new Map(byzantine.map((b) => [b.id, b.behaviour]));
 
   const violations: string[] = [];
@@ -361,7 +369,7 @@ export function runSimulation(opts: SimOptions): SimResult {
             const batch = m.batch.slice(0, m.batch.length - 1);
             const alt = resign({ ...m, batch, digest: crypto.blake3(encodeBatch(batch)) }, node.id);
             const bytes = encodeMessage(alt);
-            const key = `${m.view}:${m.seq}`;
+            const key = `${node.id}:${m.view}:${m.seq}`;
             equivocations.set(key, [...(equivocations.get(key) ?? []), bytes]);
             transmit(node.id, to, bytes);
             continue;
@@ -428,9 +436,10 @@ export function runSimulation(opts: SimOptions): SimResult {
     }
   };
 
-  const observeDelivery = (node: Node, m: Message): void => {
+  const observeDelivery = (node: Node, link: number, m: Message): void => {
     if (verify !== 'lazy' || !honest(node.id) || node.replicas.length !== 1) return;
     if (m.kind !== 'prepare' && m.kind !== 'commit' && m.kind !== 'pre-prepare') return;
+    if (m.from !== link) return; // a relayed statement is dropped unread (links are authenticated)
     const st = node.replicas[0]!.status();
     if (st.mode === 'view-change' || m.view !== st.view || m.seq <= st.lowWatermark || m.seq > st.highWatermark) return;
     if (m.kind === 'prepare' && m.from === st.primary) return;
@@ -639,9 +648,9 @@ export function runSimulation(opts: SimOptions): SimResult {
           if (node.byzantine === 'replay' && node.history.length > 0 && rng.chance(0.3)) {
             transmit(node.id, rng.int(0, n - 1), rng.pick(node.history));
           }
-          if (node.byzantine === 'equivocate' && equivocations.size > 0 && rng.chance(0.2)) {
-            const alts = rng.pick([...equivocations.values()]);
-            transmit(node.id, rng.int(0, n - 1), rng.pick(alts));
+          if (node.byzantine === 'equivocate' && rng.chance(0.2)) {
+            const mine = [...equivocations].filter(([key]) => key.startsWith(`${node.id}:`)).map(([, alts]) => alts);
+            if (mine.length > 0) transmit(node.id, rng.int(0, n - 1), rng.pick(rng.pick(mine)));
           }
         }
         // Once every request is accepted after the heal, drain a few ticks (pending verify jobs,
@@ -661,7 +670,7 @@ export function runSimulation(opts: SimOptions): SimResult {
           violate(`codec: frame from ${e.from} does not decode: ${(err as Error).message}`);
           continue;
         }
-        observeDelivery(node, m);
+        observeDelivery(node, e.from, m);
         stepNode(node, e.twin, { kind: 'message', from: e.from, message: m });
         continue;
       }
@@ -695,6 +704,17 @@ export function runSimulation(opts: SimOptions): SimResult {
         assertNeverB(e);
     }
     break;
+  }
+
+  // Let verification already under way finish (evidence needs it); the network stays frozen.
+  for (let guard = 0; guard < 100_000; guard++) {
+    const item = q.pop();
+    if (item === undefined) break;
+    const e = item.e;
+    if (e.kind !== 'verified') continue;
+    now = item.t;
+    const node = nodes[e.node]!;
+    if (node.alive && node.epoch === e.epoch) stepNode(node, e.twin, { kind: 'verified', jobId: e.jobId, valid: e.valid });
   }
 
   // ---- end-of-run checks --------------------------------------------------------------------
