@@ -20,8 +20,11 @@ const root = fileURLToPath(new URL('../../', import.meta.url));
 function ensureWorkerBuilt(): void {
   const worker = `${root}packages/node/dist/crypto/worker.js`;
   const srcDir = `${root}packages/node/src/crypto`;
-  const newest = Math.max(...readdirSync(srcDir).map((f) => statSync(`${srcDir}/${f}`).mtimeMs));
-  if (existsSync(worker) && statSync(worker).mtimeMs >= newest) return;
+  const distDir = `${root}packages/node/dist/crypto`;
+  const newestIn = (dir: string, ext: string) =>
+    existsSync(dir) ? Math.max(0, ...readdirSync(dir).filter((f) => f.endsWith(ext)).map((f) => statSync(`${dir}/${f}`).mtimeMs)) : 0;
+  // tsc -b re-emits only changed files: compare the newest source with the newest output.
+  if (existsSync(worker) && newestIn(distDir, '.js') >= newestIn(srcDir, '.ts')) return;
   try {
     execFileSync(process.execPath, [`${root}node_modules/typescript/bin/tsc`, '-b', 'packages/node'], { cwd: root, stdio: 'pipe' });
   } catch {

@@ -198,8 +198,9 @@ export class CryptoPool {
       minThreads: threads,
       maxThreads: threads,
       maxQueue,
-      // Workers hold a loaded backend: keep them for the life of the pool.
-      idleTimeout: Number.MAX_SAFE_INTEGER,
+      // Workers hold a loaded backend: keep them for the life of the pool (the largest delay a
+      // Node timer accepts; min = max threads means none is ever idle-reaped anyway).
+      idleTimeout: 0x7fffffff,
       workerData: { backend: chosen.name },
     });
     const cp = new CryptoPool(pool, chosen.name, inline, threads, maxQueue, thresholds);
