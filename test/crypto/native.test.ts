@@ -28,6 +28,15 @@ describe.skipIf(!nb)('native only', () => {
     expect(toHex(b.blake3(new Uint8Array(3)))).toBe(toHex(oracle.blake3(new Uint8Array(3))));
   });
 
+  it('blake3Many of equal-length messages (16-lane path) matches the oracle', () => {
+    const r = rng(707);
+    for (const [n, len] of [[40, 0], [17, 1], [33, 3], [16, 4], [40, 31], [40, 32], [40, 33], [20, 63], [20, 64], [20, 65], [31, 100], [16, 127], [16, 128], [16, 129], [20, 500], [5000, 32]] as const) {
+      const msgs = Array.from({ length: n }, () => r.bytes(len));
+      const got = b.blake3Many(msgs);
+      msgs.forEach((m, i) => expect(toHex(got[i]!), `n=${n} len=${len} i=${i}`).toBe(toHex(oracle.blake3(m))));
+    }
+  });
+
   it('equal-length leaves (the 16-lane transposing kernel) give the oracle root and proofs', () => {
     const r = rng(606);
     for (const [n, len] of [[17, 0], [16, 1], [33, 3], [500, 31], [1000, 32], [300, 33], [257, 64], [130, 65], [40, 127], [40, 128], [20, 129], [18, 1023], [2048, 32], [2049, 8], [3071, 32], [4097, 0]] as const) {

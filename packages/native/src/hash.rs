@@ -64,6 +64,20 @@ fn msg<'a>(data: &'a [u8], offsets: &[u32], i: usize) -> &'a [u8] {
 pub fn blake3_many(data: &[u8], offsets: &[u32], out: &mut [u8]) {
     let n = offsets.len() - 1;
     debug_assert_eq!(out.len(), n * 32);
+    // Many short messages of one length (digests of fixed-size records): 16 lanes at a time.
+    if n >= LANES {
+        if let Some(len) = uniform_len(offsets).filter(|&l| l < lanes::CHUNK_LEN) {
+            let hashes: &mut [[u8; 32]] = out.as_chunks_mut::<32>().0;
+            let done = if n >= PAR_ITEMS_MIN {
+                hashes.par_chunks_mut(PAR_GRAIN).enumerate().all(|(c, chunk)| lanes::hash_uniform(data, c * PAR_GRAIN, len, chunk))
+            } else {
+                lanes::hash_uniform(data, 0, len, hashes)
+            };
+            if done {
+                return;
+            }
+        }
+    }
     let work = |(i, o): (usize, &mut [u8])| o.copy_from_slice(blake3::hash(msg(data, offsets, i)).as_bytes());
     if n >= 256 || data.len() >= RAYON_INPUT_MIN {
         out.par_chunks_mut(32).enumerate().with_min_len(64).for_each(work);

@@ -146,8 +146,11 @@ unsafe fn compress16_avx512(cv: &mut Cvs, m: &Rows, counter: u64, block_len: u32
     }
 }
 
-/// Longest message the transposing kernel takes (two 64-byte loads per lane).
-const TRANSPOSED_LEN_MAX: usize = 128;
+/// Longest message the transposing kernel takes: one chunk including a prefix byte.
+const TRANSPOSED_LEN_MAX: usize = CHUNK_LEN - 1;
+/// Messages up to this length use the instance with a small word buffer (a 16 KiB stack frame
+/// measurably slows the common short case, e.g. Merkle nodes).
+const TRANSPOSED_SHORT_MAX: usize = 128;
 
 /// Transposes 16 rows of 16 u32 words: out[j] holds word j of every row (row l in lane l).
 #[cfg(target_arch = "x86_64")]
@@ -189,14 +192,16 @@ unsafe fn transpose16(r: &[std::arch::x86_64::__m512i; 16]) -> [std::arch::x86_6
 /// lane's message inside `data` (checked by the caller).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw")]
-unsafe fn hash_prefixed16_transposed(prefix: u8, data: &[u8], base: usize, stride: usize, len: usize, out: &mut [[u8; 32]]) {
+unsafe fn hash_prefixed16_transposed<const WORDS: usize>(prefix: Option<u8>, data: &[u8], base: usize, stride: usize, len: usize, out: &mut [[u8; 32]]) {
     use std::arch::x86_64::*;
-    let total = len + 1;
-    let blocks = total.div_ceil(BLOCK_LEN);
+    let total = len + prefix.is_some() as usize;
+    let blocks = total.div_ceil(BLOCK_LEN).max(1);
     let chunks = len.div_ceil(64);
     // words[j] = message word j (bytes 4j .. 4j + 4) of every lane.
-    debug_assert!(len <= TRANSPOSED_LEN_MAX);
-    let mut words = [_mm512_setzero_si512(); TRANSPOSED_LEN_MAX / 4];
+    // WORDS >= 16 * chunks (checked). Only words[..16 * chunks] are written, and only those
+    // are read (see `word`), so the rest stays uninitialised rather than costing stores.
+    assert!(len <= TRANSPOSED_LEN_MAX && 16 * len.div_ceil(64) <= WORDS);
+    let mut words = [std::mem::MaybeUninit::<__m512i>::uninit(); WORDS];
     for c in 0..chunks {
         let valid = (len - 64 * c).min(64);
         let mask: u64 = if valid == 64 { u64::MAX } else { (1u64 << valid) - 1 };
@@ -205,13 +210,16 @@ unsafe fn hash_prefixed16_transposed(prefix: u8, data: &[u8], base: usize, strid
             _mm512_maskz_loadu_epi8(mask, p as *const _)
         });
         let t = transpose16(&rows);
-        words[16 * c..16 * c + 16].copy_from_slice(&t);
+        for (dst, src) in words[16 * c..16 * c + 16].iter_mut().zip(t) {
+            dst.write(src);
+        }
     }
     let word = |j: isize| -> __m512i {
         if j < 0 {
-            _mm512_set1_epi32((prefix as i32) << 24)
+            _mm512_set1_epi32((prefix.unwrap_or(0) as i32) << 24)
         } else if (j as usize) < 16 * chunks {
-            words[j as usize]
+            // SAFETY: written above for every j < 16 * chunks.
+            unsafe { words[j as usize].assume_init() }
         } else {
             _mm512_setzero_si512()
         }
@@ -220,8 +228,11 @@ unsafe fn hash_prefixed16_transposed(prefix: u8, data: &[u8], base: usize, strid
     for b in 0..blocks {
         let mv: [__m512i; 16] = std::array::from_fn(|i| {
             let j = (16 * b + i) as isize;
-            // bytes 4j - 1 .. 4j + 3 of the message = last byte of word j-1, first 3 of word j
-            _mm512_or_si512(_mm512_slli_epi32::<8>(word(j)), _mm512_srli_epi32::<24>(word(j - 1)))
+            match prefix {
+                // bytes 4j - 1 .. 4j + 3 of the message = last byte of word j-1, first 3 of word j
+                Some(_) => _mm512_or_si512(_mm512_slli_epi32::<8>(word(j)), _mm512_srli_epi32::<24>(word(j - 1))),
+                None => word(j),
+            }
         });
         let start = b * BLOCK_LEN;
         let block_len = (total - start).min(BLOCK_LEN) as u32;
@@ -242,6 +253,17 @@ unsafe fn hash_prefixed16_transposed(prefix: u8, data: &[u8], base: usize, strid
         let mut tmp = [0u8; 64];
         _mm512_storeu_si512(tmp.as_mut_ptr() as *mut _, rows[l]);
         o.copy_from_slice(&tmp[..32]);
+    }
+}
+
+/// Picks the instance of the transposing kernel by message length.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw")]
+unsafe fn transposed(prefix: Option<u8>, data: &[u8], base: usize, stride: usize, len: usize, out: &mut [[u8; 32]]) {
+    if len <= TRANSPOSED_SHORT_MAX {
+        hash_prefixed16_transposed::<{ 16 * TRANSPOSED_SHORT_MAX.div_ceil(64) }>(prefix, data, base, stride, len, out)
+    } else {
+        hash_prefixed16_transposed::<{ 16 * CHUNK_LEN.div_ceil(64) }>(prefix, data, base, stride, len, out)
     }
 }
 
@@ -268,7 +290,7 @@ pub fn hash_prefixed_strided(prefix: u8, data: &[u8], first: usize, stride: usiz
         #[cfg(target_arch = "x86_64")]
         if fast && len <= TRANSPOSED_LEN_MAX && o.len() == LANES && base + 15 * stride + len <= data.len() {
             // SAFETY: AVX-512F/BW detected; every lane's message is inside `data` (checked).
-            unsafe { hash_prefixed16_transposed(prefix, data, base, stride, len, o) };
+            unsafe { transposed(Some(prefix), data, base, stride, len, o) };
             continue;
         }
         hash_prefixed16(prefix, len, o.len(), |l| &data[base + l * stride..base + l * stride + len], o);
@@ -368,4 +390,25 @@ pub fn hash_prefixed16<'a>(prefix: u8, len: usize, count: usize, msg: impl Fn(us
         let c: [u32; 8] = std::array::from_fn(|w| cv[w][l]);
         out[l] = cv_bytes(&c);
     }
+}
+
+/// BLAKE3 of equal-length messages data[i*len .. (i+1)*len] (no prefix) into out[i], when the
+/// transposing kernel applies (AVX-512, len <= 128); false (nothing written) otherwise.
+pub fn hash_uniform(data: &[u8], first: usize, len: usize, out: &mut [[u8; 32]]) -> bool {
+    if !transposed_ok() || len > TRANSPOSED_LEN_MAX {
+        return false;
+    }
+    for (g, o) in out.chunks_mut(LANES).enumerate() {
+        let base = (first + g * LANES) * len;
+        #[cfg(target_arch = "x86_64")]
+        if o.len() == LANES && base + 16 * len <= data.len() {
+            // SAFETY: AVX-512F/BW detected (transposed_ok); all 16 messages inside `data`.
+            unsafe { transposed(None, data, base, len, len, o) };
+            continue;
+        }
+        for (l, h) in o.iter_mut().enumerate() {
+            *h = *blake3::hash(&data[base + l * len..base + (l + 1) * len]).as_bytes();
+        }
+    }
+    true
 }
