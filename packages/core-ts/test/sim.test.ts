@@ -67,6 +67,7 @@ describe('simulator catches planted bugs', () => {
   it('a replica that prepares and commits with f+1 votes', () => {
     const r = firstFailing((seed) => ({ seed, plantedBugs: { weakQuorum: true } }), 30);
     expect(r).not.toBeNull();
+    expect(r!.safetyViolations.join('\n')).toMatch(/agreement|state|exactly-once/);
   });
 
   it('a new view that skips the prepared-certificate check', () => {
@@ -78,5 +79,7 @@ describe('simulator catches planted bugs', () => {
   it('a runtime that forgets the safety record on restart', () => {
     const r = firstFailing((seed) => ({ seed, forgetSafetyOnRestart: true, crashRate: 0.05 }), 60);
     expect(r).not.toBeNull();
+    // the restarted replica signs a statement conflicting with one it signed before the crash
+    expect(r!.safetyViolations.join('\n')).toMatch(/slashed honest \d+ for Equivocation|agreement/);
   });
 });

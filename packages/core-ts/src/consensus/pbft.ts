@@ -265,6 +265,10 @@ export class PbftReplica implements Replica {
     return this.bugs.weakQuorum === true ? this.vs.weakQuorumPower : this.vs.quorumPower;
   }
 
+  private isQuorum(ids: Iterable<ValidatorId>): boolean {
+    return this.vs.power(ids) >= this.quorum();
+  }
+
   private primary(view = this.view): ValidatorId {
     return this.vs.primary(view);
   }
@@ -712,7 +716,7 @@ export class PbftReplica implements Replica {
       byDigest.set(k, [...(byDigest.get(k) ?? []), c]);
     }
     for (const group of byDigest.values()) {
-      if (this.vs.power(group.map((c) => c.from)) < this.vs.quorumPower) continue;
+      if (this.vs.power(group.map((c) => c.from)) < this.quorum()) continue;
       const unverified = group.filter((c) => !this.verified.has(c));
       if (unverified.length > 0) {
         // A checkpoint proof is transferable (view-change, state transfer): verify first.
@@ -839,7 +843,7 @@ export class PbftReplica implements Replica {
       if (p.view !== pp.view || p.seq !== pp.seq || !bytesEqual(p.digest, pp.digest)) return 'prepared certificate: prepare does not match';
       ids.add(p.from);
     }
-    if (this.vs.stake(pp.from) + this.vs.power(ids) < this.vs.quorumPower) return 'prepared certificate without a quorum';
+    if (this.vs.stake(pp.from) + this.vs.power(ids) < this.quorum()) return 'prepared certificate without a quorum';
     return null;
   }
 
@@ -852,7 +856,7 @@ export class PbftReplica implements Replica {
       if (c.seq !== seq || !bytesEqual(c.stateDigest, digest)) return 'checkpoint proof does not match';
       ids.add(c.from);
     }
-    return this.vs.isQuorum(ids) ? null : 'checkpoint proof without a quorum';
+    return this.isQuorum(ids) ? null : 'checkpoint proof without a quorum';
   }
 
   private validViewChange(vc: ViewChange): string | null {
@@ -929,7 +933,7 @@ export class PbftReplica implements Replica {
     let m = this.viewChanges.get(vc.newView);
     if (m === undefined) this.viewChanges.set(vc.newView, (m = new Map()));
     if (!m.has(vc.from)) m.set(vc.from, vc);
-    if (vc.newView === this.view && this.mode === 'view-change' && this.vcQuorumTick < 0 && this.vs.isQuorum(m.keys())) {
+    if (vc.newView === this.view && this.mode === 'view-change' && this.vcQuorumTick < 0 && this.isQuorum(m.keys())) {
       this.vcQuorumTick = this.now;
     }
   }
@@ -980,11 +984,11 @@ export class PbftReplica implements Replica {
     const chosen: ViewChange[] = [];
     let power = 0;
     for (const id of [...all.keys()].sort((a, b) => a - b)) {
-      if (power >= this.vs.quorumPower) break;
+      if (power >= this.quorum()) break;
       chosen.push(all.get(id)!);
       power += this.vs.stake(id);
     }
-    if (power < this.vs.quorumPower) return;
+    if (power < this.quorum()) return;
     const { proposals } = this.computeProposals(view, chosen);
     if (!proposals.every((p) => this.safety.canVote('pre-prepare', view, p.seq, p.digest))) {
       // Only after a restart that lost a different new-view of ours: let the view time out.
@@ -1023,7 +1027,7 @@ export class PbftReplica implements Replica {
       if (err !== null) return err;
       ids.add(vc.from);
     }
-    if (!this.vs.isQuorum(ids)) return 'view-changes do not form a quorum';
+    if (!this.isQuorum(ids)) return 'view-changes do not form a quorum';
     for (const pp of nv.prePrepares) {
       if (pp.view !== nv.view || pp.from !== nv.from) return 'a re-proposal is not for this view by this primary';
       if (!bytesEqual(this.crypto.blake3(encodeBatch(pp.batch)), pp.digest)) return 'a re-proposal digest does not match its batch';
@@ -1123,7 +1127,7 @@ export class PbftReplica implements Replica {
       if (c.view !== pp.view || c.seq !== pp.seq || !bytesEqual(c.digest, pp.digest)) return 'commit does not match';
       ids.add(c.from);
     }
-    return this.vs.isQuorum(ids) ? null : 'commits do not form a quorum';
+    return this.isQuorum(ids) ? null : 'commits do not form a quorum';
   }
 
   private applyState(st: StateTransfer): void {

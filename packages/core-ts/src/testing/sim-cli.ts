@@ -3,6 +3,7 @@
 // Simulator CLI (Node only; the one file in @bpci/core allowed to touch node:*).
 //   npm run sim -- --protocol pbft --seeds N [--seed S] [--validators n] [--byzantine k]
 //                  [--verify lazy|eager] [--behaviour b] [--trace]
+//                  [--plant weak-quorum|skip-new-view-check|forget-safety]   (planted bugs: must fail)
 // Ends with `runs=N safety_violations=X liveness_failures=Y`; exit 0 only when both are 0.
 // Each failing run prints `reproduce: npm run sim -- --protocol pbft --seed N`.
 
@@ -84,6 +85,7 @@ const { values } = parseArgs({
     trace: { type: 'boolean', default: false },
     quiet: { type: 'boolean', default: false },
     crypto: { type: 'string', default: 'node' },
+    plant: { type: 'string' },
   },
   strict: true,
 });
@@ -101,6 +103,16 @@ if (validators !== undefined && byzantine !== undefined && byzantine > Math.floo
   fail(`--byzantine ${byzantine} exceeds f = ${Math.floor((validators - 1) / 3)} for ${validators} validators`);
 }
 
+const PLANTS = ['weak-quorum', 'skip-new-view-check', 'forget-safety'];
+if (values.plant !== undefined && !PLANTS.includes(values.plant)) fail(`--plant must be one of ${PLANTS.join(', ')}`);
+const plant =
+  values.plant === 'weak-quorum'
+    ? { plantedBugs: { weakQuorum: true } }
+    : values.plant === 'skip-new-view-check'
+      ? { plantedBugs: { skipNewViewCertCheck: true } }
+      : values.plant === 'forget-safety'
+        ? { forgetSafetyOnRestart: true, crashRate: 0.05 }
+        : {};
 if (values.crypto !== 'node' && values.crypto !== 'js') fail('--crypto must be node or js');
 const crypto = cachingCrypto(values.crypto === 'js' ? jsBackend() : nodeEd25519Backend());
 
@@ -112,6 +124,7 @@ for (let i = 0; i < runs; i++) {
   const res = runSimulation({
     seed,
     crypto,
+    ...plant,
     ...(validators === undefined ? {} : { validators }),
     ...(byzantine === undefined ? {} : { byzantine }),
     ...(values.verify === undefined ? {} : { verify: values.verify as 'lazy' | 'eager' }),
