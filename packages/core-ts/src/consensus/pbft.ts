@@ -930,6 +930,15 @@ export class PbftReplica implements Replica {
   }
 
   private storeViewChange(vc: ViewChange): void {
+    // Bound memory against a peer announcing ever higher views: keep one view-change per peer
+    // (its highest) above our view.
+    for (const [v, byFrom] of this.viewChanges) {
+      const prior = byFrom.get(vc.from);
+      if (prior === undefined || v === vc.newView) continue;
+      if (v > vc.newView) return;
+      byFrom.delete(vc.from);
+      if (byFrom.size === 0) this.viewChanges.delete(v);
+    }
     let m = this.viewChanges.get(vc.newView);
     if (m === undefined) this.viewChanges.set(vc.newView, (m = new Map()));
     if (!m.has(vc.from)) m.set(vc.from, vc);
