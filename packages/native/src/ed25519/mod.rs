@@ -285,26 +285,42 @@ fn batch_holds(ds: &[&Decoded]) -> bool {
     pippenger(&scalars, &points).mul_by_cofactor().is_identity()
 }
 
-/// Items at or below this count are checked one by one when a batch fails.
-const BISECT_LEAF: usize = 4;
+/// A failing set of at most this many items is checked item by item: one item alone costs
+/// about five times its share of a batch, so below this size more bisection levels (each a
+/// batch equation over the set) cost more than they can save when bad items are not rare.
+const BISECT_LEAF: usize = 16;
 
-fn verify_set(ds: &[(usize, &Decoded)], out: &mut [u8]) {
-    if ds.len() <= BISECT_LEAF {
-        for (i, d) in ds {
-            out[*i] = verify_own(d) as u8;
-        }
-        return;
+/// Verdicts for `ds` (same order): one batch equation; if it fails, `failed`.
+fn verify_set(ds: &[&Decoded]) -> Vec<u8> {
+    if ds.is_empty() {
+        return Vec::new();
     }
-    let refs: Vec<&Decoded> = ds.iter().map(|(_, d)| *d).collect();
-    if batch_holds(&refs) {
-        for (i, _) in ds {
-            out[*i] = 1;
-        }
-        return;
+    if batch_holds(ds) {
+        return vec![1; ds.len()];
+    }
+    failed(ds)
+}
+
+/// A set whose batch equation failed. Small sets go item by item. Otherwise both halves are
+/// batch-checked in parallel: a half that holds is done; if only one half fails, bad items are
+/// sparse and that half is bisected again; if both fail, bad items are dense and further
+/// bisection (a batch equation per level) would cost more than it saves, so both halves go
+/// item by item (in parallel).
+fn failed(ds: &[&Decoded]) -> Vec<u8> {
+    let each = |s: &[&Decoded]| -> Vec<u8> { s.par_iter().map(|d| verify_own(d) as u8).collect() };
+    if ds.len() <= BISECT_LEAF {
+        return each(ds);
     }
     let (a, b) = ds.split_at(ds.len() / 2);
-    verify_set(a, out);
-    verify_set(b, out);
+    let (ok_a, ok_b) = rayon::join(|| batch_holds(a), || batch_holds(b));
+    let (mut va, vb) = match (ok_a, ok_b) {
+        (true, true) => (vec![1; a.len()], vec![1; b.len()]), // a random-coefficient miss at the parent
+        (true, false) => (vec![1; a.len()], failed(b)),
+        (false, true) => (failed(a), vec![1; b.len()]),
+        (false, false) => rayon::join(|| each(a), || each(b)),
+    };
+    va.extend_from_slice(&vb);
+    va
 }
 
 /// Largest sub-batch in one equation: bigger batches are split (and the parts run on rayon),
@@ -332,23 +348,15 @@ pub fn verify_batch(items: &[Option<Item>], out: &mut [u8]) {
         items.chunks(4).flat_map(decode_group).collect()
     };
     out.iter_mut().for_each(|o| *o = 0);
-    let good: Vec<(usize, &Decoded)> = decoded.iter().enumerate().filter_map(|(i, d)| d.as_ref().map(|d| (i, d))).collect();
-    if good.len() > SUB_BATCH_MAX {
+    let (idx, good): (Vec<usize>, Vec<&Decoded>) =
+        decoded.iter().enumerate().filter_map(|(i, d)| d.as_ref().map(|d| (i, d))).unzip();
+    let verdicts: Vec<u8> = if good.len() > SUB_BATCH_MAX {
         let per = good.len().div_ceil(good.len().div_ceil(SUB_BATCH_MAX));
-        let parts: Vec<Vec<(usize, u8)>> = good
-            .par_chunks(per)
-            .map(|part| {
-                let mut local = vec![0u8; n];
-                verify_set(part, &mut local);
-                part.iter().map(|(i, _)| (*i, local[*i])).collect()
-            })
-            .collect();
-        for p in parts {
-            for (i, v) in p {
-                out[i] = v;
-            }
-        }
+        good.par_chunks(per).flat_map_iter(verify_set).collect()
     } else {
-        verify_set(&good, out);
+        verify_set(&good)
+    };
+    for (i, v) in idx.into_iter().zip(verdicts) {
+        out[i] = v;
     }
 }
