@@ -42,8 +42,10 @@ describe.skipIf(!nb)('native only', () => {
     for (const [n, len] of [[17, 0], [16, 1], [33, 3], [500, 31], [1000, 32], [300, 33], [257, 64], [130, 65], [40, 127], [40, 128], [20, 129], [18, 1023], [2048, 32], [2049, 8], [3071, 32], [4097, 0]] as const) {
       const leaves = Array.from({ length: n }, () => r.bytes(len));
       expect(toHex(b.merkleRoot(leaves)), `n=${n} len=${len}`).toBe(toHex(oracle.merkleRoot(leaves)));
-      const idx = r.int(n);
-      expect(b.merkleProof(leaves, idx).siblings.map(toHex)).toEqual(oracle.merkleProof(leaves, idx).siblings.map(toHex));
+      // around the 1024-leaf subtree boundaries, the last leaf, and a random one
+      for (const idx of new Set([0, 1023, 1024, 2047, 2048, n - 1, r.int(n)].filter((i) => i < n))) {
+        expect(b.merkleProof(leaves, idx).siblings.map(toHex), `n=${n} idx=${idx}`).toEqual(oracle.merkleProof(leaves, idx).siblings.map(toHex));
+      }
     }
     // a packed view at an odd byte offset inside a larger buffer
     const big = r.bytes(64 * 32 + 5);

@@ -93,22 +93,6 @@ fn leaf_hash_one(leaf: &[u8]) -> [u8; 32] {
     *h.finalize().as_bytes()
 }
 
-/// Leaf hashes of packed leaves. Equal-length leaves of < 1024 bytes (the common case: leaves
-/// that are themselves hashes) go through the 16-lane kernel.
-pub fn merkle_leaves(data: &[u8], offsets: &[u32]) -> Vec<[u8; 32]> {
-    let n = offsets.len() - 1;
-    let uniform = uniform_len(offsets);
-    if n < PAR_ITEMS_MIN {
-        return leaf_range(data, offsets, uniform, 0, n);
-    }
-    let mut out = vec![[0u8; 32]; n];
-    out.par_chunks_mut(PAR_GRAIN).enumerate().for_each(|(c, chunk)| {
-        let lo = c * PAR_GRAIN;
-        chunk.copy_from_slice(&leaf_range(data, offsets, uniform, lo, lo + chunk.len()));
-    });
-    out
-}
-
 /// Some(len) when every leaf has the same length and fits one chunk with its prefix.
 fn uniform_len(offsets: &[u32]) -> Option<usize> {
     if offsets.len() < 2 {
@@ -187,15 +171,33 @@ pub fn merkle_root(data: &[u8], offsets: &[u32]) -> [u8; 32] {
     level[0]
 }
 
-/// Sibling hashes bottom-up for leaf `index` (< n, checked by the caller).
+/// Sibling hashes bottom-up for leaf `index` (< n, checked by the caller). Large trees use the
+/// subtrees of `merkle_root`: below their height every sibling of the path lies inside the
+/// subtree holding the leaf (and a missing sibling, from promotion, is missing there too), and
+/// above it the path runs through the subtree roots.
 pub fn merkle_proof(data: &[u8], offsets: &[u32], index: usize) -> Vec<[u8; 32]> {
-    let mut level = merkle_leaves(data, offsets);
+    let n = offsets.len() - 1;
+    let uniform = uniform_len(offsets);
+    if n < 2 * SUBTREE_LEAVES {
+        return path(leaf_range(data, offsets, uniform, 0, n), index);
+    }
+    let roots: Vec<[u8; 32]> = (0..n.div_ceil(SUBTREE_LEAVES))
+        .into_par_iter()
+        .map(|c| subtree_root(data, offsets, uniform, c * SUBTREE_LEAVES, ((c + 1) * SUBTREE_LEAVES).min(n)))
+        .collect();
+    let c = index / SUBTREE_LEAVES;
+    let lo = c * SUBTREE_LEAVES;
+    let mut sibs = path(leaf_range(data, offsets, uniform, lo, (lo + SUBTREE_LEAVES).min(n)), index - lo);
+    sibs.extend(path(roots, c));
+    sibs
+}
+
+/// Siblings of node `i` of `level` up to the top of that (sub)tree.
+fn path(mut level: Vec<[u8; 32]>, mut i: usize) -> Vec<[u8; 32]> {
     let mut sibs = Vec::new();
-    let mut i = index;
     while level.len() > 1 {
-        let s = i ^ 1;
-        if s < level.len() {
-            sibs.push(level[s]);
+        if let Some(s) = level.get(i ^ 1) {
+            sibs.push(*s);
         }
         level = merkle_next(&level);
         i >>= 1;
