@@ -72,6 +72,15 @@ describe('frame decoder', () => {
     expect(d.buffered).toBe(0);
   });
 
+  it('lets the bound change between frames that arrived in one chunk', () => {
+    const d = new FrameDecoder(8);
+    d.append(new Uint8Array([...encodeFrame(enc.encode('auth')), ...encodeFrame(new Uint8Array(100))]));
+    expect(dec.decode(d.next()!)).toBe('auth');
+    d.frameBytesMax = 1000; // authenticated now
+    expect(d.next()!.length).toBe(100);
+    expect(d.next()).toBeUndefined();
+  });
+
   it('rejects a 2^31-byte announcement from its header alone', () => {
     const d = new FrameDecoder(1 << 20);
     const header = new Uint8Array([0x80, 0, 0, 0, 1, 2]);
@@ -107,14 +116,18 @@ describe('backoff', () => {
 describe('transport over loopback', () => {
   it('4 validators exchange messages over a full mesh, in order per link', async () => {
     const { nodes, inboxes } = await mesh(4);
-    for (let i = 0; i < 4; i++) for (let k = 0; k < 20; k++) nodes[i]!.broadcast(enc.encode(`${i}:${k}`));
+    // Sent at once, before the links are up: the first data frames travel in the same TCP
+    // segment as the handshake's last frame, and are larger than any handshake frame.
+    const pad = 'x'.repeat(300);
+    for (let i = 0; i < 4; i++) for (let k = 0; k < 20; k++) nodes[i]!.broadcast(enc.encode(`${i}:${k}:${pad}`));
     await waitFor(() => inboxes.every((b) => b.length === 60), 'all 60 messages at each node');
     for (let i = 0; i < 4; i++) {
       for (let j = 0; j < 4; j++) {
         if (i === j) continue;
         const got = inboxes[i]!.filter((m) => m.from === j).map((m) => m.text);
-        expect(got).toEqual([...Array(20).keys()].map((k) => `${j}:${k}`));
+        expect(got).toEqual([...Array(20).keys()].map((k) => `${j}:${k}:${pad}`));
       }
+      expect(nodes[i]!.stats().peers.every((p) => p.linksEstablished === 1)).toBe(true);
       const st = nodes[i]!.stats();
       expect(st.peers.every((p) => p.connected)).toBe(true);
       expect(Object.values(st.rejected).every((v) => v === 0)).toBe(true);
@@ -221,6 +234,42 @@ describe('transport over loopback', () => {
     await startNode(1, [addr(0, 1)], inbox, { port: port1 });
     await waitFor(() => inbox.length === 10, 'queued frames delivered');
     expect(inbox.map((m) => m.text)).toEqual([...Array(10).keys()].map((k) => `m${k + 90}`));
+  });
+
+  it('closes a silent connection at the handshake timeout and bounds pending connections', async () => {
+    const { t, port } = await startNode(1, [addr(0, 1)], [], { limits: { handshakeTimeoutMs: 50, pendingConnectionsMax: 2 } });
+    const a = await RawClient.connect(port);
+    const b = await RawClient.connect(port);
+    await waitFor(() => t.stats().pendingConnections === 2, 'two pending');
+    const c = await RawClient.connect(port);
+    clients.push(a, b, c);
+    await waitFor(() => a.closed && b.closed && c.closed, 'all closed');
+    expect(t.stats().rejected.too_many_pending).toBe(1);
+    expect(t.stats().rejected.handshake_timeout).toBe(2);
+    expect(t.stats().pendingConnections).toBe(0);
+  });
+
+  it('survives an onMessage handler that throws', async () => {
+    let calls = 0;
+    const t1 = new Transport({
+      selfId: 1,
+      listen: { host: '127.0.0.1', port: 0 },
+      peers: [addr(0, 1)],
+      identitySeed32: identity(1).seed,
+      crypto,
+      onMessage: () => {
+        calls++;
+        throw new Error('handler bug');
+      },
+    });
+    open.push(t1);
+    const { port } = await t1.start();
+    const inbox: Inbox = [];
+    const { t: t0 } = await startNode(0, [addr(1, port)], inbox);
+    t0.send(1, enc.encode('a'));
+    t0.send(1, enc.encode('b'));
+    await waitFor(() => calls === 2, 'both delivered despite the throw');
+    expect(t1.isConnected(0)).toBe(true);
   });
 
   it('refuses a payload larger than frameBytesMax at the sender', async () => {

@@ -23,9 +23,11 @@ export function encodeFrame(body: Uint8Array): Uint8Array {
 }
 
 /**
- * Incremental decoder. `push(chunk)` returns the complete frame bodies found so far and throws
- * FrameTooLargeError as soon as a header announces more than `frameBytesMax`. Buffered bytes are
- * bounded by FRAME_HEADER_BYTES + frameBytesMax plus one input chunk.
+ * Incremental decoder. `append(chunk)` buffers bytes; `next()` returns the next complete frame body,
+ * or undefined when more bytes are needed, and throws FrameTooLargeError as soon as a header
+ * announces more than `frameBytesMax`. Frames are pulled one at a time so the caller can change
+ * `frameBytesMax` between frames (a handshake frame and the first data frame often arrive in the
+ * same chunk). Buffered bytes are bounded by FRAME_HEADER_BYTES + frameBytesMax plus one chunk.
  */
 export class FrameDecoder {
   private chunks: Uint8Array[] = [];
@@ -39,24 +41,31 @@ export class FrameDecoder {
     return this.bufferedBytes;
   }
 
+  append(chunk: Uint8Array): void {
+    if (chunk.length === 0) return;
+    this.chunks.push(chunk);
+    this.bufferedBytes += chunk.length;
+  }
+
+  next(): Uint8Array | undefined {
+    if (this.expectBytes < 0) {
+      if (this.bufferedBytes < FRAME_HEADER_BYTES) return undefined;
+      const header = this.take(FRAME_HEADER_BYTES);
+      const len = new DataView(header.buffer, header.byteOffset, 4).getUint32(0, false);
+      if (len > this.frameBytesMax) throw new FrameTooLargeError(len, this.frameBytesMax);
+      this.expectBytes = len;
+    }
+    if (this.bufferedBytes < this.expectBytes) return undefined;
+    const body = this.take(this.expectBytes);
+    this.expectBytes = -1;
+    return body;
+  }
+
+  /** append + drain: every complete frame in order (for callers that never change the bound). */
   push(chunk: Uint8Array): Uint8Array[] {
+    this.append(chunk);
     const frames: Uint8Array[] = [];
-    if (chunk.length > 0) {
-      this.chunks.push(chunk);
-      this.bufferedBytes += chunk.length;
-    }
-    for (;;) {
-      if (this.expectBytes < 0) {
-        if (this.bufferedBytes < FRAME_HEADER_BYTES) break;
-        const header = this.take(FRAME_HEADER_BYTES);
-        const len = new DataView(header.buffer, header.byteOffset, 4).getUint32(0, false);
-        if (len > this.frameBytesMax) throw new FrameTooLargeError(len, this.frameBytesMax);
-        this.expectBytes = len;
-      }
-      if (this.bufferedBytes < this.expectBytes) break;
-      frames.push(this.take(this.expectBytes));
-      this.expectBytes = -1;
-    }
+    for (let f = this.next(); f !== undefined; f = this.next()) frames.push(f);
     return frames;
   }
 

@@ -402,19 +402,19 @@ export class Transport {
 
   private onData(conn: Connection, chunk: Buffer): void {
     if (conn.state === 'closed') return;
-    let frames: Uint8Array[];
-    try {
-      frames = conn.decoder.push(chunk);
-    } catch (err) {
-      if (err instanceof FrameTooLargeError) {
-        this.reject(conn, 'frame_too_large', err.message);
-        return;
-      }
-      throw err;
-    }
-    for (const body of frames) {
+    conn.decoder.append(chunk);
+    // One frame at a time: a handshake step may raise the decoder's bound for the next frame.
+    for (;;) {
       // A handler below may have closed the connection (TS cannot see that through the call).
       if ((conn.state as ConnState) === 'closed') return;
+      let body: Uint8Array | undefined;
+      try {
+        body = conn.decoder.next();
+      } catch (err) {
+        if (err instanceof FrameTooLargeError) return this.reject(conn, 'frame_too_large', err.message);
+        throw err;
+      }
+      if (body === undefined) return;
       switch (conn.state) {
         case 'await_hello':
           this.onHello(conn, body);
