@@ -13,6 +13,7 @@ import {
   toStatement,
   ValidatorSet,
   verifyEvidence,
+  verifyCommitCertificate,
   type Message,
   type Output,
   type Prepare,
@@ -184,6 +185,33 @@ describe('verification modes', () => {
     const pp = prePrepareFrom0() as Message & { kind: 'pre-prepare' };
     const out: Output = r.step({ kind: 'message', from: 2, message: pp });
     expect(out.events).toEqual([expect.objectContaining({ kind: 'dropped', from: 2 })]);
+  });
+});
+
+describe('commit certificate', () => {
+  it('a committed batch carries a certificate anyone can verify; tampering breaks it', () => {
+    const rs = [0, 1, 2, 3].map((id) => new PbftReplica({ id, validators: vs, seed32: seeds[id]!, crypto, app: new KvApp(crypto) }));
+    const queue: { to: number; from: number; message: Message }[] = [];
+    const commits: { id: number; cert: unknown }[] = [];
+    const handle = (id: number, out: Output): void => {
+      for (const e of [...out.sendAfterPersist, ...out.send]) for (let to = 0; to < 4; to++) if (to !== id) queue.push({ to, from: id, message: e.message });
+      for (const c of out.commit) commits.push({ id, cert: c.cert });
+      for (const j of out.verify) handle(id, rs[id]!.step({ kind: 'verified', jobId: j.jobId, valid: crypto.ed25519VerifyBatch(j.items) }));
+    };
+    const request = { kind: 'request' as const, clientId: 'c', requestSeq: 1, op: utf8Encode('add x 1') };
+    handle(0, rs[0]!.step({ kind: 'request', request }));
+    while (queue.length > 0) {
+      const m = queue.shift()!;
+      handle(m.to, rs[m.to]!.step({ kind: 'message', from: m.from, message: m.message }));
+    }
+    expect(commits).toHaveLength(4);
+    const cert = commits[0]!.cert as Parameters<typeof verifyCommitCertificate>[0];
+    expect(verifyCommitCertificate(cert, vs, crypto)).toEqual({ ok: true });
+    expect(verifyCommitCertificate({ ...cert, commits: cert.commits.slice(0, 2) }, vs, crypto).ok).toBe(false);
+    const forged = { ...cert.commits[0]!, sig: cert.commits[0]!.sig.map((x, i) => (i === 9 ? x ^ 1 : x)) };
+    expect(verifyCommitCertificate({ ...cert, commits: [forged, ...cert.commits.slice(1)] }, vs, crypto).ok).toBe(false);
+    const otherBatch = { ...cert.prePrepare, batch: [] };
+    expect(verifyCommitCertificate({ ...cert, prePrepare: otherBatch }, vs, crypto)).toEqual({ ok: false, reason: 'digest does not match the batch' });
   });
 });
 

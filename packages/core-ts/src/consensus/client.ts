@@ -3,8 +3,9 @@
 // (seq, result). At least one of them is honest, so the result is the committed one.
 
 import type { CryptoBackend } from '../crypto/backend.js';
-import { signingPayload } from '../codec/codec.js';
-import type { Reply, ValidatorId } from './types.js';
+import { encodeBatch, signingPayload } from '../codec/codec.js';
+import { bytesEqual } from './safety-rules.js';
+import type { CertifiedBatch, Reply, ValidatorId } from './types.js';
 import type { ValidatorSet } from './validators.js';
 
 export interface AcceptedResult {
@@ -49,4 +50,31 @@ export class ReplyCollector {
     }
     return this.accepted;
   }
+}
+
+/**
+ * Check a commit certificate (a CertifiedBatch, e.g. from CommittedBatch.cert or a state
+ * transfer) on its own: the pre-prepare comes from its view's primary, the digest binds the
+ * batch, and distinct validators holding a quorum of stake signed matching commits. A client
+ * holding one knows the batch is final at its seq without waiting for f+1 replies.
+ */
+export function verifyCommitCertificate(
+  cert: CertifiedBatch,
+  validators: ValidatorSet,
+  crypto: Pick<CryptoBackend, 'ed25519VerifyBatch' | 'blake3'>,
+): { ok: true } | { ok: false; reason: string } {
+  const pp = cert.prePrepare;
+  if (!validators.has(pp.from) || pp.from !== validators.primary(pp.view)) return { ok: false, reason: 'pre-prepare not from the primary of its view' };
+  if (!bytesEqual(crypto.blake3(encodeBatch(pp.batch)), pp.digest)) return { ok: false, reason: 'digest does not match the batch' };
+  const ids = new Set<ValidatorId>();
+  for (const c of cert.commits) {
+    if (!validators.has(c.from) || ids.has(c.from)) return { ok: false, reason: `bad or duplicate signer ${c.from}` };
+    if (c.view !== pp.view || c.seq !== pp.seq || !bytesEqual(c.digest, pp.digest)) return { ok: false, reason: 'a commit does not match the pre-prepare' };
+    ids.add(c.from);
+  }
+  if (!validators.isQuorum(ids)) return { ok: false, reason: 'commits do not reach a quorum of stake' };
+  const signed = [pp, ...cert.commits];
+  const valid = crypto.ed25519VerifyBatch(signed.map((m) => ({ publicKey: validators.publicKey(m.from), message: signingPayload(m), signature: m.sig })));
+  const bad = signed.findIndex((_, i) => valid[i] !== 1);
+  return bad < 0 ? { ok: true } : { ok: false, reason: `signature ${bad} does not verify` };
 }

@@ -9,11 +9,14 @@ import type { CryptoBackend, SignedItem } from '../crypto/backend.js';
 
 const CACHE_ENTRIES_MAX = 400_000;
 
+/** Exact cache key (byte i -> char code i), built in chunks: no hashing, so no collisions. */
 function key(parts: readonly Uint8Array[]): string {
   let s = '';
   for (const p of parts) {
-    for (let i = 0; i < p.length; i++) s += String.fromCharCode(p[i]!);
-    s += '|';
+    for (let o = 0; o < p.length; o += 4096) {
+      s += String.fromCharCode.apply(null, p.subarray(o, o + 4096) as unknown as number[]);
+    }
+    s += `|${p.length}|`;
   }
   return s;
 }
