@@ -411,7 +411,26 @@ export function buildProgram(opts: BuildOptions = {}): Command {
       }),
     );
 
+  bench
+    .command('transport')
+    .description('loopback link benchmark: ping-pong RTT and one-way frames/s with MACs')
+    .option('--crypto <backend>', 'js | wasm | native (default: the auto-selected one)', oneOfArg('--crypto', ['js', 'wasm', 'native'] as const))
+    .option('--payload-bytes <n>', 'payload size', intArg('--payload-bytes', 1, 1 << 20), 200)
+    .action(
+      act(async (o: { crypto?: 'js' | 'wasm' | 'native'; payloadBytes: number }) => {
+        const { selectBackend } = await import('../crypto/select.js');
+        const { measureTransport } = await import('../transport/transport-bench.js');
+        const sel = await selectBackend({ ...(o.crypto ? { prefer: o.crypto } : {}), log: false });
+        const r = await measureTransport(sel.backend, { payloadBytes: o.payloadBytes });
+        show(toJsonSafe(r));
+      }),
+    );
+
   return program;
+}
+
+function toJsonSafe(v: object): Json {
+  return JSON.parse(JSON.stringify(v)) as Json;
 }
 
 /**
