@@ -132,7 +132,10 @@ export class PbftReplica implements Replica {
   private readonly ownCheckpoints = new Map<number, { digest: Digest; snapshot: Uint8Array; message: Checkpoint }>();
   private readonly checkpointVotes = new Map<number, Map<ValidatorId, Checkpoint>>();
   private readonly pending = new Map<string, PendingRequest>();
+  /** Keys of pending requests in a batch proposed (or re-proposed) in the current view. */
   private readonly proposed = new Set<string>();
+  /** Pending requests not in any such batch, in arrival order (what the primary batches next). */
+  private readonly unproposed = new Map<string, PendingRequest>();
   private readonly viewChanges = new Map<number, Map<ValidatorId, ViewChange>>();
   private myViewChange: ViewChange | null = null;
   private lastNewView: NewView | null = null;
@@ -425,7 +428,9 @@ export class PbftReplica implements Replica {
     if (this.pending.has(key)) return;
     if (this.pending.size >= this.cfg.pendingRequestsMax) return this.drop('client', 'pending request queue full');
     if (this.pending.size === 0) this.lastProgressTick = this.now;
-    this.pending.set(key, { request: r, tick: this.now });
+    const p = { request: r, tick: this.now };
+    this.pending.set(key, p);
+    this.unproposed.set(key, p);
     this.maybePropose();
   }
 
@@ -440,9 +445,11 @@ export class PbftReplica implements Replica {
       const batch: ClientRequest[] = [];
       let bytes = 0;
       let oldest = Infinity;
-      for (const [key, p] of this.pending) {
-        if (this.proposed.has(key)) continue;
-        if (!this.state.isFresh(p.request)) continue;
+      for (const [key, p] of this.unproposed) {
+        if (!this.state.isFresh(p.request)) {
+          this.unproposed.delete(key);
+          continue;
+        }
         const size = p.request.op.length + p.request.clientId.length + 16;
         if (batch.length > 0 && bytes + size > this.cfg.batchBytesMax) break;
         batch.push(p.request);
@@ -467,7 +474,11 @@ export class PbftReplica implements Replica {
     }
     const signed = this.safety.signPrePrepare(this.view, seq, digest, batch);
     const pp = this.own(signed.message);
-    for (const r of batch) this.proposed.add(requestKey(r));
+    for (const r of batch) {
+      const key = requestKey(r);
+      this.proposed.add(key);
+      this.unproposed.delete(key);
+    }
     const slot = this.slotFor(seq);
     slot.prePrepare = pp;
     this.note(pp);
@@ -654,6 +665,7 @@ export class PbftReplica implements Replica {
       const key = requestKey(r);
       this.pending.delete(key);
       this.proposed.delete(key);
+      this.unproposed.delete(key);
     }
     const batch = { seq: pp.seq, view: pp.view, digest: pp.digest, requests: pp.batch, results, cert };
     this.out.commit.push(batch);
@@ -1080,6 +1092,8 @@ export class PbftReplica implements Replica {
     // Requests proposed in the old view but not re-proposed go back into the queue.
     this.proposed.clear();
     for (const pp of nv.prePrepares) for (const r of pp.batch) this.proposed.add(requestKey(r));
+    this.unproposed.clear();
+    for (const [key, p] of this.pending) if (!this.proposed.has(key)) this.unproposed.set(key, p);
     if (minS > this.lastExecuted) {
       this.lagTarget = Math.max(this.lagTarget, minS);
       this.mode = 'catching-up';
@@ -1155,7 +1169,11 @@ export class PbftReplica implements Replica {
       this.stable = { seq: cp.seq, stateDigest: cp.stateDigest, snapshot: cp.snapshot, proof: cp.proof };
       this.out.persist.push({ kind: 'checkpoint', checkpoint: this.stable });
       this.truncate(cp.seq);
-      for (const k of [...this.pending.keys()]) if (!this.state.isFresh(this.pending.get(k)!.request)) this.pending.delete(k);
+      for (const k of [...this.pending.keys()]) {
+        if (this.state.isFresh(this.pending.get(k)!.request)) continue;
+        this.pending.delete(k);
+        this.unproposed.delete(k);
+      }
     }
     for (const b of st.batches) {
       if (b.prePrepare.seq !== this.lastExecuted + 1) continue;
