@@ -72,6 +72,10 @@ describe('config', () => {
     expect(c.validators[0]!.publicKey).toEqual(identity(0).publicKey);
     expect(c.node).toMatchObject({ validatorId: 'validator-002', index: 1, keyFile: '/base/keys/v2.json', dataDir: '/base/data/v2', verify: 'lazy', durability: 'durable' });
     expect(c.node.transport.frameBytesMax).toBeGreaterThan(0);
+    expect(c.node.consensus).toEqual({});
+    const tuned = baseDoc();
+    tuned.node.consensus = { tick_ms: 5, checkpoint_interval: 100, watermark_window: 400, batch_size_max: 256, inflight_max: 8 };
+    expect(parseConfig(YAML.stringify(tuned)).node.consensus).toEqual({ tickMs: 5, checkpointInterval: 100, watermarkWindow: 400, batchSizeMax: 256, inflightMax: 8 });
     expect(c.tripleConsensus.ibft.requiredVoteThreshold).toBe(0.67);
     expect(c.tripleConsensus.hotstuff?.pipelineDepth).toBe(3);
   });
@@ -104,6 +108,9 @@ describe('config', () => {
     expectConfigError((d) => delete d.node.key_file, 'node.key_file', /missing/);
     expectConfigError((d) => (d.node.transport = { frame_bytes_max: 1 }), 'node.transport.frame_bytes_max', />= 4096/);
     expectConfigError((d) => (d.extra = 1), 'extra', /allowed here: triple_consensus/);
+    expectConfigError((d) => (d.node.consensus = { checkpoint_interval: 100, watermark_window: 250 }), 'node.consensus.watermark_window', /multiple of/);
+    expectConfigError((d) => (d.node.consensus = { watermark_window: 200, inflight_max: 300 }), 'node.consensus.inflight_max', /<= node.consensus.watermark_window/);
+    expectConfigError((d) => (d.node.consensus = { batch_size: 10 }), 'node.consensus.batch_size', /no such key/);
     expectConfigError((d) => (d.validators = {}), 'validators', /a list/);
   });
 

@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { NodeMetrics, PhaseTimer } from '../src/metrics/metrics.js';
+import { consensusLogger, createLogger, type Logger } from '../src/log.js';
 
 async function value(m: NodeMetrics, name: string, labels: Record<string, string> = {}): Promise<number | undefined> {
   // Histogram series (_sum, _count, _bucket) live under the histogram, named by `metricName`.
@@ -33,6 +37,30 @@ describe('metrics', () => {
     timer.abandonAll();
     expect(await value(m, 'triple_consensus_rounds_total', { outcome: 'failed' })).toBe(2);
     expect(await value(m, 'ibft_consensus_success_rate')).toBe(0.5);
+  });
+
+  it('samples registered queue depths at scrape time', async () => {
+    const m = new NodeMetrics({ processMetrics: false });
+    let depth = 3;
+    m.addQueueSource('pending_requests', () => depth);
+    expect(await value(m, 'bpci_queue_depth', { queue: 'pending_requests' })).toBe(3);
+    depth = 7;
+    expect(await value(m, 'bpci_queue_depth', { queue: 'pending_requests' })).toBe(7);
+  });
+
+  it('writes JSON log lines with validator, view and sequence', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bpci-log-'));
+    try {
+      const file = path.join(dir, 'node.log');
+      const log = createLogger({ validator: 'validator-002', destination: file, sync: true });
+      const l: Logger = log; // pino satisfies the modules' Logger interface
+      consensusLogger(l, 3, 41).info({ digest: 'ab' }, 'committed');
+      const line = JSON.parse(fs.readFileSync(file, 'utf8').trim());
+      expect(line).toMatchObject({ level: 'info', validator: 'validator-002', view: 3, sequence: 41, digest: 'ab', msg: 'committed' });
+      expect(typeof line.time).toBe('string');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('maps transport events to counters', async () => {

@@ -9,7 +9,8 @@
 //     - { validator_id, stake, endpoint, public_key, is_active }
 //   consensus_thresholds: { minimum_validators, byzantine_fault_tolerance, stake_threshold }
 //   node:                    # this process
-//     { validator_id, key_file, data_dir, api: { host, port }, durability, verify, transport? }
+//     { validator_id, key_file, data_dir, api: { host, port }, durability, verify, transport?,
+//       consensus? (PBFT tuning: tick_ms, checkpoint_interval, watermark_window, batch_*, inflight_max) }
 //   logging: { level, format }
 //
 // Contract: `parseConfig(text)` returns a typed, normalised NodeConfig or throws ConfigError naming
@@ -90,6 +91,20 @@ export interface TransportConfig {
   readonly queueFramesMax: number;
   readonly queueBytesMax: number;
 }
+/**
+ * Optional PBFT tuning (`node.consensus`); an absent key means "the core's default". The seed's
+ * `triple_consensus.ibft.phase_timeout_seconds` is the view-change timeout and
+ * `coordinator.max_active_rounds` the default for `inflight_max`; the runtime maps them to ticks.
+ */
+export interface ConsensusTuning {
+  readonly tickMs?: number;
+  readonly checkpointInterval?: number;
+  readonly watermarkWindow?: number;
+  readonly batchSizeMax?: number;
+  readonly batchBytesMax?: number;
+  readonly batchDelayTicks?: number;
+  readonly inflightMax?: number;
+}
 export interface NodeSection {
   readonly validatorId: string;
   /** This validator's replica index. */
@@ -100,6 +115,7 @@ export interface NodeSection {
   readonly durability: 'durable' | 'memory';
   readonly verify: 'lazy' | 'eager';
   readonly transport: TransportConfig;
+  readonly consensus: ConsensusTuning;
 }
 export interface NodeConfig {
   readonly tripleConsensus: {
@@ -319,7 +335,7 @@ export function validateConfig(doc: unknown, baseDir = process.cwd()): NodeConfi
   });
 
   // node
-  const nd = mapping(top.node, 'node', ['validator_id', 'key_file', 'data_dir', 'api', 'durability', 'verify', 'transport']);
+  const nd = mapping(top.node, 'node', ['validator_id', 'key_file', 'data_dir', 'api', 'durability', 'verify', 'transport', 'consensus']);
   const validatorId = str(nd, 'validator_id', 'node');
   const self = validators.find((v) => v.validatorId === validatorId);
   if (!self) throw new ConfigError('node.validator_id', `one of the validators' ids (${[...ids].join(', ')})`, validatorId);
@@ -336,6 +352,40 @@ export function validateConfig(doc: unknown, baseDir = process.cwd()): NodeConfi
   if (transport.queueBytesMax < transport.frameBytesMax) {
     throw new ConfigError('node.transport.queue_bytes_max', `>= node.transport.frame_bytes_max (${transport.frameBytesMax})`, transport.queueBytesMax);
   }
+  const cs = optMapping(nd.consensus, 'node.consensus', [
+    'tick_ms',
+    'checkpoint_interval',
+    'watermark_window',
+    'batch_size_max',
+    'batch_bytes_max',
+    'batch_delay_ticks',
+    'inflight_max',
+  ]);
+  const csP = 'node.consensus';
+  const optInt = (k: string, min: number, max: number): number | undefined =>
+    cs[k] === undefined ? undefined : num(cs, k, csP, { int: true, min, max });
+  const consensusTuning: { -readonly [K in keyof ConsensusTuning]: ConsensusTuning[K] } = {};
+  const tickMs = optInt('tick_ms', 1, 10_000);
+  if (tickMs !== undefined) consensusTuning.tickMs = tickMs;
+  const ci = optInt('checkpoint_interval', 1, 1_000_000);
+  if (ci !== undefined) consensusTuning.checkpointInterval = ci;
+  const ww = optInt('watermark_window', 1, 10_000_000);
+  if (ww !== undefined) {
+    if (ci !== undefined && ww % ci !== 0) throw new ConfigError(`${csP}.watermark_window`, `a multiple of node.consensus.checkpoint_interval (${ci})`, ww);
+    consensusTuning.watermarkWindow = ww;
+  }
+  const bs = optInt('batch_size_max', 1, 1_000_000);
+  if (bs !== undefined) consensusTuning.batchSizeMax = bs;
+  const bb = optInt('batch_bytes_max', 1024, 256 * 1024 * 1024);
+  if (bb !== undefined) consensusTuning.batchBytesMax = bb;
+  const bd = optInt('batch_delay_ticks', 0, 1_000);
+  if (bd !== undefined) consensusTuning.batchDelayTicks = bd;
+  const im = optInt('inflight_max', 1, 1_000_000);
+  if (im !== undefined) {
+    if (ww !== undefined && im > ww) throw new ConfigError(`${csP}.inflight_max`, `<= node.consensus.watermark_window (${ww})`, im);
+    consensusTuning.inflightMax = im;
+  }
+
   const node: NodeSection = {
     validatorId,
     index: self.index,
@@ -345,6 +395,7 @@ export function validateConfig(doc: unknown, baseDir = process.cwd()): NodeConfi
     durability: oneOf(nd, 'durability', 'node', ['durable', 'memory'] as const, 'durable'),
     verify: oneOf(nd, 'verify', 'node', ['lazy', 'eager'] as const, 'lazy'),
     transport,
+    consensus: consensusTuning,
   };
 
   const lg = optMapping(top.logging, 'logging', ['level', 'format']);

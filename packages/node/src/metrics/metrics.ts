@@ -53,6 +53,7 @@ export class NodeMetrics {
 
   private roundsCommitted = 0;
   private roundsFailed = 0;
+  private readonly queueSources = new Map<string, () => number>();
 
   constructor(opts: MetricsOptions = {}) {
     const r = this.registry;
@@ -108,6 +109,10 @@ export class NodeMetrics {
       help: 'Items waiting in a bounded queue (pending_requests, verify_jobs, persist, transport_outbound, ...)',
       labelNames: ['queue'],
       registers,
+      // Sampled at scrape time from the sources the runtime registered (no per-event cost).
+      collect: () => {
+        for (const [queue, read] of this.queueSources) this.queueDepth.set({ queue }, read());
+      },
     });
     this.framesRejected = new Counter({
       name: 'bpci_transport_frames_rejected_total',
@@ -172,6 +177,11 @@ export class NodeMetrics {
 
   byzantineFault(kind: FaultKind): void {
     this.byzantineFaults.inc({ kind });
+  }
+
+  /** Registers a queue whose depth `bpci_queue_depth{queue}` reports at each scrape. */
+  addQueueSource(queue: string, read: () => number): void {
+    this.queueSources.set(queue, read);
   }
 
   /** An observer to pass to `new Transport({ observer })`. */
