@@ -7,7 +7,7 @@
 
 import type { CryptoBackend, SignedItem } from '../crypto/backend.js';
 
-const CACHE_ENTRIES_MAX = 400_000;
+const CACHE_ENTRIES_MAX = 100_000;
 
 /** Exact cache key (byte i -> char code i), built in chunks: no hashing, so no collisions. */
 function key(parts: readonly Uint8Array[]): string {
