@@ -95,7 +95,7 @@ interface PendingRequest {
   readonly tick: number;
 }
 
-const EMPTY_DIGEST_BATCH: readonly ClientRequest[] = [];
+const EMPTY_BATCH: readonly ClientRequest[] = [];
 
 function hex(b: Uint8Array): string {
   let s = '';
@@ -140,7 +140,6 @@ export class PbftReplica implements Replica {
   private myViewChange: ViewChange | null = null;
   private lastNewView: NewView | null = null;
   private vcAttempts = 0;
-  private vcStartTick = 0;
   /** Tick at which a quorum of view-changes for the current view was seen (-1: not yet). */
   private vcQuorumTick = -1;
   private lastProgressTick = 0;
@@ -900,7 +899,6 @@ export class PbftReplica implements Replica {
     this.vcAttempts++;
     this.view = view;
     this.mode = 'view-change';
-    this.vcStartTick = this.now;
     this.vcQuorumTick = -1;
     const prepared: PreparedCert[] = [];
     for (const s of [...this.slots.values()].sort((a, b) => a.seq - b.seq)) {
@@ -972,7 +970,7 @@ export class PbftReplica implements Replica {
   }
 
   /** The new-view's re-proposals, computed from a quorum of view-changes (primary and backups alike). */
-  private computeProposals(view: number, vcs: readonly ViewChange[]): { minS: number; proposals: { seq: number; batch: readonly ClientRequest[]; digest: Digest }[] } {
+  private computeProposals(vcs: readonly ViewChange[]): { minS: number; proposals: { seq: number; batch: readonly ClientRequest[]; digest: Digest }[] } {
     let minS = 0;
     let maxS = 0;
     for (const vc of vcs) minS = Math.max(minS, vc.stableSeq);
@@ -992,9 +990,8 @@ export class PbftReplica implements Replica {
     for (let s = minS + 1; s <= maxS; s++) {
       const pp = best.get(s);
       if (pp !== undefined) proposals.push({ seq: s, batch: pp.batch, digest: pp.digest });
-      else proposals.push({ seq: s, batch: EMPTY_DIGEST_BATCH, digest: this.crypto.blake3(encodeBatch(EMPTY_DIGEST_BATCH)) });
+      else proposals.push({ seq: s, batch: EMPTY_BATCH, digest: this.crypto.blake3(encodeBatch(EMPTY_BATCH)) });
     }
-    void view;
     return { minS, proposals };
   }
 
@@ -1010,7 +1007,7 @@ export class PbftReplica implements Replica {
       power += this.vs.stake(id);
     }
     if (power < this.quorum()) return;
-    const { proposals } = this.computeProposals(view, chosen);
+    const { proposals } = this.computeProposals(chosen);
     if (!proposals.every((p) => this.safety.canVote('pre-prepare', view, p.seq, p.digest))) {
       // Only after a restart that lost a different new-view of ours: let the view time out.
       return this.drop(this.id, `safety rules refuse the re-proposals for view ${view}`);
@@ -1054,7 +1051,7 @@ export class PbftReplica implements Replica {
       if (!bytesEqual(this.crypto.blake3(encodeBatch(pp.batch)), pp.digest)) return 'a re-proposal digest does not match its batch';
     }
     if (this.bugs.skipNewViewCertCheck === true) return null;
-    const { proposals } = this.computeProposals(nv.view, nv.viewChanges);
+    const { proposals } = this.computeProposals(nv.viewChanges);
     if (proposals.length !== nv.prePrepares.length) return `expected ${proposals.length} re-proposals, got ${nv.prePrepares.length}`;
     for (let i = 0; i < proposals.length; i++) {
       const want = proposals[i]!;
@@ -1065,7 +1062,7 @@ export class PbftReplica implements Replica {
   }
 
   private installNewView(nv: NewView): void {
-    const { minS } = this.computeProposals(nv.view, nv.viewChanges);
+    const { minS } = this.computeProposals(nv.viewChanges);
     this.view = nv.view;
     this.mode = 'normal';
     this.lastNewView = nv;
