@@ -249,6 +249,36 @@ describe('transport over loopback', () => {
     expect(t.stats().pendingConnections).toBe(0);
   });
 
+  it('closes every connection that sends random bytes and still accepts a real peer', async () => {
+    // Seeded xorshift so a failure replays.
+    let x = 0x9e3779b9;
+    const rnd = () => {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      return (x >>> 0) / 2 ** 32;
+    };
+    const inbox: Inbox = [];
+    const { t, port } = await startNode(1, [addr(0, 1)], inbox, { limits: { handshakeTimeoutMs: 200 } });
+    const junk: RawClient[] = [];
+    for (let i = 0; i < 30; i++) {
+      const c = await RawClient.connect(port);
+      clients.push(c);
+      junk.push(c);
+      const body = new Uint8Array(1 + Math.floor(rnd() * 120)).map(() => Math.floor(rnd() * 256));
+      // Half of them wrap the junk in a well-formed length prefix, so it reaches the hello parser.
+      c.write(i % 2 === 0 ? encodeFrame(body) : body);
+    }
+    await waitFor(() => junk.every((c) => c.closed), 'all junk connections closed');
+    const r = t.stats().rejected;
+    expect(Object.values(r).reduce((a, b) => a + b, 0)).toBe(30);
+    const c = await RawClient.connect(port);
+    clients.push(c);
+    const keys = await c.handshake(0, 1, identity(0).seed);
+    c.sendSealed(keys, 0, enc.encode('still here'));
+    await waitFor(() => inbox.length === 1, 'real peer delivered');
+  });
+
   it('survives an onMessage handler that throws', async () => {
     let calls = 0;
     const t1 = new Transport({
