@@ -74,6 +74,13 @@ describe('bpci consensus', () => {
     expect(bad.err).toMatch(/round id must be a sequence number/);
     expect((await cli(['consensus', 'history', '--limit', 'lots'])).code).toBe(2);
     expect((await cli(['consensus', 'bogus'])).code).toBe(2);
+    node.consensusDown = true;
+    const h = await cli(['health', '--consensus']);
+    node.consensusDown = false;
+    expect(h.code).toBe(1);
+    expect(h.out).toMatch(/status: down/);
+    expect(h.out).toMatch(/1 of 3 peers connected/);
+    expect((await cli(['health'])).code).toBe(0);
     const down = await runCli(['--api', 'http://127.0.0.1:1', 'consensus', 'metrics'], { io: { out() {}, err() {} } });
     expect(down).toBe(3);
   });

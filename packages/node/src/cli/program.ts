@@ -338,7 +338,20 @@ export function buildProgram(opts: BuildOptions = {}): Command {
     .command('health')
     .description('process health, or consensus health with --consensus')
     .option('--consensus', 'consensus health (quorum links, progress)', false)
-    .action(act(async (o: { consensus: boolean }) => show(await client().health(o.consensus ? 'consensus' : undefined))));
+    .action(
+      act(async (o: { consensus: boolean }) => {
+        try {
+          show(await client().health(o.consensus ? 'consensus' : undefined));
+        } catch (err) {
+          // 503 = "down": the body is the health report, which is the answer the user wants.
+          if (err instanceof ApiClientError && err.status === 503 && err.body !== null) {
+            show(err.body);
+            throw new CliFailure(1, 'unhealthy');
+          }
+          throw err;
+        }
+      }),
+    );
 
   // ---------------------------------------------------------------- keys
   const keys = program.command('keys').description('validator identity keys');
