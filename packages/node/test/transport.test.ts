@@ -193,19 +193,42 @@ describe('transport over loopback', () => {
     expect(nodes[1]!.stats().rejected.bad_signature).toBe(1);
   });
 
-  it('delivers a correctly MACed frame, then closes on a replayed one', async () => {
+  it('delivers a correctly MACed frame, replaces a link, then closes on a replayed frame', async () => {
     const inbox: Inbox = [];
-    const { t, port } = await startNode(1, [addr(0, 1)], inbox); // peer 0 never listens: it dials
+    let ups = 0;
+    let downs = 0;
+    const t = new Transport({
+      selfId: 1,
+      listen: { host: '127.0.0.1', port: 0 },
+      peers: [addr(0, 1)], // peer 0 never listens: it dials
+      identitySeed32: identity(1).seed,
+      crypto,
+      onMessage: (from, payload) => inbox.push({ from, text: dec.decode(payload) }),
+      observer: { linkUp: () => ups++, linkDown: () => downs++ },
+    });
+    open.push(t);
+    const { port } = await t.start();
     const c = await RawClient.connect(port);
     clients.push(c);
     const keys = await c.handshake(0, 1, identity(0).seed);
     const wire = c.sendSealed(keys, 0, enc.encode('ok'));
     await waitFor(() => inbox.length === 1, 'first frame');
-    expect(inbox[0]).toEqual({ from: 0, text: 'ok' });
-    c.write(wire); // replay: the counter moved on, so the MAC no longer matches
-    await waitFor(() => c.closed, 'closed');
+    // A second authenticated link from the same peer replaces the first (the peer restarted).
+    const c2 = await RawClient.connect(port);
+    clients.push(c2);
+    const keys2 = await c2.handshake(0, 1, identity(0).seed);
+    await waitFor(() => c.closed, 'old link closed by the new one');
+    expect(ups - downs).toBe(1);
+    const wire2 = c2.sendSealed(keys2, 0, enc.encode('ok'));
+    expect(wire2).not.toEqual(wire); // a fresh link key
+    await waitFor(() => inbox.length === 2, 'frame on the new link');
+    expect(inbox[1]).toEqual({ from: 0, text: 'ok' });
+    c2.write(wire2); // replay on the same link: the receive counter moved on, so the MAC fails
+    await waitFor(() => c2.closed, 'closed');
     expect(t.stats().rejected.bad_mac).toBe(1);
-    expect(inbox).toHaveLength(1);
+    expect(inbox).toHaveLength(2);
+    await waitFor(() => downs === 1, 'link down reported once');
+    expect(ups).toBe(1);
   });
 
   it('rejects a frame MACed with the key of the other direction (reflection)', async () => {

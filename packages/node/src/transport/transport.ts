@@ -489,8 +489,10 @@ export class Transport {
     if (old && old !== conn) this.closeConn(old);
     p.attempt = 0;
     p.linksEstablished++;
-    this.log.info({ peer: p.addr.id, role: conn.role === 0 ? 'dialer' : 'acceptor' }, 'link up');
-    this.observer.linkUp?.(p.addr.id);
+    this.log.info({ peer: p.addr.id, role: conn.role === 0 ? 'dialer' : 'acceptor', replaced: old !== undefined }, 'link up');
+    // A replaced link was never reported down (onClosed sees it is no longer p.conn), so the
+    // observer hears linkUp only when the peer goes from no link to a link.
+    if (!old) this.observer.linkUp?.(p.addr.id);
     this.flush(p);
   }
 
