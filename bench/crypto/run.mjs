@@ -18,6 +18,7 @@ import { ROOT, machine, nodeCrypto, ourBackends, prng, signedItems as makeSigned
 const args = process.argv.slice(2);
 const QUICK = args.includes('--quick');
 const CHILD_NATIVE_1T = args.includes('--child-native-1t');
+const CHILD_PEERS = args.includes('--child-peers');
 const TP = `${ROOT}bench/thirdparty`;
 
 // ---- sizes and budgets ------------------------------------------------------------------------
@@ -412,6 +413,12 @@ if (CHILD_NATIVE_1T) {
   process.exit(0);
 }
 
+if (CHILD_PEERS) {
+  const { versions, failed } = await benchPeers();
+  process.stdout.write(JSON.stringify({ rows, versions, failed }));
+  process.exit(0);
+}
+
 const started = Date.now();
 const { present, missing } = await ourBackends();
 process.stderr.write(`our backends: ${present.map((p) => p.name).join(', ')}${Object.keys(missing).length ? ` (missing: ${Object.keys(missing).join(', ')})` : ''}\n`);
@@ -423,10 +430,25 @@ if (present.some((p) => p.name === 'native')) {
     stdio: ['ignore', 'pipe', 'inherit'],
     maxBuffer: 16 << 20,
   });
-  if (child.status === 0) rows.push(...JSON.parse(child.stdout.toString()).map((r) => ({ ...r, note: [r.note, 'RAYON_NUM_THREADS=1'].filter(Boolean).join('; ') })));
-  else process.stderr.write(`native 1-thread child failed (status ${child.status})\n`);
+  const out = child.stdout.toString();
+  if (out.trim().startsWith('[')) rows.push(...JSON.parse(out).map((r) => ({ ...r, note: [r.note, 'RAYON_NUM_THREADS=1'].filter(Boolean).join('; ') })));
+  if (child.status !== 0) process.stderr.write(`native 1-thread child: status ${child.status}, signal ${child.signal}\n`);
 }
-const peers = await benchPeers();
+// Peers run in their own process: their addons (sodium-native, @napi-rs/blake-hash) and ours
+// never share a process, and a crash in one side's teardown cannot take the other's figures.
+process.stderr.write('peers (child process):\n');
+const peerChild = spawnSync(process.execPath, [new URL(import.meta.url).pathname, '--child-peers', ...(QUICK ? ['--quick'] : [])], {
+  stdio: ['ignore', 'pipe', 'inherit'],
+  maxBuffer: 16 << 20,
+});
+let peers = { versions: {}, failed: { all: `peer child process failed (status ${peerChild.status}, signal ${peerChild.signal})` } };
+const peerOut = peerChild.stdout.toString();
+if (peerOut.trim().startsWith('{')) {
+  const parsed = JSON.parse(peerOut);
+  rows.push(...parsed.rows);
+  peers = { versions: parsed.versions, failed: parsed.failed };
+  if (peerChild.status !== 0) process.stderr.write(`peer child exited with status ${peerChild.status} signal ${peerChild.signal} after reporting\n`);
+}
 const meta = {
   measuredAt: new Date().toISOString(),
   command: `npm run bench:crypto${QUICK ? ' -- --quick' : ''}`,
