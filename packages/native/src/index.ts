@@ -44,6 +44,7 @@ interface Addon {
   ed25519VerifyBatchAsync(pks: Uint8Array, sigs: Uint8Array, data: Uint8Array, offsets: Uint32Array, wellFormed: Uint8Array): Promise<Uint8Array>;
   ed25519VerifyEachOwn(pks: Uint8Array, sigs: Uint8Array, data: Uint8Array, offsets: Uint32Array, wellFormed: Uint8Array): Uint8Array;
   laneKernel(): Uint8Array;
+  msmSelfCheck(n: number, seed: number): Uint8Array;
   panicForTest(): never;
   panicForTestAsync(): Promise<never>;
 }
@@ -66,6 +67,11 @@ export interface NativeBackend extends CryptoBackend {
     panicAsync(): Promise<void>;
     /** Our own ZIP-215 verifier per item (no ring fast path, no batching). */
     verifyEachOwn(items: readonly SignedItem[]): Uint8Array;
+    /**
+     * The multi-scalar multiplication with and without the AVX-512 IFMA window kernel agree on
+     * n pseudo-random points and scalars (trivially true on CPUs without IFMA).
+     */
+    msmSelfCheck(n: number, seed: number): boolean;
   };
 }
 
@@ -214,6 +220,9 @@ export function loadNativeBackend(): NativeBackend | null {
       verifyEachOwn(items: readonly SignedItem[]): Uint8Array {
         checkSignedItems(items);
         return a.ed25519VerifyEachOwn(...packSignedItems(items));
+      },
+      msmSelfCheck(n: number, seed: number): boolean {
+        return a.msmSelfCheck(n, seed)[0] === 1;
       },
     },
   };

@@ -28,6 +28,7 @@ pub(crate) static EXPORTS: &[(&str, napi::Exported)] = &[
     ("ed25519VerifyBatchAsync", js_ed25519_verify_batch_async),
     ("ed25519VerifyEachOwn", js_ed25519_verify_each_own),
     ("laneKernel", js_lane_kernel),
+    ("msmSelfCheck", js_msm_self_check),
     ("panicForTest", js_panic_for_test),
     ("panicForTestAsync", js_panic_for_test_async),
 ];
@@ -224,6 +225,13 @@ fn js_ed25519_verify_each_own(env: &Env, args: &[Value]) -> JsResult<Value> {
 /// Which 16-lane BLAKE3 kernel runs ("avx512" or "portable"), as bytes of ASCII.
 fn js_lane_kernel(env: &Env, _args: &[Value]) -> JsResult<Value> {
     env.new_bytes(lanes::kernel_name().as_bytes())
+}
+
+/// Test hook: MSM with and without the IFMA window kernel agree; returns [1] or [0].
+fn js_msm_self_check(env: &Env, args: &[Value]) -> JsResult<Value> {
+    let n = env.integer(arg(args, 0, "n")?, "n", 100_000.0)? as usize;
+    let seed = env.integer(arg(args, 1, "seed")?, "seed", u32::MAX as f64)?;
+    env.new_bytes(&[ed25519::msm_self_check(n, seed) as u8])
 }
 
 /// Test hook: panics inside an exported function (must surface as a JS Error).

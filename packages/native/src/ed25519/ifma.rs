@@ -9,6 +9,7 @@
 //! Results are weakly reduced (below 2^260); conversion back to `Fe` reduces mod p.
 
 use super::field::Fe;
+use super::point::Point;
 
 /// w^((p - 5) / 8) for eight elements. Uses IFMA when the CPU has it, else the scalar chain.
 pub fn pow_p58_x8(w: &[Fe; 8]) -> [Fe; 8] {
@@ -20,6 +21,21 @@ pub fn pow_p58_x8(w: &[Fe; 8]) -> [Fe; 8] {
         }
     }
     std::array::from_fn(|i| w[i].pow_p58())
+}
+
+/// Pippenger window sums W_j = sum_b (b + 1) * bucket_j[b] for up to eight windows at once,
+/// one window per lane (see `x86::window_sums_x8`). `digits[i * ndig + j]` is point i's signed
+/// digit in window j; `points` are affine (Z = 1). None when IFMA is unavailable.
+pub fn window_sums_x8(digits: &[i32], ndig: usize, w: usize, points: &[Point], windows: &[usize]) -> Option<Vec<Point>> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if available() {
+            // SAFETY: AVX-512F and AVX-512IFMA were detected at run time.
+            return Some(unsafe { x86::window_sums_x8(digits, ndig, w, points, windows) });
+        }
+    }
+    let _ = (digits, ndig, w, points, windows);
+    None
 }
 
 pub fn available() -> bool {
@@ -74,7 +90,8 @@ fn from_radix52(l: &[u64; 5]) -> Fe {
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
-    use super::{from_radix52, to_radix52, Fe, M52};
+    use super::{from_radix52, to_radix52, Fe, Point, M52};
+    use crate::ed25519::field::{D2, ONE as FE_ONE, ZERO as FE_ZERO};
     use std::arch::x86_64::*;
 
     type V = [__m512i; 5];
@@ -170,5 +187,223 @@ mod x86 {
             _mm512_storeu_si512(cols[k].as_mut_ptr() as *mut _, r[k]);
         }
         std::array::from_fn(|i| from_radix52(&[cols[0][i], cols[1][i], cols[2][i], cols[3][i], cols[4][i]]))
+    }
+
+    // ---- vectorised point arithmetic for the MSM (eight independent points, one per lane) ----
+
+    /// Limbs (each below about 2^60) to limbs below 2^52, value below 2^260, same residue.
+    #[target_feature(enable = "avx512f,avx512ifma")]
+    #[inline]
+    unsafe fn norm(mut z: V) -> V {
+        let f = _mm512_set1_epi64(608);
+        let c = carry_chain(&mut z, 0, 5);
+        z[0] = _mm512_madd52lo_epu64(z[0], c, f);
+        let c = carry_chain(&mut z, 0, 5);
+        z[0] = _mm512_madd52lo_epu64(z[0], c, f);
+        z
+    }
+
+    #[target_feature(enable = "avx512f,avx512ifma")]
+    #[inline]
+    unsafe fn add(a: &V, b: &V) -> V {
+        norm(std::array::from_fn(|k| _mm512_add_epi64(a[k], b[k])))
+    }
+
+    /// 64p in radix 2^52: every limb exceeds any normalised limb (< 2^52), so a + 64p - b
+    /// never goes negative.
+    const P64: [u64; 5] = [64 * ((1 << 52) - 19), 64 * ((1 << 52) - 1), 64 * ((1 << 52) - 1), 64 * ((1 << 52) - 1), 64 * ((1 << 47) - 1)];
+
+    #[target_feature(enable = "avx512f,avx512ifma")]
+    #[inline]
+    unsafe fn sub(a: &V, b: &V) -> V {
+        norm(std::array::from_fn(|k| _mm512_sub_epi64(_mm512_add_epi64(a[k], _mm512_set1_epi64(P64[k] as i64)), b[k])))
+    }
+
+    #[derive(Clone, Copy)]
+    struct VP {
+        x: V,
+        y: V,
+        z: V,
+        t: V,
+    }
+
+    #[target_feature(enable = "avx512f,avx512ifma")]
+    #[inline]
+    unsafe fn finish(a: V, b: V, c: V, d: V) -> VP {
+        let e = sub(&b, &a);
+        let f = sub(&d, &c);
+        let g = add(&d, &c);
+        let h = add(&b, &a);
+        VP { x: mul(&e, &f), y: mul(&g, &h), z: mul(&f, &g), t: mul(&e, &h) }
+    }
+
+    /// p + q for q in Niels form (y + x, y - x, 2dxy), q affine.
+    #[target_feature(enable = "avx512f,avx512ifma")]
+    #[inline]
+    unsafe fn add_niels(p: &VP, ypx: &V, ymx: &V, xy2d: &V) -> VP {
+        let a = mul(&sub(&p.y, &p.x), ymx);
+        let b = mul(&add(&p.y, &p.x), ypx);
+        let c = mul(&p.t, xy2d);
+        let d = add(&p.z, &p.z);
+        finish(a, b, c, d)
+    }
+
+    /// p + q, both extended (the formulas are complete on this curve: identity included).
+    #[target_feature(enable = "avx512f,avx512ifma")]
+    #[inline]
+    unsafe fn add_ext(p: &VP, q: &VP, d2: &V) -> VP {
+        let a = mul(&sub(&p.y, &p.x), &sub(&q.y, &q.x));
+        let b = mul(&add(&p.y, &p.x), &add(&q.y, &q.x));
+        let c = mul(&mul(&p.t, d2), &q.t);
+        let d = mul(&add(&p.z, &p.z), &q.z);
+        finish(a, b, c, d)
+    }
+
+    #[target_feature(enable = "avx512f,avx512ifma")]
+    #[inline]
+    unsafe fn splat(l: &[u64; 5]) -> V {
+        std::array::from_fn(|k| _mm512_set1_epi64(l[k] as i64))
+    }
+
+    #[target_feature(enable = "avx512f,avx512ifma")]
+    #[inline]
+    unsafe fn load(rows: &[[u64; 8]; 5]) -> V {
+        std::array::from_fn(|k| _mm512_loadu_si512(rows[k].as_ptr() as *const _))
+    }
+
+    #[target_feature(enable = "avx512f,avx512ifma")]
+    #[inline]
+    unsafe fn store(v: &V) -> [[u64; 8]; 5] {
+        let mut out = [[0u64; 8]; 5];
+        for k in 0..5 {
+            _mm512_storeu_si512(out[k].as_mut_ptr() as *mut _, v[k]);
+        }
+        out
+    }
+
+    /// Lane-select: where mask bit l is set take b's lane l, else a's.
+    #[target_feature(enable = "avx512f,avx512ifma")]
+    #[inline]
+    unsafe fn blend(mask: u8, a: &VP, b: &VP) -> VP {
+        let s = |x: &V, y: &V| -> V { std::array::from_fn(|k| _mm512_mask_blend_epi64(mask, x[k], y[k])) };
+        VP { x: s(&a.x, &b.x), y: s(&a.y, &b.y), z: s(&a.z, &b.z), t: s(&a.t, &b.t) }
+    }
+
+    /// Coordinates of lane l: (x, y, z, t) limbs.
+    #[target_feature(enable = "avx512f,avx512ifma")]
+    unsafe fn lane(p: &VP, l: usize) -> [[u64; 5]; 4] {
+        let (x, y, z, t) = (store(&p.x), store(&p.y), store(&p.z), store(&p.t));
+        let pick = |r: &[[u64; 8]; 5]| -> [u64; 5] { std::array::from_fn(|k| r[k][l]) };
+        [pick(&x), pick(&y), pick(&z), pick(&t)]
+    }
+
+    #[target_feature(enable = "avx512f,avx512ifma")]
+    pub unsafe fn window_sums_x8(digits: &[i32], ndig: usize, w: usize, points: &[Point], windows: &[usize]) -> Vec<Point> {
+        debug_assert!(windows.len() <= 8);
+        let n = points.len();
+        let nb = 1usize << (w - 1);
+        let one = to_radix52(&FE_ONE);
+        let zero = to_radix52(&FE_ZERO);
+        let d2 = splat(&to_radix52(&D2));
+        // Niels form of +P_i and -P_i in radix 2^52: [ypx, ymx, xy2d].
+        let niels: Vec<[[[u64; 5]; 3]; 2]> = points
+            .iter()
+            .map(|p| {
+                let ypx = to_radix52(&p.y.add(&p.x));
+                let ymx = to_radix52(&p.y.sub(&p.x));
+                let xy2d = p.t.mul(&D2);
+                [[ypx, ymx, to_radix52(&xy2d)], [ymx, ypx, to_radix52(&xy2d.neg())]]
+            })
+            .collect();
+        let id_niels = [one, one, zero];
+        // Per lane: (bucket, point, negative) sorted by bucket (counting sort).
+        let lists: Vec<Vec<(u32, u32, bool)>> = (0..8)
+            .map(|l| {
+                let Some(&j) = windows.get(l) else { return Vec::new() };
+                let mut by_bucket: Vec<Vec<(u32, u32, bool)>> = vec![Vec::new(); nb];
+                for i in 0..n {
+                    let d = digits[i * ndig + j];
+                    if d != 0 {
+                        let b = d.unsigned_abs() - 1;
+                        by_bucket[b as usize].push((b, i as u32, d < 0));
+                    }
+                }
+                by_bucket.concat()
+            })
+            .collect();
+        let steps = lists.iter().map(|v| v.len()).max().unwrap_or(0);
+        // Bucket sums, [bucket][coord][limb][lane], identity where a bucket stays empty.
+        let mut buckets = vec![[[[0u64; 8]; 5]; 4]; nb];
+        for b in buckets.iter_mut() {
+            for l in 0..8 {
+                for k in 0..5 {
+                    b[1][k][l] = one[k];
+                    b[2][k][l] = one[k];
+                }
+            }
+        }
+        let identity = VP { x: splat(&zero), y: splat(&one), z: splat(&one), t: splat(&zero) };
+        let mut acc = identity;
+        let mut rows = [[[0u64; 8]; 5]; 3];
+        for t in 0..steps {
+            // Lanes whose entry at t opens a new bucket: flush the previous bucket, restart.
+            let mut start: u8 = 0;
+            for (l, list) in lists.iter().enumerate() {
+                if t > 0 && t < list.len() && list[t].0 != list[t - 1].0 {
+                    start |= 1 << l;
+                }
+            }
+            if start != 0 {
+                for l in 0..8 {
+                    if start & (1 << l) != 0 {
+                        let c = lane(&acc, l);
+                        let b = &mut buckets[lists[l][t - 1].0 as usize];
+                        for q in 0..4 {
+                            for k in 0..5 {
+                                b[q][k][l] = c[q][k];
+                            }
+                        }
+                    }
+                }
+                acc = blend(start, &acc, &identity);
+            }
+            for (l, list) in lists.iter().enumerate() {
+                let src = match list.get(t) {
+                    Some(&(_, i, neg)) => &niels[i as usize][neg as usize],
+                    None => &id_niels,
+                };
+                for q in 0..3 {
+                    for k in 0..5 {
+                        rows[q][k][l] = src[q][k];
+                    }
+                }
+            }
+            acc = add_niels(&acc, &load(&rows[0]), &load(&rows[1]), &load(&rows[2]));
+        }
+        for (l, list) in lists.iter().enumerate() {
+            if let Some(last) = list.last() {
+                let c = lane(&acc, l);
+                let b = &mut buckets[last.0 as usize];
+                for q in 0..4 {
+                    for k in 0..5 {
+                        b[q][k][l] = c[q][k];
+                    }
+                }
+            }
+        }
+        // Running sums from the top bucket down, all lanes at once.
+        let mut running = identity;
+        let mut total = identity;
+        for b in buckets.iter().rev() {
+            let bp = VP { x: load(&b[0]), y: load(&b[1]), z: load(&b[2]), t: load(&b[3]) };
+            running = add_ext(&running, &bp, &d2);
+            total = add_ext(&total, &running, &d2);
+        }
+        (0..windows.len())
+            .map(|l| {
+                let c = lane(&total, l);
+                Point { x: from_radix52(&c[0]), y: from_radix52(&c[1]), z: from_radix52(&c[2]), t: from_radix52(&c[3]) }
+            })
+            .collect()
     }
 }
