@@ -3,11 +3,12 @@
 // parallel PoW search. Runs for every worker backend that loads here (js always does).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import { jsBackend, type SignedItem } from '@bpci/core';
-import { CryptoPool, PoolClosedError, PoolQueueFullError, defaultWorkerFile } from '../../packages/node/src/crypto/pool.js';
+import { CryptoPool, DEFAULT_THRESHOLDS, PoolClosedError, PoolQueueFullError, defaultWorkerFile, readThresholds } from '../../packages/node/src/crypto/pool.js';
 import { packMessagesBuffer, packSignedBuffer, unpackMessagesBuffer, unpackSignedBuffer } from '../../packages/node/src/crypto/pack.js';
 import { powSearchParallel } from '../../packages/node/src/crypto/pow-parallel.js';
 import { loadBackend, type BackendName } from '../../packages/node/src/crypto/select.js';
@@ -79,6 +80,38 @@ describe('pack layouts', () => {
     new Uint32Array(buf, 0, 1)[0] = 1000;
     expect(() => unpackMessagesBuffer(buf)).toThrow(/too short/);
     expect(() => unpackSignedBuffer(new ArrayBuffer(2))).toThrow(/shorter than its header/);
+  });
+});
+
+describe('pool thresholds', () => {
+  it('come from the measurement file, keyed by inline backend, else the documented defaults', () => {
+    const dir = mkdtempSync(`${tmpdir()}/bpci-thr-`);
+    const file = `${dir}/pool-threshold.json`;
+    writeFileSync(file, JSON.stringify({ verify: { wasm: { thresholdItems: 7 } }, blake3Many: { wasm: { thresholdMessages: 300, thresholdBytes: 19200 } } }));
+    const t = readThresholds('wasm', file);
+    expect(t).toMatchObject({ verifyItems: 7, blake3Messages: 300, blake3Bytes: 19200 });
+    expect(t.source).toContain(file);
+    expect(readThresholds('native', file)).toEqual(DEFAULT_THRESHOLDS); // no entry for native
+    expect(readThresholds('wasm', `${dir}/missing.json`)).toEqual(DEFAULT_THRESHOLDS);
+    writeFileSync(`${dir}/bad.json`, '{ not json');
+    expect(readThresholds('wasm', `${dir}/bad.json`)).toEqual(DEFAULT_THRESHOLDS);
+    writeFileSync(`${dir}/neg.json`, JSON.stringify({ verify: { wasm: { thresholdItems: -3 } } }));
+    expect(readThresholds('wasm', `${dir}/neg.json`)).toEqual(DEFAULT_THRESHOLDS);
+  });
+
+  it('a pool created with a threshold file uses its figures', async () => {
+    const dir = mkdtempSync(`${tmpdir()}/bpci-thr-`);
+    const file = `${dir}/pool-threshold.json`;
+    writeFileSync(file, JSON.stringify({ verify: { js: { thresholdItems: 9 } } }));
+    const pool = await CryptoPool.create({ backend: 'js', threads: 1, thresholdFile: file });
+    try {
+      expect(pool.thresholds.verifyItems).toBe(9);
+      const { items, expected } = signedItems(8, 12);
+      expect(await pool.verifyBatch(items.slice(0, 8))).toEqual(expected.slice(0, 8)); // inline
+      expect(await pool.verifyBatch(items)).toEqual(expected); // pool
+    } finally {
+      await pool.close();
+    }
   });
 });
 
