@@ -317,18 +317,30 @@ mod x86 {
             .collect();
         let id_niels = [one, one, zero];
         // Per lane: (bucket, point, negative) sorted by bucket (counting sort).
+        let mut count = vec![0u32; nb + 1];
         let lists: Vec<Vec<(u32, u32, bool)>> = (0..8)
             .map(|l| {
                 let Some(&j) = windows.get(l) else { return Vec::new() };
-                let mut by_bucket: Vec<Vec<(u32, u32, bool)>> = vec![Vec::new(); nb];
+                count.iter_mut().for_each(|c| *c = 0);
+                for i in 0..n {
+                    let d = digits[i * ndig + j];
+                    if d != 0 {
+                        count[d.unsigned_abs() as usize] += 1;
+                    }
+                }
+                for b in 1..=nb {
+                    count[b] += count[b - 1]; // count[b] = entries in buckets < b
+                }
+                let mut list = vec![(0u32, 0u32, false); count[nb] as usize];
                 for i in 0..n {
                     let d = digits[i * ndig + j];
                     if d != 0 {
                         let b = d.unsigned_abs() - 1;
-                        by_bucket[b as usize].push((b, i as u32, d < 0));
+                        list[count[b as usize] as usize] = (b, i as u32, d < 0);
+                        count[b as usize] += 1;
                     }
                 }
-                by_bucket.concat()
+                list
             })
             .collect();
         let steps = lists.iter().map(|v| v.len()).max().unwrap_or(0);
