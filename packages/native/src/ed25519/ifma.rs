@@ -11,13 +11,14 @@
 use super::field::Fe;
 use super::point::Point;
 
-/// w^((p - 5) / 8) for eight elements. Uses IFMA when the CPU has it, else the scalar chain.
-pub fn pow_p58_x8(w: &[Fe; 8]) -> [Fe; 8] {
+/// w^((p - 5) / 8) for sixteen elements: two independent 8-lane chains interleaved, so one
+/// hides the other's multiply latency. Uses IFMA when the CPU has it, else the scalar chain.
+pub fn pow_p58_x16(w: &[Fe; 16]) -> [Fe; 16] {
     #[cfg(target_arch = "x86_64")]
     {
         if available() {
             // SAFETY: AVX-512F and AVX-512IFMA were detected at run time.
-            return unsafe { x86::pow_p58_x8(w) };
+            return unsafe { x86::pow_p58_x16(w) };
         }
     }
     std::array::from_fn(|i| w[i].pow_p58())
@@ -152,41 +153,56 @@ mod x86 {
         out
     }
 
+    type V2 = [V; 2];
+
     #[target_feature(enable = "avx512f,avx512ifma")]
     #[inline]
-    unsafe fn pow2k(a: &V, k: u32) -> V {
+    unsafe fn mul2(a: &V2, b: &V2) -> V2 {
+        [mul(&a[0], &b[0]), mul(&a[1], &b[1])]
+    }
+
+    #[target_feature(enable = "avx512f,avx512ifma")]
+    #[inline]
+    unsafe fn sq2k(a: &V2, k: u32) -> V2 {
         let mut x = *a;
         for _ in 0..k {
-            x = mul(&x, &x);
+            x = mul2(&x, &x);
         }
         x
     }
 
     #[target_feature(enable = "avx512f,avx512ifma")]
-    pub unsafe fn pow_p58_x8(w: &[Fe; 8]) -> [Fe; 8] {
-        let limbs: [[u64; 5]; 8] = std::array::from_fn(|i| to_radix52(&w[i]));
-        let z: V = std::array::from_fn(|k| {
-            let col: [u64; 8] = std::array::from_fn(|i| limbs[i][k]);
-            _mm512_loadu_si512(col.as_ptr() as *const _)
+    pub unsafe fn pow_p58_x16(w: &[Fe; 16]) -> [Fe; 16] {
+        let limbs: [[u64; 5]; 16] = std::array::from_fn(|i| to_radix52(&w[i]));
+        let z: V2 = std::array::from_fn(|h| {
+            std::array::from_fn(|k| {
+                let col: [u64; 8] = std::array::from_fn(|i| limbs[8 * h + i][k]);
+                _mm512_loadu_si512(col.as_ptr() as *const _)
+            })
         });
         // The addition chain of Fe::pow_p58 (2^252 - 3).
-        let t0 = mul(&z, &z); // 2
-        let t1 = mul(&pow2k(&t0, 2), &z); // 9
-        let z11 = mul(&t0, &t1); // 11
-        let t0 = mul(&mul(&z11, &z11), &t1); // 2^5 - 1
-        let t0 = mul(&pow2k(&t0, 5), &t0); // 2^10 - 1
-        let t1 = mul(&pow2k(&t0, 10), &t0); // 2^20 - 1
-        let t2 = mul(&pow2k(&t1, 20), &t1); // 2^40 - 1
-        let t0 = mul(&pow2k(&t2, 10), &t0); // 2^50 - 1
-        let t1 = mul(&pow2k(&t0, 50), &t0); // 2^100 - 1
-        let t2 = mul(&pow2k(&t1, 100), &t1); // 2^200 - 1
-        let t0 = mul(&pow2k(&t2, 50), &t0); // 2^250 - 1
-        let r = mul(&pow2k(&t0, 2), &z); // 2^252 - 3
-        let mut cols = [[0u64; 8]; 5];
-        for k in 0..5 {
-            _mm512_storeu_si512(cols[k].as_mut_ptr() as *mut _, r[k]);
+        let t0 = mul2(&z, &z); // 2
+        let t1 = mul2(&sq2k(&t0, 2), &z); // 9
+        let z11 = mul2(&t0, &t1); // 11
+        let t0 = mul2(&mul2(&z11, &z11), &t1); // 2^5 - 1
+        let t0 = mul2(&sq2k(&t0, 5), &t0); // 2^10 - 1
+        let t1 = mul2(&sq2k(&t0, 10), &t0); // 2^20 - 1
+        let t2 = mul2(&sq2k(&t1, 20), &t1); // 2^40 - 1
+        let t0 = mul2(&sq2k(&t2, 10), &t0); // 2^50 - 1
+        let t1 = mul2(&sq2k(&t0, 50), &t0); // 2^100 - 1
+        let t2 = mul2(&sq2k(&t1, 100), &t1); // 2^200 - 1
+        let t0 = mul2(&sq2k(&t2, 50), &t0); // 2^250 - 1
+        let r = mul2(&sq2k(&t0, 2), &z); // 2^252 - 3
+        let mut cols = [[[0u64; 8]; 5]; 2];
+        for h in 0..2 {
+            for k in 0..5 {
+                _mm512_storeu_si512(cols[h][k].as_mut_ptr() as *mut _, r[h][k]);
+            }
         }
-        std::array::from_fn(|i| from_radix52(&[cols[0][i], cols[1][i], cols[2][i], cols[3][i], cols[4][i]]))
+        std::array::from_fn(|i| {
+            let (h, l) = (i / 8, i % 8);
+            from_radix52(&[cols[h][0][l], cols[h][1][l], cols[h][2][l], cols[h][3][l], cols[h][4][l]])
+        })
     }
 
     // ---- vectorised point arithmetic for the MSM (eight independent points, one per lane) ----

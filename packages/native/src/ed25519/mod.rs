@@ -73,10 +73,10 @@ fn decode(it: &Item) -> Option<Decoded> {
     Some(Decoded { neg_a: a.neg(), neg_r: r.neg(), s, k })
 }
 
-/// Items decoded four at a time, so that their eight point decodings share one 8-lane
-/// exponentiation (ifma.rs).
+/// Items decoded eight at a time, so that their sixteen point decodings share one IFMA
+/// exponentiation pass (ifma.rs).
 fn decode_group(items: &[Option<Item>]) -> Vec<Option<Decoded>> {
-    debug_assert!(items.len() <= 4);
+    debug_assert!(items.len() <= DECODE_GROUP);
     let starts: Vec<Option<(Decompressing, Decompressing, Scalar)>> = items
         .iter()
         .map(|it| {
@@ -88,14 +88,14 @@ fn decode_group(items: &[Option<Item>]) -> Vec<Option<Decoded>> {
             Some((Decompressing::start(it.pk), Decompressing::start(it.sig[..32].try_into().unwrap()), s))
         })
         .collect();
-    let mut w = [ONE; 8];
+    let mut w = [ONE; 16];
     for (i, st) in starts.iter().enumerate() {
         if let Some((a, r, _)) = st {
             w[2 * i] = a.w;
             w[2 * i + 1] = r.w;
         }
     }
-    let pw: [Fe; 8] = ifma::pow_p58_x8(&w);
+    let pw: [Fe; 16] = ifma::pow_p58_x16(&w);
     starts
         .into_iter()
         .zip(items)
@@ -342,6 +342,8 @@ fn failed(ds: &[&Decoded]) -> Vec<u8> {
 /// which bounds the work lost to bisection when an item is bad. Within a part the MSM windows
 /// already run in parallel.
 const SUB_BATCH_MAX: usize = 2048;
+/// Items per decoding group (two points each: one 16-element exponentiation pass).
+const DECODE_GROUP: usize = 8;
 /// Items from which decoding (two square roots and a SHA-512 per item) runs on rayon.
 const PAR_DECODE_MIN: usize = 32;
 /// Below this, items go one by one (ring fast path + fallback).
@@ -358,9 +360,9 @@ pub fn verify_batch(items: &[Option<Item>], out: &mut [u8]) {
         return;
     }
     let decoded: Vec<Option<Decoded>> = if n >= PAR_DECODE_MIN {
-        items.par_chunks(4).with_min_len(2).flat_map_iter(decode_group).collect()
+        items.par_chunks(DECODE_GROUP).flat_map_iter(decode_group).collect()
     } else {
-        items.chunks(4).flat_map(decode_group).collect()
+        items.chunks(DECODE_GROUP).flat_map(decode_group).collect()
     };
     out.iter_mut().for_each(|o| *o = 0);
     let (idx, good): (Vec<usize>, Vec<&Decoded>) =
