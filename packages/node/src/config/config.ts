@@ -80,6 +80,8 @@ export interface ValidatorEntry {
   readonly publicKey: Uint8Array;
   readonly publicKeyHex: string;
   readonly isActive: boolean;
+  /** Client request endpoint (validators[].client_endpoint), if configured. */
+  readonly client: { readonly host: string; readonly port: number } | undefined;
 }
 export interface Thresholds {
   readonly minimumValidators: number;
@@ -281,7 +283,7 @@ export function validateConfig(doc: unknown, baseDir = process.cwd()): NodeConfi
   let activeIndex = 0;
   vs.forEach((raw, i) => {
     const p = `validators[${i}]`;
-    const v = mapping(raw, p, ['validator_id', 'stake', 'endpoint', 'public_key', 'is_active']);
+    const v = mapping(raw, p, ['validator_id', 'stake', 'endpoint', 'client_endpoint', 'public_key', 'is_active']);
     const validatorId = str(v, 'validator_id', p, { pattern: /^[A-Za-z0-9_.-]{1,64}$/, what: 'an id of 1..64 letters, digits, "-", "_" or "."' });
     if (ids.has(validatorId)) throw new ConfigError(`${p}.validator_id`, 'a validator_id not used by an earlier validator', validatorId);
     ids.add(validatorId);
@@ -296,6 +298,17 @@ export function validateConfig(doc: unknown, baseDir = process.cwd()): NodeConfi
     const publicKey = parsePublicKey(pkText);
     if (!publicKey) throw new ConfigError(`${p}.public_key`, 'an Ed25519 public key "ed25519:<64 hex digits>"', pkText);
     const isActive = bool(v, 'is_active', p, true);
+    // Where clients send requests (plain TCP; replies are signed). Optional: without it the
+    // validator takes requests through the HTTP API only.
+    let client: { host: string; port: number } | undefined;
+    if (v.client_endpoint !== undefined) {
+      const ce = str(v, 'client_endpoint', p, { what: 'an endpoint "tcp://host:port" or "host:port"' });
+      client = parseEndpoint(ce);
+      if (!client) throw new ConfigError(`${p}.client_endpoint`, 'an endpoint "tcp://host:port" or "host:port" (port 1..65535)', ce);
+      const ceKey = `${client.host}:${client.port}`;
+      if (endpoints.has(ceKey)) throw new ConfigError(`${p}.client_endpoint`, 'an endpoint not used by another validator or endpoint', ce);
+      endpoints.add(ceKey);
+    }
     validators.push({
       validatorId,
       index: isActive ? activeIndex++ : -1,
@@ -306,6 +319,7 @@ export function validateConfig(doc: unknown, baseDir = process.cwd()): NodeConfi
       publicKey,
       publicKeyHex: Buffer.from(publicKey).toString('hex'),
       isActive,
+      client,
     });
   });
   const active = validators.filter((v) => v.isActive);

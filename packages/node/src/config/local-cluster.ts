@@ -16,6 +16,8 @@ export interface LocalClusterOptions {
   /** Validator i listens on basePort + i (transport) and apiBasePort + i (HTTP). */
   readonly basePort: number;
   readonly apiBasePort: number;
+  /** Client request port of validator i = clientBasePort + i (default basePort + 500). */
+  readonly clientBasePort?: number;
   readonly durability?: 'durable' | 'memory';
   readonly verify?: 'lazy' | 'eager';
   /** Reuse existing key files (a restarted cluster keeps its identities). Default true. */
@@ -55,6 +57,7 @@ export function writeLocalCluster(opts: LocalClusterOptions): LocalClusterMember
     validator_id: validatorName(i),
     stake: 1_000_000,
     endpoint: `tcp://${host}:${opts.basePort + i}`,
+    client_endpoint: `tcp://${host}:${(opts.clientBasePort ?? opts.basePort + 500) + i}`,
     public_key: k.key.publicKeyText,
     is_active: true,
   }));

@@ -21,12 +21,15 @@ import { performance } from 'node:perf_hooks';
 import {
   createPbftReplica,
   decodeMessage,
+  encodeMessage,
   KvApp,
   ValidatorSet,
+  type ClientRequest,
   type CommittedBatch,
   type CryptoBackend,
   type Envelope,
   type Input,
+  type Message,
   type Output,
   type PbftConfig,
   type PbftReplica,
@@ -56,6 +59,10 @@ export interface NodeObserver extends TransportObserver {
   verified?(items: number, invalid: number, ms: number): void;
   decodeFailed?(from: number, error: string): void;
   clientRejected?(reason: string): void;
+  /** Every decoded message from an authenticated peer, before the replica sees it. */
+  inbound?(from: number, message: Message): void;
+  /** Every envelope this validator sends (after persist, for signed ones). */
+  outbound?(e: Envelope): void;
 }
 
 export interface ValidatorNodeOptions {
@@ -68,7 +75,8 @@ export interface ValidatorNodeOptions {
   /** null: memory mode (no persistence, benchmarks only). */
   readonly store: Store | null;
   readonly listen: { readonly host: string; readonly port: number };
-  readonly clientListen: { readonly host: string; readonly port: number };
+  /** Client request port; null: requests come only through step() (the HTTP API). */
+  readonly clientListen: { readonly host: string; readonly port: number } | null;
   readonly pbft?: Partial<PbftConfig>;
   readonly tickMs?: number;
   /** Longest wait at start for links to a quorum before logical time starts (default 3 s). */
@@ -89,7 +97,7 @@ export class ValidatorNode {
   readonly validatorSet: ValidatorSet;
   readonly replica: PbftReplica;
   readonly transport: Transport;
-  readonly clients: ClientServer;
+  readonly clients: ClientServer | null;
   readonly app: StateMachine;
   readonly startedAtMs = Date.now();
   private readonly log: Logger;
@@ -146,18 +154,20 @@ export class ValidatorNode {
       logger: this.log,
       observer: this.obs,
     });
-    this.clients = new ClientServer({
-      host: opts.clientListen.host,
-      port: opts.clientListen.port,
-      onRequest: (request) => this.step({ kind: 'request', request }),
-      onReject: (reason) => this.obs.clientRejected?.(reason),
-    });
+    this.clients = opts.clientListen
+      ? new ClientServer({
+          host: opts.clientListen.host,
+          port: opts.clientListen.port,
+          onRequest: (request) => this.step({ kind: 'request', request }),
+          onReject: (reason) => this.obs.clientRejected?.(reason),
+        })
+      : null;
   }
 
   static async start(opts: ValidatorNodeOptions): Promise<ValidatorNode> {
     const node = new ValidatorNode(opts);
     await node.transport.start();
-    await node.clients.start();
+    await node.clients?.start();
     // Logical time starts once this validator can hear a quorum (or after a grace period): a
     // replica that ticks while its links are still coming up would time out on a primary it
     // simply cannot hear yet and wander into a view change alone.
@@ -264,6 +274,7 @@ export class ValidatorNode {
   }
 
   private deliver(e: Envelope): void {
+    this.obs.outbound?.(e);
     switch (e.dest.kind) {
       case 'replica':
         this.transport.send(e.dest.to, e.bytes);
@@ -272,7 +283,7 @@ export class ValidatorNode {
         this.transport.broadcast(e.bytes);
         break;
       case 'client':
-        this.clients.send(e.dest.clientId, e.bytes);
+        this.clients?.send(e.dest.clientId, e.bytes);
         break;
       default: {
         const never: never = e.dest;
@@ -292,7 +303,15 @@ export class ValidatorNode {
       this.log.warn({ from, err: msg }, 'dropped malformed message from an authenticated peer');
       return;
     }
+    this.obs.inbound?.(from, message);
     this.step({ kind: 'message', from, message });
+  }
+
+  /** Takes a client request that arrived another way (HTTP) and relays it to every peer, as a
+   *  client would: backups need it too, to notice a primary that ignores it. */
+  submitRequest(request: ClientRequest): void {
+    this.transport.broadcast(encodeMessage(request));
+    this.step({ kind: 'request', request });
   }
 
   private runVerify(job: VerifyJob): void {
@@ -369,7 +388,7 @@ export class ValidatorNode {
     if (this.stopped) return;
     this.stopped = true;
     if (this.tickTimer) clearInterval(this.tickTimer);
-    await Promise.allSettled([this.transport.close(), this.clients.close()]);
+    await Promise.allSettled([this.transport.close(), this.clients?.close()]);
     // Let an in-flight group commit land before the store closes.
     while (this.flushing) await new Promise((r) => setTimeout(r, 1));
     if (this.opts.store) await this.opts.store.close();
