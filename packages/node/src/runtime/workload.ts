@@ -1,0 +1,142 @@
+// Closed-loop client workloads against a running cluster, and the cross-validator log check.
+// Used by `npm start`, the multi-process benchmark and the cluster tests.
+
+import { performance } from 'node:perf_hooks';
+import type { CryptoBackend } from '@bpci/core';
+import { BpciClient, type ClientValidator } from '../client/client.js';
+
+export interface WorkloadOptions {
+  readonly validators: readonly ClientValidator[];
+  readonly crypto: CryptoBackend;
+  readonly clients: number;
+  /** Measured requests per client (after warm-up). */
+  readonly requestsPerClient: number;
+  readonly warmupPerClient?: number;
+  /** Client ids are `${clientPrefix}-${i}`; a fresh prefix per run keeps sessions apart. */
+  readonly clientPrefix: string;
+  /** The op for request k of client c. */
+  readonly op?: (client: number, k: number) => Uint8Array;
+  readonly verifyReplies?: boolean;
+  readonly onProgress?: (done: number) => void;
+  readonly timeoutMs?: number;
+}
+
+export interface WorkloadResult {
+  /** Per-request latency, ms, measured requests only. */
+  readonly latenciesMs: Float64Array;
+  readonly requests: number;
+  readonly seconds: number;
+  readonly throughputRps: number;
+  readonly failures: number;
+}
+
+const enc = new TextEncoder();
+const defaultOp = (c: number, k: number): Uint8Array => enc.encode(k % 4 === 3 ? `transfer acct${c} acct${(c + 1) % 97} 1` : `add acct${c} 10`);
+
+export async function runClosedLoop(o: WorkloadOptions): Promise<WorkloadResult> {
+  const op = o.op ?? defaultOp;
+  const clients = await Promise.all(
+    Array.from({ length: o.clients }, (_, i) =>
+      BpciClient.connect({ clientId: `${o.clientPrefix}-${i}`, validators: o.validators, crypto: o.crypto, verifyReplies: o.verifyReplies ?? true, timeoutMs: o.timeoutMs ?? 30_000 }),
+    ),
+  );
+  const warm = o.warmupPerClient ?? 0;
+  const lat = new Float64Array(o.clients * o.requestsPerClient);
+  let filled = 0;
+  let failures = 0;
+  let done = 0;
+  try {
+    await Promise.all(
+      clients.map(async (cl, c) => {
+        for (let k = 0; k < warm; k++) await cl.submit(op(c, k));
+      }),
+    );
+    const t0 = performance.now();
+    await Promise.all(
+      clients.map(async (cl, c) => {
+        for (let k = 0; k < o.requestsPerClient; k++) {
+          const s = performance.now();
+          try {
+            await cl.submit(op(c, warm + k));
+            lat[filled++] = performance.now() - s;
+          } catch {
+            failures++;
+          }
+          done++;
+          if ((done & 63) === 0) o.onProgress?.(done);
+        }
+      }),
+    );
+    const seconds = (performance.now() - t0) / 1000;
+    o.onProgress?.(done);
+    return { latenciesMs: lat.subarray(0, filled), requests: filled, seconds, throughputRps: filled / seconds, failures };
+  } finally {
+    for (const cl of clients) cl.close();
+  }
+}
+
+export function percentile(sorted: Float64Array, p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
+}
+
+export function summarize(latenciesMs: Float64Array): { p50: number; p90: number; p99: number; max: number; mean: number } {
+  const s = Float64Array.from(latenciesMs).sort();
+  let sum = 0;
+  for (const x of s) sum += x;
+  return { p50: percentile(s, 0.5), p90: percentile(s, 0.9), p99: percentile(s, 0.99), max: s[s.length - 1] ?? NaN, mean: sum / Math.max(1, s.length) };
+}
+
+/** GET /api/v1/blocks/:height answers the block itself (or { block, proof } with ?tx=). */
+interface BlockJson {
+  digest?: string;
+  merkle_root?: string;
+}
+
+/**
+ * Waits until every API reports the same committed height, then compares every block's digest
+ * and Merkle root across validators. Returns the height and the first mismatch, if any.
+ */
+export async function checkSameLog(apiUrls: readonly string[], opts: { waitMs?: number; concurrency?: number } = {}): Promise<{ height: number; mismatch: string | null }> {
+  const heights = async (): Promise<number[]> =>
+    Promise.all(
+      apiUrls.map(async (u) => {
+        const r = await fetch(`${u}/api/v1/consensus/ibft/state`);
+        const j = (await r.json()) as { last_committed_sequence?: number };
+        return j.last_committed_sequence ?? -1;
+      }),
+    );
+  const end = Date.now() + (opts.waitMs ?? 10_000);
+  let hs = await heights();
+  while (new Set(hs).size > 1 && Date.now() < end) {
+    await new Promise((r) => setTimeout(r, 100));
+    hs = await heights();
+  }
+  if (new Set(hs).size > 1) return { height: Math.min(...hs), mismatch: `committed heights differ: ${hs.join(', ')}` };
+  const height = hs[0]!;
+  let next = 1;
+  let mismatch: string | null = null;
+  const worker = async (): Promise<void> => {
+    while (mismatch === null) {
+      const h = next++;
+      if (h > height) return;
+      const answers = await Promise.all(
+        apiUrls.map(async (u) => {
+          const r = await fetch(`${u}/api/v1/blocks/${h}`);
+          return { status: r.status, json: (await r.json()) as BlockJson & { message?: string } };
+        }),
+      );
+      const blocks = answers.map((a) => (a.status === 200 && a.json.digest ? a.json : undefined));
+      const first = blocks[0];
+      if (!first) {
+        mismatch = `block ${h} missing at ${apiUrls[0]} (${answers[0]!.status} ${JSON.stringify(answers[0]!.json).slice(0, 300)})`;
+        return;
+      }
+      blocks.forEach((b, i) => {
+        if (!b || b.digest !== first.digest || b.merkle_root !== first.merkle_root) mismatch ??= `block ${h} differs at ${apiUrls[i]}`;
+      });
+    }
+  };
+  await Promise.all(Array.from({ length: opts.concurrency ?? 16 }, worker));
+  return { height, mismatch };
+}
