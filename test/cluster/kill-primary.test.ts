@@ -1,0 +1,78 @@
+// Kill -9 the primary (validator 0 in view 0) under load (issue 4, section 9): the backups time out
+// (phase_timeout_seconds: 1 in these configs), change view, and keep committing new requests; the
+// old primary restarts from its store, rejoins in the new view and catches up; logs agree and no
+// request a client accepted on f+1 signed replies is lost.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Cluster, checkNoLoss, compareLogs, ensureBuilt, metricSum, until, startLoad, type Load } from './harness.js';
+
+let cluster: Cluster;
+let load: Load | undefined;
+
+beforeAll(async () => {
+  ensureBuilt();
+  cluster = await Cluster.create({ label: 'kill-primary', phaseTimeoutSeconds: 1, consensus: { checkpoint_interval: 16, watermark_window: 64 } });
+  for (const m of cluster.members) cluster.start(m.index);
+  await cluster.waitHealthy([0, 1, 2, 3]);
+});
+
+afterAll(async () => {
+  await load?.stop().catch(() => undefined);
+  await cluster?.stopAll();
+  cluster?.cleanup();
+});
+
+describe('kill -9 of the primary under load', () => {
+  it('changes view, keeps committing, and the restarted old primary rejoins', async () => {
+    const PRIMARY = 0;
+    const s0 = await cluster.state(PRIMARY);
+    expect(s0.view).toBe(0);
+    expect(s0.primary).toBe(cluster.members[PRIMARY]!.validatorId);
+    load = await startLoad(cluster, 4, 'kp');
+    await cluster.waitHeight([0, 1, 2, 3], 20, 60_000);
+
+    await cluster.kill(PRIMARY, 'SIGKILL');
+    const backups = [1, 2, 3];
+    const states = async () => Promise.all(backups.map((i) => cluster.state(i)));
+    // A view change: every backup is in a view > 0, in normal mode, under a primary that is alive.
+    const after = await until(
+      'a view change at every backup',
+      60_000,
+      async () => {
+        const ss = await states();
+        return ss.every((s) => s.view > 0 && s.mode === 'normal' && s.primary !== cluster.members[PRIMARY]!.validatorId && s.view === ss[0]!.view) ? ss : undefined;
+      },
+      async () => JSON.stringify((await states()).map((s) => ({ view: s.view, mode: s.mode, primary: s.primary, h: s.last_committed_sequence }))),
+    );
+    const newView = after[0]!.view;
+    // Progress continues: new requests commit in the new view.
+    const countAtVc = load.count();
+    const hVc = Math.max(...after.map((s) => s.last_committed_sequence));
+    await cluster.waitHeight(backups, hVc + 30, 60_000);
+    await until('new requests accepted after the view change', 60_000, () => (load!.count() > countAtVc + 10 ? true : undefined), () => `${load!.count()} accepted, ${countAtVc} at view change`);
+    const metrics1 = await cluster.metrics(1);
+    expect(metricSum(metrics1, 'bpci_view_changes_total')).toBeGreaterThan(0);
+
+    // The old primary restarts and rejoins: same view as the others, catches up, keeps voting.
+    cluster.start(PRIMARY);
+    await cluster.waitHealthy([PRIMARY]);
+    await until('the restarted validator in the current view', 60_000, async () => {
+      const s = await cluster.state(PRIMARY);
+      const ref = await cluster.state(1);
+      return s.view === ref.view && s.mode === 'normal' ? true : undefined;
+    }, async () => JSON.stringify([await cluster.state(PRIMARY), await cluster.state(1)].map((s) => ({ view: s.view, mode: s.mode, h: s.last_committed_sequence }))));
+    const target = Math.max(...(await states()).map((s) => s.last_committed_sequence));
+    await cluster.waitHeight([PRIMARY], target, 60_000);
+    await cluster.waitHeight([0, 1, 2, 3], target + 20, 60_000);
+
+    await load.stop();
+    const accepted = load.accepted;
+    const logs = await compareLogs(cluster, [0, 1, 2, 3], [PRIMARY]);
+    expect(logs.problems).toEqual([]);
+    const gap = logs.gaps[PRIMARY];
+    console.log(`kill-primary: view ${newView} after the kill, ${accepted.length} requests accepted (${load.failures} client timeouts), height ${logs.height}, restarted validator's snapshot gap ${JSON.stringify(gap ?? null)}`);
+    expect((await cluster.state(PRIMARY)).view).toBeGreaterThanOrEqual(newView);
+    expect(await checkNoLoss(cluster.apiUrls(backups), accepted)).toEqual([]);
+    const outsideGap = accepted.filter((a) => !gap || a.seq < gap[0] || a.seq > gap[1]);
+    expect(await checkNoLoss(cluster.apiUrls([PRIMARY]), outsideGap)).toEqual([]);
+  }, 180_000);
+});
