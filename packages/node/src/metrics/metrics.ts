@@ -44,6 +44,7 @@ export class NodeMetrics {
   readonly framesRejected: Counter<'reason'>;
   readonly framesDropped: Counter<'peer'>;
   readonly linksUp: Gauge;
+  readonly clientRejected: Counter<'reason'>;
   readonly transactionsSubmitted: Counter<'result'>;
   readonly requestsCommitted: Counter;
   readonly persistLatency: Histogram;
@@ -127,6 +128,12 @@ export class NodeMetrics {
       registers,
     });
     this.linksUp = new Gauge({ name: 'bpci_transport_links_up', help: 'Authenticated validator links currently open', registers });
+    this.clientRejected = new Counter({
+      name: 'bpci_client_connections_rejected_total',
+      help: 'Client-port connections closed because of what the client sent or did, by reason (malformed | too-large | not-request | client-id-taken | too-many-connections | slow-reader)',
+      labelNames: ['reason'],
+      registers,
+    });
     this.transactionsSubmitted = new Counter({
       name: 'bpci_transactions_submitted_total',
       help: 'Client transactions submitted through the API, by result (accepted | rejected)',

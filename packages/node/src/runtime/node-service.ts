@@ -112,6 +112,8 @@ export class NodeService implements NodeApiPort {
         if (invalid > 0) m?.signaturesVerified.inc({ result: 'invalid' }, invalid);
       },
       decodeFailed: () => m?.byzantineFault('invalid_message'),
+      // The client port closes a connection that sends garbage; without this hook nothing counted it.
+      clientRejected: (reason) => m?.clientRejected.inc({ reason }),
     };
   }
 
