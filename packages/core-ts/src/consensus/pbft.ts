@@ -96,6 +96,8 @@ interface PendingRequest {
 }
 
 const EMPTY_BATCH: readonly ClientRequest[] = [];
+/** How many of our own past view-changes we keep for peers that lag behind. */
+const OWN_VIEW_CHANGES_KEPT = 8;
 
 function hex(b: Uint8Array): string {
   let s = '';
@@ -138,6 +140,10 @@ export class PbftReplica implements Replica {
   private readonly unproposed = new Map<string, PendingRequest>();
   private readonly viewChanges = new Map<number, Map<ValidatorId, ViewChange>>();
   private myViewChange: ViewChange | null = null;
+  /** Our recent view-changes, resent to peers still changing to those views. */
+  private readonly ownViewChanges = new Map<number, ViewChange>();
+  /** Tick of our last answer to a peer's outdated view-change. */
+  private readonly helpedAt = new Map<ValidatorId, number>();
   private lastNewView: NewView | null = null;
   private vcAttempts = 0;
   /** Tick at which a quorum of view-changes for the current view was seen (-1: not yet). */
@@ -914,6 +920,8 @@ export class PbftReplica implements Replica {
     });
     const vc = this.own(signed.message);
     this.myViewChange = vc;
+    this.ownViewChanges.set(view, vc);
+    for (const v of this.ownViewChanges.keys()) if (v < view - OWN_VIEW_CHANGES_KEPT) this.ownViewChanges.delete(v);
     this.sendSigned(vc, signed.persist);
     this.event({ kind: 'view-change-started', view });
     this.storeViewChange(vc);
@@ -924,11 +932,18 @@ export class PbftReplica implements Replica {
     const err = this.validViewChange(vc);
     if (err !== null) return this.slash('InvalidVote', vc.from, `view-change: ${err}`);
     if (vc.newView < this.view || (vc.newView === this.view && this.mode === 'normal')) {
+      // At most one answer per peer per retransmit period: two replicas both past a view must
+      // not bounce their old view-changes back and forth (duplicated frames would multiply them).
+      if (this.now - (this.helpedAt.get(vc.from) ?? -Infinity) < this.cfg.retransmitTicks) return;
+      this.helpedAt.set(vc.from, this.now);
       // The sender is stuck changing to a view we already left: hand over the newest new-view we
-      // have (it may be older than our view if we are changing again) so it can rejoin.
+      // have (it may be older than our view if we are changing again) so it can rejoin, and our
+      // own view-change for its view (it may need it for a quorum: we stopped resending it).
       if (this.lastNewView !== null && this.lastNewView.view >= vc.newView) {
         this.send({ kind: 'state', checkpoint: null, batches: [], newView: this.lastNewView, from: this.id }, vc.from);
       }
+      const mine = this.ownViewChanges.get(vc.newView);
+      if (mine !== undefined) this.send(mine, vc.from);
       return;
     }
     this.verifyThen(this.nestedSigned(vc), (bad) => {
@@ -944,7 +959,7 @@ export class PbftReplica implements Replica {
     // (its highest) above our view.
     for (const [v, byFrom] of this.viewChanges) {
       const prior = byFrom.get(vc.from);
-      if (prior === undefined || v === vc.newView) continue;
+      if (prior === undefined || v === vc.newView || v <= this.view || vc.newView <= this.view) continue;
       if (v > vc.newView) return;
       byFrom.delete(vc.from);
       if (byFrom.size === 0) this.viewChanges.delete(v);
