@@ -65,6 +65,12 @@ export interface ScenarioResult {
   readonly committed_height: number;
   /** Mean requests per committed batch during the scenario (measured + warm-up). */
   readonly batch_mean: number;
+  /** Mean time of one group commit (durable write), ms, over every validator; null in memory mode. */
+  readonly persist_ms_mean: number | null;
+  /** Group commits per validator per committed batch. */
+  readonly persists_per_batch: number;
+  /** Mean per-phase latency at the validators (bpci_phase_latency_seconds), ms, by phase. */
+  readonly phase_ms_mean: Readonly<Record<string, number>>;
   readonly same_log: boolean;
   readonly same_log_detail: string | null;
   /** Load average (1 min) when the scenario ended: the machine is shared. */
@@ -124,16 +130,42 @@ async function committedHeight(apiUrl: string): Promise<number> {
   return j.last_committed_sequence ?? 0;
 }
 
-async function requestsCommitted(apiUrl: string): Promise<number | null> {
-  // The Prometheus text has the committed-request counter; absent names mean "unknown".
-  try {
-    const r = await fetch(`${apiUrl}/metrics`);
-    const text = await r.text();
-    const m = /^bpci_requests_committed_total(?:\{[^}]*\})?\s+([0-9.e+]+)$/m.exec(text);
-    return m ? Number(m[1]) : null;
-  } catch {
-    return null;
+/** The counters and histogram sums a scenario reads from every validator's /metrics, before and after. */
+interface MetricsSnapshot {
+  /** bpci_requests_committed_total at validator 0. */
+  readonly requestsCommitted: number | null;
+  /** Summed over validators: bpci_storage_persist_seconds sum and count. */
+  readonly persistSeconds: number;
+  readonly persists: number;
+  /** Summed over validators, by phase label: bpci_phase_latency_seconds sum and count. */
+  readonly phaseSeconds: Map<string, number>;
+  readonly phaseCount: Map<string, number>;
+}
+
+function metricValue(text: string, name: string): number | null {
+  const m = new RegExp(`^${name}(?:\\{[^}]*\\})?\\s+([0-9.eE+-]+)$`, 'm').exec(text);
+  return m ? Number(m[1]) : null;
+}
+
+async function snapshot(apiUrls: readonly string[]): Promise<MetricsSnapshot> {
+  // Prometheus text from every validator; a name that is absent counts as 0 (or null for requests).
+  const texts = await Promise.all(apiUrls.map(async (u) => (await fetch(`${u}/metrics`)).text().catch(() => '')));
+  let persistSeconds = 0;
+  let persists = 0;
+  const phaseSeconds = new Map<string, number>();
+  const phaseCount = new Map<string, number>();
+  for (const t of texts) {
+    persistSeconds += metricValue(t, 'bpci_storage_persist_seconds_sum') ?? 0;
+    persists += metricValue(t, 'bpci_storage_persist_seconds_count') ?? 0;
+    // Per-phase histograms (label phase="..."), and the whole round (pre-prepare seen -> committed).
+    for (const m of t.matchAll(/^(bpci_phase_latency_seconds|triple_consensus_round_duration_seconds)_(sum|count)(?:\{([^}]*)\})?\s+([0-9.eE+-]+)$/gm)) {
+      const label = m[1] === 'triple_consensus_round_duration_seconds' ? 'round' : /phase="([^"]+)"/.exec(m[3] ?? '')?.[1];
+      if (label === undefined) continue;
+      const into = m[2] === 'sum' ? phaseSeconds : phaseCount;
+      into.set(label, (into.get(label) ?? 0) + Number(m[4]));
+    }
   }
+  return { requestsCommitted: metricValue(texts[0] ?? '', 'bpci_requests_committed_total'), persistSeconds, persists, phaseSeconds, phaseCount };
 }
 
 /** Starts a cluster, runs fn once every validator is healthy, stops the cluster, returns fn's result. */
@@ -219,7 +251,7 @@ export async function runConsensusBench(o: ConsensusBenchOptions, io: CliIo): Pr
             const perClient = Math.max(1, Math.ceil(o.requests / clients));
             const warmPer = o.warmup > 0 ? Math.max(1, Math.ceil(o.warmup / clients)) : 0;
             const h0 = await committedHeight(apiUrls[0]!);
-            const r0 = await requestsCommitted(apiUrls[0]!);
+            const m0 = await snapshot(apiUrls);
             const res = await runClosedLoop({
               validators,
               crypto: sel.backend,
@@ -230,9 +262,16 @@ export async function runConsensusBench(o: ConsensusBenchOptions, io: CliIo): Pr
             });
             const s = summarize(res.latenciesMs);
             const check = await checkSameLog(apiUrls);
-            const r1 = await requestsCommitted(apiUrls[0]!);
+            const m1 = await snapshot(apiUrls);
             const batches = Math.max(1, check.height - h0);
-            const reqs = r0 !== null && r1 !== null ? r1 - r0 : clients * (perClient + warmPer);
+            const reqs =
+              m0.requestsCommitted !== null && m1.requestsCommitted !== null ? m1.requestsCommitted - m0.requestsCommitted : clients * (perClient + warmPer);
+            const persists = m1.persists - m0.persists;
+            const phases: Record<string, number> = {};
+            for (const [ph, sec] of m1.phaseSeconds) {
+              const cnt = (m1.phaseCount.get(ph) ?? 0) - (m0.phaseCount.get(ph) ?? 0);
+              if (cnt > 0) phases[ph] = round3(((sec - (m0.phaseSeconds.get(ph) ?? 0)) / cnt) * 1000);
+            }
             const row: ScenarioResult = {
               name,
               validators: n,
@@ -251,6 +290,9 @@ export async function runConsensusBench(o: ConsensusBenchOptions, io: CliIo): Pr
               seconds: Math.round(res.seconds * 100) / 100,
               committed_height: check.height,
               batch_mean: Math.round((reqs / batches) * 10) / 10,
+              persist_ms_mean: persists > 0 ? round3(((m1.persistSeconds - m0.persistSeconds) / persists) * 1000) : null,
+              persists_per_batch: round3(persists / n / batches),
+              phase_ms_mean: phases,
               same_log: check.mismatch === null && check.height > 0,
               same_log_detail: check.mismatch,
               loadavg_1m: Math.round(os.loadavg()[0]! * 100) / 100,
@@ -258,7 +300,8 @@ export async function runConsensusBench(o: ConsensusBenchOptions, io: CliIo): Pr
             if (clients === 1) latencies.set(name, Float64Array.from(res.latenciesMs));
             log(
               `[bench] ${name}: ${row.requests} req, p50 ${row.p50_ms} ms, p90 ${row.p90_ms} ms, p99 ${row.p99_ms} ms, ` +
-                `${row.throughput_rps} req/s, batch ${row.batch_mean}, same log: ${row.same_log ? 'yes' : `NO (${row.same_log_detail})`}, load ${row.loadavg_1m}`,
+                `${row.throughput_rps} req/s, batch ${row.batch_mean}, persist ${row.persist_ms_mean ?? '-'} ms x ${row.persists_per_batch}/batch, ` +
+                `phases ${JSON.stringify(row.phase_ms_mean)}, same log: ${row.same_log ? 'yes' : `NO (${row.same_log_detail})`}, load ${row.loadavg_1m}`,
             );
             out.push(row);
           }
@@ -302,12 +345,13 @@ const fmt = (x: number, d = 3): string => (Number.isFinite(x) ? x.toFixed(d) : '
 const ratio = (ours: number, ref: number): string => (Number.isFinite(ours) && ours > 0 ? `${(ours / ref).toFixed(2)}x` : '-');
 
 export function formatTable(scenarios: readonly ScenarioResult[]): string {
-  const head = '| scenario | n | clients | durability | verify | requests | p50 ms | p90 ms | p99 ms | throughput req/s | batch | same log | load 1m |';
-  const sep = '|---|---|---|---|---|---|---|---|---|---|---|---|---|';
+  const head = '| scenario | n | clients | durability | verify | requests | p50 ms | p90 ms | p99 ms | throughput req/s | batch | round ms | persist ms x per batch | same log | load 1m |';
+  const sep = '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|';
   const rows = scenarios.map(
     (s) =>
       `| ${s.name} | ${s.validators} | ${s.clients} | ${s.durability} | ${s.verify} | ${s.requests}${s.failures ? ` (${s.failures} failed)` : ''} | ` +
-      `${fmt(s.p50_ms)} | ${fmt(s.p90_ms)} | ${fmt(s.p99_ms)} | ${s.throughput_rps} | ${s.batch_mean} | ${s.same_log ? 'yes' : `NO: ${s.same_log_detail}`} | ${s.loadavg_1m} |`,
+      `${fmt(s.p50_ms)} | ${fmt(s.p90_ms)} | ${fmt(s.p99_ms)} | ${s.throughput_rps} | ${s.batch_mean} | ${fmt(s.phase_ms_mean['round'] ?? NaN, 2)} | ` +
+      `${s.persist_ms_mean === null ? '-' : `${fmt(s.persist_ms_mean, 2)} x ${fmt(s.persists_per_batch, 1)}`} | ${s.same_log ? 'yes' : `NO: ${s.same_log_detail}`} | ${s.loadavg_1m} |`,
   );
   return [head, sep, ...rows].join('\n');
 }
@@ -352,7 +396,10 @@ export function formatMarkdown(r: ConsensusBenchResult, svgName: string): string
     'Latency is per request, from sending it to every validator until the client holds f+1 matching replies whose ' +
       'Ed25519 signatures it verified itself; percentiles are over the measured requests after warm-up. Throughput is ' +
       'accepted requests per second of wall time with that many closed-loop clients (one request in flight each). ' +
-      '"batch" is the mean number of requests per committed batch. "same log" is the check, after each scenario, that ' +
+      '"batch" is the mean number of requests per committed batch; "round ms" the mean time at a validator from seeing a ' +
+      'batch\'s pre-prepare to committing it; "persist ms x per batch" the mean duration of one group commit (LMDB write ' +
+      'plus fsync) and how many each validator made per committed batch (all from the validators\' /metrics, averaged ' +
+      'over validators). "same log" is the check, after each scenario, that ' +
       'every validator holds the same committed blocks (digest and Merkle root per height, via the HTTP API).',
     '',
     formatTable(r.scenarios),
