@@ -12,6 +12,7 @@
 // - Validator votes are NOT accepted over HTTP: POST /ibft/vote validates the seed's body and then
 //   answers 403, because a vote only counts when it arrives over an authenticated validator link.
 
+import { Ajv } from 'ajv';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import { ApiError, type HealthReport, type NodeApiPort } from './port.js';
 import type { NodeMetrics } from '../metrics/metrics.js';
@@ -92,8 +93,14 @@ export function createApi(opts: ApiOptions): FastifyInstance {
     // Per-request logs would cost more than the request itself at benchmark rates; errors are logged.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: opts.bodyLimitBytes ?? 1024 * 1024,
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
   });
+  // Bodies are JSON, so they are validated WITHOUT type coercion: a number where the schema wants a
+  // string is a 400, not the string "5", and a string where it wants a list is a 400, not a list of
+  // one (Fastify's default, coerceTypes 'array', applies to bodies too). Querystrings and path
+  // parameters arrive as text, so they keep coercion to the schema's scalar types.
+  const ajvBody = new Ajv({ removeAdditional: false, coerceTypes: false, useDefaults: true, allErrors: false, strict: false });
+  const ajvText = new Ajv({ removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false, strict: false });
+  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? ajvBody : ajvText).compile(schema));
 
   app.setErrorHandler((err: FastifyError | ApiError, req, reply) => {
     if (err instanceof ApiError) {
