@@ -86,6 +86,14 @@ for (const g of groups) {
     merged.meta.seconds += r.meta.seconds;
   }
 }
+// Context for the figures: one cross-process loopback round trip on this machine, right now.
+try {
+  const line = execFileSync(process.execPath, [path.join(root, 'bench/consensus/hop-rtt.mjs'), '--round-trips', '3000'], { encoding: 'utf8' }).trim();
+  merged.meta.notes.push(line);
+  console.error(`[bench] ${line}`);
+} catch (e) {
+  merged.meta.notes.push(`hop-rtt failed: ${e.message}`);
+}
 const { writeResults } = await import(dist);
 writeResults(merged, out, 'consensus');
 console.log('');
