@@ -3,6 +3,7 @@
 // peers, every validator ends with the same log, and every request a client accepted on f+1 signed
 // replies is in that log with the result the client was given.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkSameLog } from '@bpci/node/runtime/workload';
 import { Cluster, checkNoLoss, compareLogs, ensureBuilt, startLoad, type Load } from './harness.js';
 
 let cluster: Cluster;
@@ -50,6 +51,8 @@ describe('kill -9 of a backup under load', () => {
     const logs = await compareLogs(cluster, [0, 1, 2, 3], [BACKUP]);
     expect(logs.problems).toEqual([]);
     const gap = logs.gaps[BACKUP] ?? [];
+    // The runtime's own check (npm start, bench) must agree: snapshot gaps are not a mismatch.
+    expect((await checkSameLog(cluster.apiUrls(), { waitMs: 30_000 })).mismatch).toBeNull();
     expect(logs.height).toBeGreaterThanOrEqual(target + 20);
     console.log(`kill-backup: ${accepted.length} requests accepted (${load.failures} client timeouts), height ${logs.height}, restarted validator's snapshot gap ${gap.length ? `${gap[0]}..${gap[gap.length - 1]} (${gap.length} blocks)` : 'none'}`);
     // No loss: every accepted request is in the logs of the validators that never went down, with

@@ -96,24 +96,31 @@ interface BlockJson {
 /**
  * Waits until every API reports the same committed height, then compares every block's digest
  * and Merkle root across validators. Returns the height and the first mismatch, if any.
+ *
+ * A validator that caught up from a peer's stable checkpoint (after a restart, or after lagging
+ * behind the watermark window) restored a snapshot instead of replaying the blocks it covers, so
+ * it may lack those blocks (404). That is not a mismatch when the height is at or below its own
+ * stable checkpoint; every block must still be held by some validator, and every validator that
+ * holds it must hold the same one.
  */
 export async function checkSameLog(apiUrls: readonly string[], opts: { waitMs?: number; concurrency?: number } = {}): Promise<{ height: number; mismatch: string | null }> {
-  const heights = async (): Promise<number[]> =>
+  const states = async (): Promise<{ committed: number; stable: number }[]> =>
     Promise.all(
       apiUrls.map(async (u) => {
         const r = await fetch(`${u}/api/v1/consensus/ibft/state`);
-        const j = (await r.json()) as { last_committed_sequence?: number };
-        return j.last_committed_sequence ?? -1;
+        const j = (await r.json()) as { last_committed_sequence?: number; last_stable_checkpoint?: number };
+        return { committed: j.last_committed_sequence ?? -1, stable: j.last_stable_checkpoint ?? 0 };
       }),
     );
   const end = Date.now() + (opts.waitMs ?? 10_000);
-  let hs = await heights();
-  while (new Set(hs).size > 1 && Date.now() < end) {
+  let st = await states();
+  const differ = (): boolean => new Set(st.map((s) => s.committed)).size > 1;
+  while (differ() && Date.now() < end) {
     await new Promise((r) => setTimeout(r, 100));
-    hs = await heights();
+    st = await states();
   }
-  if (new Set(hs).size > 1) return { height: Math.min(...hs), mismatch: `committed heights differ: ${hs.join(', ')}` };
-  const height = hs[0]!;
+  if (differ()) return { height: Math.min(...st.map((s) => s.committed)), mismatch: `committed heights differ: ${st.map((s) => s.committed).join(', ')}` };
+  const height = st[0]!.committed;
   let next = 1;
   let mismatch: string | null = null;
   const worker = async (): Promise<void> => {
@@ -126,15 +133,18 @@ export async function checkSameLog(apiUrls: readonly string[], opts: { waitMs?: 
           return { status: r.status, json: (await r.json()) as BlockJson & { message?: string } };
         }),
       );
-      const blocks = answers.map((a) => (a.status === 200 && a.json.digest ? a.json : undefined));
-      const first = blocks[0];
-      if (!first) {
-        mismatch = `block ${h} missing at ${apiUrls[0]} (${answers[0]!.status} ${JSON.stringify(answers[0]!.json).slice(0, 300)})`;
-        return;
-      }
-      blocks.forEach((b, i) => {
-        if (!b || b.digest !== first.digest || b.merkle_root !== first.merkle_root) mismatch ??= `block ${h} differs at ${apiUrls[i]}`;
+      let first: BlockJson | undefined;
+      answers.forEach((a, i) => {
+        if (mismatch !== null) return;
+        if (a.status === 404 && h <= st[i]!.stable) return; // covered by the snapshot it restored
+        if (a.status !== 200 || !a.json.digest) {
+          mismatch = `block ${h} missing at ${apiUrls[i]} (${a.status} ${JSON.stringify(a.json).slice(0, 300)})`;
+          return;
+        }
+        first ??= a.json;
+        if (a.json.digest !== first.digest || a.json.merkle_root !== first.merkle_root) mismatch = `block ${h} differs at ${apiUrls[i]}`;
       });
+      if (mismatch === null && first === undefined) mismatch = `block ${h} held by no validator`;
     }
   };
   await Promise.all(Array.from({ length: opts.concurrency ?? 16 }, worker));
