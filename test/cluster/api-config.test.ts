@@ -18,7 +18,7 @@ beforeAll(async () => {
   for (const m of cluster.members) cluster.start(m.index);
   await cluster.waitHealthy([0, 1, 2, 3]);
   api = cluster.members[1]!.apiUrl;
-});
+}, 180_000);
 
 afterAll(async () => {
   await cluster?.stopAll();

@@ -14,7 +14,7 @@ beforeAll(async () => {
   cluster = await Cluster.create({ label: 'kill-backup', phaseTimeoutSeconds: 1, consensus: { checkpoint_interval: 16, watermark_window: 64 } });
   for (const m of cluster.members) cluster.start(m.index);
   await cluster.waitHealthy([0, 1, 2, 3]);
-});
+}, 180_000);
 
 afterAll(async () => {
   await load?.stop().catch(() => undefined);

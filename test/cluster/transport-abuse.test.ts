@@ -22,7 +22,7 @@ beforeAll(async () => {
   await cluster.waitHealthy([0, 1, 2, 3]);
   load = await startLoad(cluster, 2, 'abuse');
   await cluster.waitHeight([0, 1, 2, 3], 5, 60_000);
-});
+}, 180_000);
 
 afterAll(async () => {
   await load?.stop().catch(() => undefined);
@@ -142,5 +142,5 @@ describe('malformed frames and unauthenticated peers against a validator process
     expect(st.peers.every((p) => p.connected)).toBe(true);
     expect(cluster.running(TARGET)).toBe(true);
     expect(load!.failures).toBe(0);
-  });
+  }, 150_000);
 });
