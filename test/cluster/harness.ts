@@ -479,3 +479,20 @@ export async function compareLogs(cluster: Cluster, indices: readonly number[], 
   }
   return { height, problems, gaps };
 }
+
+/**
+ * Equivocation evidence and counters across the listed validators: after crashes of honest
+ * validators there must be none (a restarted validator reads its safety record and never signs a
+ * conflicting statement). Returns a list of problems (empty = none found).
+ */
+export async function noEquivocation(cluster: Cluster, indices: readonly number[]): Promise<string[]> {
+  const problems: string[] = [];
+  for (const i of indices) {
+    const ev = await getJson<{ evidence: unknown[] }>(`${cluster.members[i]!.apiUrl}/api/v1/evidence`);
+    if (ev.status !== 200) problems.push(`evidence at ${i}: HTTP ${ev.status}`);
+    else if (ev.json.evidence.length > 0) problems.push(`evidence at ${i}: ${JSON.stringify(ev.json.evidence).slice(0, 300)}`);
+    const n = metricSum(await cluster.metrics(i), 'consensus_byzantine_faults_detected_total', 'kind="equivocation"');
+    if (n !== 0) problems.push(`equivocations counted at ${i}: ${n}`);
+  }
+  return problems;
+}

@@ -4,7 +4,7 @@
 // replies is in that log with the result the client was given.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkSameLog } from '@bpci/node/runtime/workload';
-import { Cluster, checkNoLoss, compareLogs, ensureBuilt, startLoad, type Load } from './harness.js';
+import { Cluster, checkNoLoss, compareLogs, ensureBuilt, noEquivocation, startLoad, type Load } from './harness.js';
 
 let cluster: Cluster;
 let load: Load | undefined;
@@ -59,6 +59,8 @@ describe('kill -9 of a backup under load', () => {
     // the accepted result; and in the restarted one's log wherever that holds the block.
     expect(await checkNoLoss(cluster.apiUrls([0, 1, 2]), accepted)).toEqual([]);
     const outsideGap = accepted.filter((a) => !gap.includes(a.seq));
+    // The restarted validator never signed anything conflicting with what it signed before the crash.
+    expect(await noEquivocation(cluster, [0, 1, 2, 3])).toEqual([]);
     expect(await checkNoLoss(cluster.apiUrls([BACKUP]), outsideGap)).toEqual([]);
   }, 180_000);
 });

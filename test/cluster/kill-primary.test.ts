@@ -3,7 +3,7 @@
 // old primary restarts from its store, rejoins in the new view and catches up; logs agree and no
 // request a client accepted on f+1 signed replies is lost.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Cluster, checkNoLoss, compareLogs, ensureBuilt, metricSum, until, startLoad, type Load } from './harness.js';
+import { Cluster, checkNoLoss, compareLogs, ensureBuilt, noEquivocation, metricSum, until, startLoad, type Load } from './harness.js';
 
 let cluster: Cluster;
 let load: Load | undefined;
@@ -73,6 +73,8 @@ describe('kill -9 of the primary under load', () => {
     expect((await cluster.state(PRIMARY)).view).toBeGreaterThanOrEqual(newView);
     expect(await checkNoLoss(cluster.apiUrls(backups), accepted)).toEqual([]);
     const outsideGap = accepted.filter((a) => !gap.includes(a.seq));
+    // The restarted validator never signed anything conflicting with what it signed before the crash.
+    expect(await noEquivocation(cluster, [0, 1, 2, 3])).toEqual([]);
     expect(await checkNoLoss(cluster.apiUrls([PRIMARY]), outsideGap)).toEqual([]);
   }, 180_000);
 });
