@@ -5,12 +5,13 @@
 // different backups. It never votes and never proposes anything else (so the backups must replace
 // it by a view change to make progress).
 //
-//   node byzantine-primary.mjs --config <validator-001.yaml> [--plan split,double]
+//   node byzantine-primary.mjs --config <validator-001.yaml> [--plan split,double,both]
 //
 // Plan, one slot per step, in view 0:
 //   split   seq 1: pre-prepare A to backup 1 only, pre-prepare B to backups 2 and 3.
 //   double  seq 2: pre-prepare A to backup 1, then pre-prepare B to backups 1, 2 and 3
 //           (backup 1 holds both signed statements itself).
+//   both    seq 3: pre-prepare A, then pre-prepare B, to every backup (each holds both).
 // Prints one JSON line per equivocation sent ({"sent": ...}) on stdout and "ready" once the links
 // are up; stays connected (silent) until SIGTERM/SIGKILL.
 import path from 'node:path';
@@ -30,7 +31,7 @@ const arg = (name, def) => {
   return i >= 0 ? args[i + 1] : def;
 };
 const config = loadConfig(arg('--config'));
-const plan = arg('--plan', 'split,double').split(',');
+const plan = arg('--plan', 'split,double,both').split(',');
 const key = loadKeyFile(config.node.keyFile);
 const self = config.node.index;
 const crypto = nodeJsBackend();
@@ -76,6 +77,9 @@ for (const step of plan) {
     transport.send(3, encodeMessage(b));
   } else if (step === 'double') {
     transport.send(1, encodeMessage(a));
+    for (const to of [1, 2, 3]) transport.send(to, encodeMessage(b));
+  } else if (step === 'both') {
+    for (const to of [1, 2, 3]) transport.send(to, encodeMessage(a));
     for (const to of [1, 2, 3]) transport.send(to, encodeMessage(b));
   } else {
     console.error(`byzantine: unknown plan step ${step}`);

@@ -2,7 +2,8 @@
 // `bpci node start` processes; validator 0 is byzantine-primary.mjs, which holds validator 0's real
 // key, speaks the real authenticated transport, and signs two different pre-prepares for the same
 // (view 0, seq): for seq 1 it splits them across backups (A to backup 1, B to backups 2 and 3), for
-// seq 2 it sends both to backup 1 (and B to the others). Then it falls silent.
+// seq 2 it sends both to backup 1 (and B to the others), for seq 3 both to every backup. Then it
+// falls silent.
 //
 // Expected: the honest validators record equivocation evidence (two validly signed conflicting
 // statements from validator 0 for one slot), serve it on GET /api/v1/evidence and count it in
@@ -52,13 +53,13 @@ beforeAll(async () => {
   await cluster.waitHealthy(HONEST);
   const m0 = cluster.members[0]!;
   const log = fs.openSync(m0.logFile, 'a');
-  byz = spawn(process.execPath, [path.join(import.meta.dirname, 'byzantine-primary.mjs'), '--config', m0.configFile, '--plan', 'split,double'], { stdio: ['ignore', 'pipe', log] });
+  byz = spawn(process.execPath, [path.join(import.meta.dirname, 'byzantine-primary.mjs'), '--config', m0.configFile, '--plan', 'split,double,both'], { stdio: ['ignore', 'pipe', log] });
   fs.closeSync(log);
   const lines = readline.createInterface({ input: byz.stdout! });
   lines.on('line', (l) => {
     if (l.startsWith('{')) sent.push(JSON.parse(l) as Sent);
   });
-  await until('the byzantine primary to send its equivocations', 30_000, () => (sent.length === 2 ? true : undefined), () => `sent ${sent.length}; exit ${byz?.exitCode}; ${cluster.logTail(0)}`);
+  await until('the byzantine primary to send its equivocations', 30_000, () => (sent.length === 3 ? true : undefined), () => `sent ${sent.length}; exit ${byz?.exitCode}; ${cluster.logTail(0)}`);
 
   // Clients: the faulty primary never proposes their requests, so the backups time out and change view.
   load = await startLoad(cluster, 2, 'byz');
@@ -132,6 +133,16 @@ describe('a byzantine primary that equivocates', () => {
     expect(metricSum(m, 'consensus_byzantine_faults_detected_total', 'kind="equivocation"')).toBeGreaterThanOrEqual(1);
     // No honest validator is accused.
     for (const i of HONEST) for (const e of evidenceByValidator[i]!) expect(e.validator_id).toBe(cluster.members[0]!.validatorId);
+  });
+
+  it('every honest validator that received both pre-prepares of a slot records and counts the evidence', async () => {
+    const both = sent.find((s) => s.sent === 'both')!;
+    for (const i of HONEST) {
+      const ev = evidenceByValidator[i]!.filter((e) => e.sequence === both.seq && e.view === 0);
+      expect(ev.length, `validator ${i}: ${JSON.stringify(evidenceByValidator[i])}`).toBeGreaterThanOrEqual(1);
+      checkEvidence(ev[0]!, 0, [both.digestA, both.digestB]);
+      expect(metricSum(await cluster.metrics(i), 'consensus_byzantine_faults_detected_total', 'kind="equivocation"')).toBeGreaterThanOrEqual(1);
+    }
   });
 
   // KNOWN CORE GAP (packages/core-ts/src/consensus/pbft.ts; core is not ours to edit here).
