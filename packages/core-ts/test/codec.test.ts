@@ -20,7 +20,10 @@ const vc = {
   stableSeq: 64,
   stableDigest: b(32, 3),
   checkpointProof: [cp, { ...cp, from: 1 }],
-  prepared: [{ prePrepare: pp, prepares: [prep, { ...prep, from: 3 }] }],
+  prepared: [
+    { prePrepare: pp, prepares: [prep, { ...prep, from: 3 }], commits: [] },
+    { prePrepare: { ...pp, seq: 18 }, prepares: [], commits: [{ ...prep, seq: 18, kind: 'commit' }] },
+  ],
   from: 1,
   sig: b(64, 10),
 } as const;

@@ -116,6 +116,7 @@ function writeList<T>(w: Writer, items: readonly T[], max: number, what: string,
 function writePreparedCert(w: Writer, c: PreparedCert): void {
   writePrePrepare(w, c.prePrepare);
   writeList(w, c.prepares, CODEC_LIMITS.certSignersMax, 'prepares', writeVote);
+  writeList(w, c.commits, CODEC_LIMITS.certSignersMax, 'commits', writeVote);
 }
 
 function writeViewChangeBody(w: Writer, m: ViewChange): void {
@@ -274,10 +275,11 @@ function readViewChange(r: Reader): ViewChange {
   const stableSeq = r.u53('stableSeq');
   const stableDigest = r.fixed(DIGEST_BYTES, 'stableDigest');
   const checkpointProof = readList(r, CODEC_LIMITS.certSignersMax, CHECKPOINT_BYTES, 'checkpointProof', readCheckpoint);
-  const prepared = readList(r, CODEC_LIMITS.preparedCertsMax, PREPREPARE_BYTES_MIN + 4, 'prepared', (rr) => {
+  const prepared = readList(r, CODEC_LIMITS.preparedCertsMax, PREPREPARE_BYTES_MIN + 8, 'prepared', (rr) => {
     const prePrepare = readPrePrepare(rr);
     const prepares = readList(rr, CODEC_LIMITS.certSignersMax, VOTE_BYTES, 'prepares', (x) => readVote(x, 'prepare'));
-    return { prePrepare, prepares };
+    const commits = readList(rr, CODEC_LIMITS.certSignersMax, VOTE_BYTES, 'commits', (x) => readVote(x, 'commit'));
+    return { prePrepare, prepares, commits };
   });
   const from = readValidatorId(r, 'from');
   const sig = r.fixed(SIG_BYTES, 'sig');

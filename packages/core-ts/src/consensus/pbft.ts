@@ -613,7 +613,7 @@ export class PbftReplica implements Replica {
       });
       return;
     }
-    slot.preparedCert = { prePrepare: pp, prepares };
+    slot.preparedCert = { prePrepare: pp, prepares, commits: [] };
     if (!this.safety.canVote('commit', pp.view, pp.seq, pp.digest)) return;
     const signed = this.safety.signCommit(pp.view, pp.seq, pp.digest);
     const c = this.own(signed.message as Commit);
@@ -854,13 +854,16 @@ export class PbftReplica implements Replica {
     if (pp.view >= below) return 'prepared certificate from a view not below the new view';
     if (pp.seq <= low || pp.seq > low + this.cfg.watermarkWindow) return `prepared certificate seq ${pp.seq} outside (${low}, ${low + this.cfg.watermarkWindow}]`;
     if (!bytesEqual(this.crypto.blake3(encodeBatch(pp.batch)), pp.digest)) return 'prepared certificate: digest does not match batch';
+    if ((c.prepares.length > 0) === (c.commits.length > 0)) return 'prepared certificate needs prepares or commits (one kind)';
     const ids = new Set<ValidatorId>();
-    for (const p of c.prepares) {
-      if (!this.vs.has(p.from) || p.from === pp.from || ids.has(p.from)) return 'prepared certificate: bad or duplicate signer';
-      if (p.view !== pp.view || p.seq !== pp.seq || !bytesEqual(p.digest, pp.digest)) return 'prepared certificate: prepare does not match';
-      ids.add(p.from);
+    for (const v of c.prepares.length > 0 ? c.prepares : c.commits) {
+      if (!this.vs.has(v.from) || ids.has(v.from)) return 'prepared certificate: bad or duplicate signer';
+      if (v.kind === 'prepare' && v.from === pp.from) return 'prepared certificate: a prepare from the primary';
+      if (v.view !== pp.view || v.seq !== pp.seq || !bytesEqual(v.digest, pp.digest)) return 'prepared certificate: a vote does not match';
+      ids.add(v.from);
     }
-    if (this.vs.stake(pp.from) + this.vs.power(ids) < this.quorum()) return 'prepared certificate without a quorum';
+    const power = this.vs.power(ids) + (c.prepares.length > 0 ? this.vs.stake(pp.from) : 0);
+    if (power < this.quorum()) return 'prepared certificate without a quorum';
     return null;
   }
 
@@ -892,7 +895,7 @@ export class PbftReplica implements Replica {
 
   private nestedSigned(vc: ViewChange): SignedMsg[] {
     const out: SignedMsg[] = [vc, ...vc.checkpointProof];
-    for (const c of vc.prepared) out.push(c.prePrepare, ...c.prepares);
+    for (const c of vc.prepared) out.push(c.prePrepare, ...c.prepares, ...c.commits);
     return out;
   }
 
@@ -906,10 +909,24 @@ export class PbftReplica implements Replica {
     this.view = view;
     this.mode = 'view-change';
     this.vcQuorumTick = -1;
-    const prepared: PreparedCert[] = [];
-    for (const s of [...this.slots.values()].sort((a, b) => a.seq - b.seq)) {
-      if (s.seq > this.stable.seq && s.preparedCert !== null) prepared.push(s.preparedCert);
+    // Every seq above the stable checkpoint we can vouch for: the highest prepared certificate
+    // we hold, or, for a batch we executed without seeing its prepares (state transfer,
+    // restart), its commit certificate. Leaving one out could let the new view reuse the seq.
+    // A certificate from a view >= the new one (learned by state transfer from peers that are
+    // ahead) is left out: a quorum already moved past `view`, so it can commit nothing there.
+    const bySeq = new Map<number, PreparedCert>();
+    for (const s of this.slots.values()) {
+      if (s.seq > this.stable.seq && s.preparedCert !== null && s.preparedCert.prePrepare.view < view) bySeq.set(s.seq, s.preparedCert);
     }
+    for (const [seq, cert] of this.log) {
+      const have = bySeq.get(seq);
+      if (seq <= this.stable.seq || seq > this.high || cert.prePrepare.view >= view) continue;
+      if (have !== undefined && have.prePrepare.view >= cert.prePrepare.view) continue;
+      const verified = cert.commits.filter((c) => this.verified.has(c));
+      const commits = this.vs.power(verified.map((c) => c.from)) >= this.quorum() ? verified : cert.commits;
+      bySeq.set(seq, { prePrepare: cert.prePrepare, prepares: [], commits });
+    }
+    const prepared = [...bySeq.keys()].sort((a, b) => a - b).map((seq) => bySeq.get(seq)!);
     const signed = this.safety.signViewChange({
       kind: 'view-change',
       newView: view,

@@ -96,10 +96,15 @@ export interface Checkpoint {
   readonly sig: Signature;
 }
 
-/** Proof that a slot prepared: the pre-prepare and 2f prepares (quorum with the primary's). */
+/**
+ * Proof that a slot prepared: the pre-prepare and prepares reaching a quorum with the primary's,
+ * or (for a batch this replica executed through state transfer or a restart, where it never saw
+ * the prepares) a quorum of commits, which is stronger. Exactly one of the two lists is non-empty.
+ */
 export interface PreparedCert {
   readonly prePrepare: PrePrepare;
   readonly prepares: readonly Prepare[];
+  readonly commits: readonly Commit[];
 }
 
 export interface ViewChange {
