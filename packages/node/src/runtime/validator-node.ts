@@ -88,7 +88,8 @@ export interface ValidatorNodeOptions {
 }
 
 const GROUP_RECORDS_MAX = 8192;
-const BLOCK_INDEX_MAX = 4096;
+/** Recent committed blocks kept in memory (all a memory-mode validator can serve). */
+export const BLOCK_INDEX_MAX = 4096;
 export const DEFAULT_TICK_MS = 10;
 const STARTUP_LINK_WAIT_MS = 3_000;
 

@@ -101,9 +101,13 @@ interface BlockJson {
  * behind the watermark window) restored a snapshot instead of replaying the blocks it covers, so
  * it may lack those blocks (404). That is not a mismatch when the height is at or below its own
  * stable checkpoint; every block must still be held by some validator, and every validator that
- * holds it must hold the same one.
+ * holds it must hold the same one. opts.retainedBlocks limits the comparison to the last that many
+ * heights (memory-mode validators keep only BLOCK_INDEX_MAX recent blocks).
  */
-export async function checkSameLog(apiUrls: readonly string[], opts: { waitMs?: number; concurrency?: number } = {}): Promise<{ height: number; mismatch: string | null }> {
+export async function checkSameLog(
+  apiUrls: readonly string[],
+  opts: { waitMs?: number; concurrency?: number; retainedBlocks?: number } = {},
+): Promise<{ height: number; fromHeight: number; mismatch: string | null }> {
   const states = async (): Promise<{ committed: number; stable: number }[]> =>
     Promise.all(
       apiUrls.map(async (u) => {
@@ -119,9 +123,12 @@ export async function checkSameLog(apiUrls: readonly string[], opts: { waitMs?: 
     await new Promise((r) => setTimeout(r, 100));
     st = await states();
   }
-  if (differ()) return { height: Math.min(...st.map((s) => s.committed)), mismatch: `committed heights differ: ${st.map((s) => s.committed).join(', ')}` };
+  if (differ()) return { height: Math.min(...st.map((s) => s.committed)), fromHeight: 1, mismatch: `committed heights differ: ${st.map((s) => s.committed).join(', ')}` };
   const height = st[0]!.committed;
-  let next = 1;
+  // Validators without a store (memory mode) serve only their most recent blocks: with
+  // retainedBlocks the comparison covers that window, and fromHeight says where it started.
+  const fromHeight = opts.retainedBlocks === undefined ? 1 : Math.max(1, height - opts.retainedBlocks + 1);
+  let next = fromHeight;
   let mismatch: string | null = null;
   const worker = async (): Promise<void> => {
     while (mismatch === null) {
@@ -148,5 +155,5 @@ export async function checkSameLog(apiUrls: readonly string[], opts: { waitMs?: 
     }
   };
   await Promise.all(Array.from({ length: opts.concurrency ?? 16 }, worker));
-  return { height, mismatch };
+  return { height, fromHeight, mismatch };
 }
