@@ -909,11 +909,29 @@ export class PbftReplica implements Replica {
     this.view = view;
     this.mode = 'view-change';
     this.vcQuorumTick = -1;
-    // Every seq above the stable checkpoint we can vouch for: the highest prepared certificate
-    // we hold, or, for a batch we executed without seeing its prepares (state transfer,
-    // restart), its commit certificate. Leaving one out could let the new view reuse the seq.
-    // A certificate from a view >= the new one (learned by state transfer from peers that are
-    // ahead) is left out: a quorum already moved past `view`, so it can commit nothing there.
+    this.myViewChange = null;
+    this.event({ kind: 'view-change-started', view });
+    // A view-change is transferable: every signature in it is verified first (commit
+    // certificates restored after a restart, or still under lazy background verification).
+    const unverified = this.certificatesFor(view, false)
+      .flatMap((c) => [c.prePrepare, ...c.prepares, ...c.commits])
+      .filter((m) => !this.verified.has(m));
+    if (unverified.length === 0) return this.sendViewChange(view);
+    this.verifyThen(unverified, (bad) => {
+      for (const b of bad) this.slash('InvalidVote', b.from, `bad signature on ${b.kind} found before a view-change`);
+      if (this.mode === 'view-change' && this.view === view && this.myViewChange === null) this.sendViewChange(view);
+    });
+  }
+
+  /**
+   * Every seq above the stable checkpoint we can vouch for: the highest prepared certificate we
+   * hold or, for a batch executed without seeing its prepares (state transfer, restart), its
+   * commit certificate. Leaving one out could let the new view reuse the seq. Certificates from
+   * views >= the new one (learned from peers that are ahead) are left out: a quorum already left
+   * `view` behind, so nothing can commit there. With `verifiedOnly`, commit certificates count
+   * only their verified signatures and are dropped below a quorum.
+   */
+  private certificatesFor(view: number, verifiedOnly = true): PreparedCert[] {
     const bySeq = new Map<number, PreparedCert>();
     for (const s of this.slots.values()) {
       if (s.seq > this.stable.seq && s.preparedCert !== null && s.preparedCert.prePrepare.view < view) bySeq.set(s.seq, s.preparedCert);
@@ -922,25 +940,31 @@ export class PbftReplica implements Replica {
       const have = bySeq.get(seq);
       if (seq <= this.stable.seq || seq > this.high || cert.prePrepare.view >= view) continue;
       if (have !== undefined && have.prePrepare.view >= cert.prePrepare.view) continue;
-      const verified = cert.commits.filter((c) => this.verified.has(c));
-      const commits = this.vs.power(verified.map((c) => c.from)) >= this.quorum() ? verified : cert.commits;
+      if (!verifiedOnly) {
+        bySeq.set(seq, { prePrepare: cert.prePrepare, prepares: [], commits: cert.commits });
+        continue;
+      }
+      const commits = cert.commits.filter((c) => this.verified.has(c));
+      if (!this.verified.has(cert.prePrepare) || this.vs.power(commits.map((c) => c.from)) < this.quorum()) continue;
       bySeq.set(seq, { prePrepare: cert.prePrepare, prepares: [], commits });
     }
-    const prepared = [...bySeq.keys()].sort((a, b) => a - b).map((seq) => bySeq.get(seq)!);
+    return [...bySeq.keys()].sort((a, b) => a - b).map((seq) => bySeq.get(seq)!);
+  }
+
+  private sendViewChange(view: number): void {
     const signed = this.safety.signViewChange({
       kind: 'view-change',
       newView: view,
       stableSeq: this.stable.seq,
       stableDigest: this.stable.stateDigest,
       checkpointProof: this.stable.proof,
-      prepared,
+      prepared: this.certificatesFor(view),
     });
     const vc = this.own(signed.message);
     this.myViewChange = vc;
     this.ownViewChanges.set(view, vc);
     for (const v of this.ownViewChanges.keys()) if (v < view - OWN_VIEW_CHANGES_KEPT) this.ownViewChanges.delete(v);
     this.sendSigned(vc, signed.persist);
-    this.event({ kind: 'view-change-started', view });
     this.storeViewChange(vc);
     this.tryNewView(view);
   }
