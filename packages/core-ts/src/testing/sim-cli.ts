@@ -140,7 +140,14 @@ for (let i = 0; i < runs; i++) {
     process.stdout.write(`seed=${seed} n=${res.n} byzantine=${byz} verify=${res.verify}\n`);
     for (const v of res.safetyViolations) process.stdout.write(`  safety: ${v}\n`);
     if (res.livenessFailure !== null) process.stdout.write(`  ${res.livenessFailure}\n`);
-    process.stdout.write(`reproduce: npm run sim -- --protocol pbft --seed ${seed}\n`);
+    const flags = [
+      validators === undefined ? '' : ` --validators ${validators}`,
+      byzantine === undefined ? '' : ` --byzantine ${byzantine}`,
+      values.verify === undefined ? '' : ` --verify ${values.verify}`,
+      values.behaviour === undefined ? '' : ` --behaviour ${values.behaviour}`,
+      values.plant === undefined ? '' : ` --plant ${values.plant}`,
+    ].join('');
+    process.stdout.write(`reproduce: npm run sim -- --protocol pbft --seed ${seed}${flags}\n`);
   } else if (!values.quiet && runs <= 20) {
     process.stdout.write(`seed=${seed} ok n=${res.n} byzantine=${res.byzantine.length} verify=${res.verify} requests=${res.committedRequests} view_changes=${res.viewChanges} ticks=${res.ticks}\n`);
   }
