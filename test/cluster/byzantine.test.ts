@@ -145,23 +145,10 @@ describe('a byzantine primary that equivocates', () => {
     }
   });
 
-  // KNOWN CORE GAP (packages/core-ts/src/consensus/pbft.ts; core is not ours to edit here).
-  // Equivocation is only detected by PbftReplica.note(), which compares a statement with the first
-  // one the replica saw for (signer, kind, view, seq), and note() only sees statements that arrive
-  // directly (onPrePrepare / onPrepare / onCommit / onCheckpoint / own proposals / installNewView's
-  // new pre-prepares). In the split case backup 1 holds pre-prepare A(view 0, seq 1) itself and is
-  // later handed pre-prepare B(view 0, seq 1), validly signed by validator 0, inside the prepared
-  // certificates of the view-change messages from backups 2 and 3 (it is the primary of view 1 and
-  // builds the new-view from them: the committed block 1 holds B's request, logged below). Those
-  // nested pre-prepares are signature-checked (onViewChangeMessage -> verifyThen(nestedSigned(vc)),
-  // onStateMessage -> verifyThen(nested)) but never passed to note(), so the conflicting pair is
-  // never compared and no evidence is produced, although one honest replica holds both signed
-  // statements. Safety is not affected (the test above passes); only detection is. Fix suggestion
-  // for the core owner: in storeViewChange (and applyState) call note() on each prepared
-  // certificate's prePrepare and prepares. Reproduce: remove `.skip` and run
-  //   npx vitest run test/cluster/byzantine.test.ts
-  // -> "evidence for seq 1 at any honest validator: [[],[{...sequence:2...}],[],[]]".
-  it.skip('records evidence of a pre-prepare pair split across backups (A to one, B to the others)', async () => {
+  // The split case: backup 1 holds pre-prepare A itself and sees B (validly signed by the same
+  // primary) only inside the prepared certificates of the other backups' view-changes; the core
+  // checks nested statements for equivocation once their signatures verify (noteNested in pbft.ts).
+  it('records evidence of a pre-prepare pair split across backups (A to one, B to the others)', async () => {
     const split = sent.find((s) => s.sent === 'split')!;
     const ev = HONEST.flatMap((i) => evidenceByValidator[i]!.filter((e) => e.sequence === split.seq && e.view === 0));
     expect(ev.length, `evidence for seq ${split.seq} at any honest validator: ${JSON.stringify(evidenceByValidator)}`).toBeGreaterThanOrEqual(1);

@@ -995,7 +995,20 @@ export class PbftReplica implements Replica {
     });
   }
 
+  /**
+   * Statements that arrive inside a certificate (a view-change's prepared certificates and
+   * checkpoint proof, a state transfer's certified batches) are as signed as direct ones once
+   * their signatures verified: check them for equivocation too. A primary that sent one
+   * pre-prepare to some backups and another to the rest is caught here by the next primary,
+   * which sees only the second one directly.
+   */
+  private noteNested(msgs: readonly (PrePrepare | Vote | Checkpoint)[]): void {
+    for (const m of msgs) this.note(m);
+  }
+
   private storeViewChange(vc: ViewChange): void {
+    this.noteNested(vc.checkpointProof);
+    for (const c of vc.prepared) this.noteNested([c.prePrepare, ...c.prepares]);
     // Bound memory against a peer announcing ever higher views: keep one view-change per peer
     // (its highest) above our view.
     for (const [v, byFrom] of this.viewChanges) {
@@ -1189,6 +1202,7 @@ export class PbftReplica implements Replica {
     }
     this.verifyThen(nested, (bad) => {
       if (bad.length > 0) return this.drop(st.from, `state transfer carries ${bad.length} bad signature(s)`);
+      for (const b of st.batches) this.noteNested([b.prePrepare, ...b.commits]);
       this.applyState(st);
     });
   }
