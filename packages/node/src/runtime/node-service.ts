@@ -522,13 +522,14 @@ export class NodeService implements NodeApiPort {
   }
 
   health(): HealthReport {
-    const storeOk = this.node.store === null || this.node.durable || true;
+    const persistError = this.node.persistError;
+    const storage = this.node.store
+      ? { ok: persistError === null, detail: persistError ?? (this.node.durable ? 'lmdb, durable group commit' : 'lmdb, no fsync') }
+      : { ok: true, detail: 'memory mode (nothing persisted)' };
+    const running = !this.node.isStopped;
     return {
-      status: storeOk ? 'ok' : 'down',
-      checks: {
-        storage: { ok: storeOk, detail: this.node.store ? (this.node.durable ? 'lmdb, durable' : 'lmdb, no fsync') : 'memory mode' },
-        event_loop: { ok: true },
-      },
+      status: storage.ok && running ? 'ok' : 'down',
+      checks: { storage, runtime: { ok: running, detail: running ? 'running' : 'stopped' } },
     };
   }
 

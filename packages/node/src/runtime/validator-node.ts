@@ -105,6 +105,8 @@ export class ValidatorNode {
   private readonly obs: NodeObserver;
   private tickTimer: NodeJS.Timeout | undefined;
   private stopped = false;
+  /** Set when a group commit failed (the node then stops: it must not send unpersisted votes). */
+  persistError: string | null = null;
 
   // group commit state
   private groupRecords: StoreRecord[] = [];
@@ -200,6 +202,10 @@ export class ValidatorNode {
     while (!enough() && Date.now() < end && !this.stopped) await new Promise((r) => setTimeout(r, 5));
   }
 
+  get isStopped(): boolean {
+    return this.stopped;
+  }
+
   get durable(): boolean {
     return this.opts.store !== null && this.opts.store.durable;
   }
@@ -263,7 +269,8 @@ export class ValidatorNode {
       if (records.length > 0) await store.persistBatch(records);
     } catch (e) {
       // Without a durable safety record we must not send what we signed: stop the node.
-      this.log.error({ err: e instanceof Error ? e.message : String(e) }, 'persist failed; stopping to stay safe');
+      this.persistError = e instanceof Error ? e.message : String(e);
+      this.log.error({ err: this.persistError }, 'persist failed; stopping to stay safe');
       this.flushing = false;
       await this.stop();
       return;
