@@ -96,9 +96,9 @@ export class NodeService implements NodeApiPort {
     const t = m?.transportObserver();
     return {
       ...t,
-      inbound: (from, msg) => this.onMessage(from, msg),
+      inbound: (_from, msg) => this.onMessage(msg),
       outbound: (e: Envelope) => {
-        if (e.dest.kind !== 'client') this.onMessage(this.node?.index ?? -1, e.message);
+        if (e.dest.kind !== 'client') this.onMessage(e.message);
       },
       committed: (b) => this.onCommitted(b),
       event: (e) => this.onEvent(e),
@@ -145,7 +145,7 @@ export class NodeService implements NodeApiPort {
     return r;
   }
 
-  private onMessage(from: number, msg: Message): void {
+  private onMessage(msg: Message): void {
     const m = this.opts.metrics;
     switch (msg.kind) {
       case 'pre-prepare': {
@@ -182,7 +182,6 @@ export class NodeService implements NodeApiPort {
       default:
         break;
     }
-    void from;
   }
 
   private voteInfo(kind: 'pre_prepare' | 'prepare' | 'commit', from: number, view: number, seq: number, digest: Uint8Array, sig: Uint8Array): VoteInfo {
@@ -456,10 +455,24 @@ export class NodeService implements NodeApiPort {
       highWatermark: st.highWatermark,
       inflightSequences: st.slots.filter((s) => s.phase !== 'executed').length,
       validators: n,
-      faultTolerance: this.node.validatorSet.faultyPowerMax === 0 ? 0 : Math.floor((n - 1) / 3),
+      // validators that may fail (f): the largest count whose combined stake stays within the bound
+      faultTolerance: this.faultyCount(),
       verify: this.opts.verify,
       peers: this.opts.validatorNames.map((name, i) => ({ validatorId: name, connected: i === this.node.index || this.node.transport.isConnected(i) })).filter((_, i) => i !== this.node.index),
     };
+  }
+
+  private faultyCount(): number {
+    const vs = this.node.validatorSet;
+    const stakes = vs.validators.map((v) => v.stake).sort((a, b) => a - b);
+    let sum = 0;
+    let f = 0;
+    for (const s of stakes) {
+      if (sum + s > vs.faultyPowerMax) break;
+      sum += s;
+      f++;
+    }
+    return f;
   }
 
   consensusMetrics(): ConsensusMetricsSummary {
