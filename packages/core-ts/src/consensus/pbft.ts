@@ -796,8 +796,15 @@ export class PbftReplica implements Replica {
     }
     const behindView = this.vs.isWeakQuorum([...this.higherView].filter(([, v]) => v > this.view).map(([id]) => id));
     const gap = this.lastExecuted < this.lagTarget || [...this.slots.values()].some((s) => s.committed && !s.executed && s.seq > this.lastExecuted + 1);
-    if ((this.mode === 'catching-up' || behindView || (gap && this.now - this.lastProgressTick >= this.cfg.fetchTicks)) && this.now - this.lastFetchTick >= this.cfg.fetchTicks) {
-      this.fetch();
+    // Executed up to the high watermark but the checkpoint there never became stable here (its
+    // votes were lost, and peers that saw it stable no longer resend theirs): nothing above the
+    // watermark can be accepted until a peer's proof arrives, so ask for it.
+    const stuckAtHigh = this.lastExecuted >= this.high && this.stable.seq < this.lastExecuted;
+    if (
+      (this.mode === 'catching-up' || behindView || ((gap || stuckAtHigh) && this.now - this.lastProgressTick >= this.cfg.fetchTicks)) &&
+      this.now - this.lastFetchTick >= this.cfg.fetchTicks
+    ) {
+      this.fetch(stuckAtHigh ? this.stable.seq + 1 : this.lastExecuted + 1);
     }
     this.maybePropose();
   }
@@ -817,13 +824,15 @@ export class PbftReplica implements Replica {
     for (const c of this.ownCheckpoints.values()) if (c.message.seq > this.low) this.send(c.message);
   }
 
-  private fetch(): void {
+  /** Asks the next peer for its stable checkpoint (when `nextSeq` is at or below it) and the
+   *  certified batches from `nextSeq` on. */
+  private fetch(nextSeq = this.lastExecuted + 1): void {
     this.lastFetchTick = this.now;
     let peer = this.fetchPeer;
     if (peer === this.id) peer = (peer + 1) % this.vs.size;
     this.fetchPeer = (peer + 1) % this.vs.size;
     if (peer === this.id) return; // a one-validator set has nobody to ask
-    const m: Fetch = { kind: 'fetch', nextSeq: this.lastExecuted + 1, from: this.id };
+    const m: Fetch = { kind: 'fetch', nextSeq, from: this.id };
     this.send(m, peer);
   }
 
@@ -1240,6 +1249,13 @@ export class PbftReplica implements Replica {
         if (this.state.isFresh(this.pending.get(k)!.request)) continue;
         this.pending.delete(k);
         this.unproposed.delete(k);
+      }
+    }
+    if (cp !== null && cp.seq > this.stable.seq && cp.seq <= this.lastExecuted) {
+      // We executed this far already: the (verified) quorum proof makes our own checkpoint stable.
+      const mine = this.ownCheckpoints.get(cp.seq);
+      if (mine !== undefined && bytesEqual(mine.digest, cp.stateDigest)) {
+        this.makeStable({ seq: cp.seq, stateDigest: mine.digest, snapshot: mine.snapshot, proof: cp.proof });
       }
     }
     for (const b of st.batches) {
