@@ -36,8 +36,22 @@ describe('SafetyRules', () => {
     expect(sr.signPrepare(0, 5, d(1)).persist).toEqual([]); // same statement: no new obligation
     expect(() => sr.signPrepare(0, 5, d(2))).toThrow(SafetyError);
     expect(() => sr.signPrepare(0, 5, d(2))).toThrow(expect.objectContaining({ code: 'conflicting-vote' }));
-    expect(sr.signCommit(0, 5, d(2)).message.kind).toBe('commit'); // another phase is another slot
     expect(sr.signPrepare(1, 5, d(2)).message.view).toBe(1); // another view is another slot
+  });
+
+  it('signs a commit only for the digest its own prepare or pre-prepare bound, and records nothing for it', () => {
+    const sr = new SafetyRules(1, seeds[1]!, crypto);
+    sr.signPrepare(0, 5, d(1));
+    expect(sr.signCommit(0, 5, d(1)).persist).toEqual([]);
+    expect(sr.canVote('commit', 0, 5, d(2))).toBe(false);
+    expect(() => sr.signCommit(0, 5, d(2))).toThrow(expect.objectContaining({ code: 'unbound-commit' }));
+    expect(() => sr.signCommit(0, 6, d(1))).toThrow(expect.objectContaining({ code: 'unbound-commit' })); // no prepare at all
+    sr.signPrePrepare(1, 7, d(3), []);
+    expect(sr.signCommit(1, 7, d(3)).message.kind).toBe('commit'); // the primary is bound by its pre-prepare
+    // after a restart from the persisted prepare record the binding still holds
+    const again = new SafetyRules(1, seeds[1]!, crypto, { votes: [{ kind: 'prepare', view: 0, seq: 5, digest: d(1) }], view: 0 });
+    expect(() => again.signCommit(0, 5, d(2))).toThrow(SafetyError);
+    expect(again.signCommit(0, 5, d(1)).message.digest).toEqual(d(1));
   });
 
   it('keeps its promises across a restart from its persisted records', () => {
@@ -56,6 +70,8 @@ describe('SafetyRules', () => {
 
   it('signatures verify under the validator key', () => {
     const sr = new SafetyRules(2, seeds[2]!, crypto);
+    sr.signPrepare(3, 9, d(7));
+    sr.signPrepare(4, 9, d(7));
     const m = sr.signCommit(3, 9, d(7)).message;
     const ev = makeEvidence(toStatement(m), toStatement(sr.signCommit(4, 9, d(7)).message));
     expect(verifyEvidence(ev, vs, crypto)).toEqual({ ok: false, reason: 'statements are not about the same slot by the same validator' });

@@ -6,6 +6,11 @@
 // signature that creates a new obligation comes with the PersistRecord that captures it; the
 // replica puts the signed message in `sendAfterPersist`, so the record is durable before anyone
 // can see the signature. On restart the replica hands back everything it persisted.
+// A commit creates no record of its own: it may only be signed for the digest this validator
+// already bound itself to in that (view, seq) by its persisted prepare (or its pre-prepare, as
+// primary), so even after a restart it cannot commit to a second digest. That saves one durable
+// write per request on the critical path; the commit still leaves through sendAfterPersist, so
+// it never overtakes the write of the prepare it rests on.
 // Signing is deterministic (RFC 8032), so re-signing the same statement is harmless.
 
 import type { CryptoBackend } from '../crypto/backend.js';
@@ -25,7 +30,7 @@ import type {
   VoteRecord,
 } from './types.js';
 
-export type SafetyErrorCode = 'conflicting-vote' | 'stale-view';
+export type SafetyErrorCode = 'conflicting-vote' | 'stale-view' | 'unbound-commit';
 
 export class SafetyError extends Error {
   override readonly name = 'SafetyError';
@@ -83,7 +88,15 @@ export class SafetyRules {
 
   /** Would signing this statement break a rule? (lets the replica check before doing work) */
   canVote(kind: VoteRecord['kind'], view: number, seq: number, digest: Digest): boolean {
-    return this.checkView(view) === null && this.checkNoConflict(kind, view, seq, digest) === null;
+    if (this.checkView(view) !== null || this.checkNoConflict(kind, view, seq, digest) !== null) return false;
+    return kind !== 'commit' || this.checkBound(view, seq, digest) === null;
+  }
+
+  /** A commit must match this validator's own prepare (or pre-prepare) for the slot. */
+  private checkBound(view: number, seq: number, digest: Digest): SafetyError | null {
+    const bound = this.votes.get(slotKey('prepare', view, seq)) ?? this.votes.get(slotKey('pre-prepare', view, seq));
+    if (bound !== undefined && bytesEqual(bound, digest)) return null;
+    return new SafetyError('unbound-commit', `no own prepare or pre-prepare for this digest at view ${view} seq ${seq}`);
   }
 
   private checkView(view: number): SafetyError | null {
@@ -118,9 +131,12 @@ export class SafetyRules {
     return { message: { kind: 'prepare', view, seq, digest, from: this.id, sig }, persist };
   }
 
+  /** No record (see the header): the persisted prepare or pre-prepare it rests on is the obligation. */
   signCommit(view: number, seq: number, digest: Digest): Signed<Commit> {
-    const { sig, persist } = this.signStatement('commit', view, seq, digest);
-    return { message: { kind: 'commit', view, seq, digest, from: this.id, sig }, persist };
+    const err = this.checkBound(view, seq, digest);
+    if (err !== null) throw err;
+    const { sig } = this.signStatement('commit', view, seq, digest);
+    return { message: { kind: 'commit', view, seq, digest, from: this.id, sig }, persist: [] };
   }
 
   /** Checkpoints are deterministic (state after seq), so they carry no obligation. */
