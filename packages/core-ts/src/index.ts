@@ -4,6 +4,11 @@ export * from './crypto/args.js';
 export { jsBackend } from './crypto/js.js';
 export {
   verifyMerkleProof,
+  verifyMerkleProofWith,
+  merkleHashers,
+  merkleLevels,
+  merkleLevelsBatched,
+  merkleProofFromLevels,
   merkleLeafHash,
   merkleNodeHash,
   merkleRootFromHashes,

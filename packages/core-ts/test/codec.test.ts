@@ -28,6 +28,20 @@ const vc = {
   sig: b(64, 10),
 } as const;
 
+const reply = {
+  kind: 'reply',
+  view: 4,
+  batchSeq: 18,
+  root: b(32, 6),
+  proof: { index: 4, leafCount: 5, siblings: [b(32, 13)] },
+  seq: 17,
+  clientId: 'alice',
+  requestSeq: 1,
+  result: b(3, 49),
+  from: 2,
+  sig: b(64, 12),
+} as const;
+
 export const SAMPLES: Message[] = [
   req('client-é', Number.MAX_SAFE_INTEGER, 'set k v'),
   pp,
@@ -36,7 +50,8 @@ export const SAMPLES: Message[] = [
   cp,
   vc,
   { kind: 'new-view', view: 4, viewChanges: [vc], prePrepares: [{ ...pp, view: 4 }], from: 0, sig: b(64, 11) },
-  { kind: 'reply', view: 4, seq: 17, clientId: 'alice', requestSeq: 1, result: b(3, 49), from: 2, sig: b(64, 12) },
+  reply,
+  { ...reply, proof: { index: 0, leafCount: 1, siblings: [] } },
   { kind: 'fetch', nextSeq: 65, from: 3 },
   { kind: 'state', checkpoint: { seq: 64, stateDigest: b(32, 3), snapshot: b(10, 5), proof: [cp] }, batches: [{ prePrepare: pp, commits: [{ ...prep, kind: 'commit' }] }], newView: null, from: 2 },
   { kind: 'state', checkpoint: null, batches: [], newView: null, from: 0 },
@@ -82,6 +97,25 @@ describe('codec', () => {
     expect(() => encodeMessage(req('x'.repeat(65), 1, ''))).toThrow(CodecError);
     expect(() => encodeMessage({ ...prep, digest: b(31, 0) })).toThrow(CodecError);
     expect(() => encodeMessage({ ...prep, seq: -1 })).toThrow(CodecError);
+  });
+
+  it('rejects reply proofs that cannot belong to a batch', () => {
+    const at = 1 + 8 + 8 + 32; // leafCount, then index
+    const withProof = (leafCount: number, index: number): Uint8Array => {
+      const m = encodeMessage(reply);
+      new DataView(m.buffer).setUint32(at, leafCount);
+      new DataView(m.buffer).setUint32(at + 4, index);
+      return m;
+    };
+    expect(decodeMessage(withProof(5, 4))).toEqual(reply);
+    expect(() => decodeMessage(withProof(5, 5))).toThrow(expect.objectContaining({ code: 'bad-value' }));
+    expect(() => decodeMessage(withProof(0, 0))).toThrow(expect.objectContaining({ code: 'bad-value' }));
+    expect(() => decodeMessage(withProof(CODEC_LIMITS.batchRequestsMax + 1, 0))).toThrow(expect.objectContaining({ code: 'bad-value' }));
+    const deep = encodeMessage(reply);
+    new DataView(deep.buffer).setUint32(at + 8, 13); // 13 siblings: deeper than any batch tree
+    expect(() => decodeMessage(deep)).toThrow(expect.objectContaining({ code: 'too-large' }));
+    expect(() => encodeMessage({ ...reply, proof: { index: 5, leafCount: 5, siblings: [] } })).toThrow(CodecError);
+    expect(() => encodeMessage({ ...reply, proof: { index: 0, leafCount: 1, siblings: Array(13).fill(b(32, 0)) } })).toThrow(CodecError);
   });
 
   it('rejects non-canonical UTF-8 (overlong, surrogate, invalid)', () => {

@@ -8,6 +8,10 @@ import {
   makeEvidence,
   PbftReplica,
   ReplicatedState,
+  ReplyCollector,
+  ReplySignatureCache,
+  verifyReplies,
+  type Reply,
   SafetyError,
   SafetyRules,
   toStatement,
@@ -228,6 +232,62 @@ describe('commit certificate', () => {
     expect(verifyCommitCertificate({ ...cert, commits: [forged, ...cert.commits.slice(1)] }, vs, crypto).ok).toBe(false);
     const otherBatch = { ...cert.prePrepare, batch: [] };
     expect(verifyCommitCertificate({ ...cert, prePrepare: otherBatch }, vs, crypto)).toEqual({ ok: false, reason: 'digest does not match the batch' });
+  });
+});
+
+describe('replies', () => {
+  it('one signature per batch covers every reply; a proof binds each result; the cache saves verifications', () => {
+    const rs = [0, 1, 2, 3].map((id) => new PbftReplica({ id, validators: vs, seed32: seeds[id]!, crypto, app: new KvApp(crypto), config: { inflightMax: 1 } }));
+    const queue: { to: number; from: number; message: Message }[] = [];
+    const replies: Reply[] = [];
+    const handle = (id: number, out: Output): void => {
+      for (const e of [...out.sendAfterPersist, ...out.send]) for (let to = 0; to < 4; to++) if (to !== id) queue.push({ to, from: id, message: e.message });
+      for (const e of out.replies) if (e.message.kind === 'reply') replies.push(e.message);
+      for (const j of out.verify) handle(id, rs[id]!.step({ kind: 'verified', jobId: j.jobId, valid: crypto.ed25519VerifyBatch(j.items) }));
+    };
+    // inflightMax 1: a batch of one, then the other two wait and go together.
+    const requests = ['a', 'b', 'c'].map((c) => ({ kind: 'request' as const, clientId: c, requestSeq: 1, op: utf8Encode(`add ${c} 5`) }));
+    for (const request of requests) handle(0, rs[0]!.step({ kind: 'request', request }));
+    for (let i = 0; i < 1000 && queue.length > 0; i++) {
+      const m = queue.shift()!;
+      handle(m.to, rs[m.to]!.step({ kind: 'message', from: m.from, message: m.message }));
+    }
+    expect(replies).toHaveLength(12);
+    const shared = replies.filter((r) => r.proof.leafCount === 2);
+    expect(shared).toHaveLength(8);
+    for (const r of shared) {
+      const sibling = shared.find((o) => o.from === r.from && o !== r)!;
+      expect(sibling.sig).toEqual(r.sig); // one signature per validator per batch
+      expect(sibling.root).toEqual(r.root);
+    }
+    const pk = (id: number): Uint8Array | undefined => (vs.has(id) ? vs.publicKey(id) : undefined);
+    expect([...verifyReplies(replies, pk, crypto)]).toEqual(replies.map(() => 1));
+    const r0 = shared[0]!;
+    const sibling = shared.find((o) => o.from === r0.from && o !== r0)!;
+    const bad: Reply[] = [
+      { ...r0, result: utf8Encode('999') }, // a result the root does not cover
+      { ...r0, proof: sibling.proof }, // another leaf's proof
+      { ...r0, sig: r0.sig.map((x, i) => (i === 3 ? x ^ 1 : x)) },
+      { ...r0, from: (r0.from + 1) % 4 }, // another validator's name on this signature
+      { ...r0, from: 9 },
+      { ...r0, proof: { ...r0.proof, siblings: [] } },
+    ];
+    expect([...verifyReplies(bad, pk, crypto)]).toEqual(bad.map(() => 0));
+
+    // The cache: the second request of the batch costs no verification, a different signature
+    // under a cached key is still checked (and fails).
+    const cache = new ReplySignatureCache(8);
+    for (const c of ['b', 'c']) {
+      const col = new ReplyCollector(vs, crypto, c, 1, cache);
+      let accepted = null;
+      for (const r of shared.filter((x) => x.clientId === c)) accepted = col.add(r) ?? accepted;
+      expect(accepted?.result).toEqual(utf8Encode('5'));
+      expect(accepted?.signers.length).toBeGreaterThanOrEqual(2);
+    }
+    expect([cache.hits, cache.misses]).toEqual([2, 2]); // each collector stops at f+1 = 2 replies
+    expect([...verifyReplies([{ ...sibling, sig: sibling.sig.map((x, i) => (i === 3 ? x ^ 1 : x)) }], pk, crypto, cache)]).toEqual([0]);
+    const col = new ReplyCollector(vs, crypto, r0.clientId, 1, cache);
+    expect(col.add({ ...r0, result: utf8Encode('999') })).toBeNull();
   });
 });
 

@@ -145,13 +145,51 @@ function writeNewView(w: Writer, m: NewView): void {
   w.fixed(m.sig, SIG_BYTES);
 }
 
-function writeReplyBody(w: Writer, m: Reply): void {
-  w.u53(m.view);
+/** Depth of a tree of batchRequestsMax leaves: no proof has more siblings. */
+const REPLY_PROOF_DEPTH_MAX = Math.ceil(Math.log2(CODEC_LIMITS.batchRequestsMax));
+
+/** The part of a reply that is a Merkle leaf (see replyLeaf). */
+function writeReplyLeaf(w: Writer, m: Pick<Reply, 'seq' | 'clientId' | 'requestSeq' | 'result'>): void {
   w.u53(m.seq);
   w.string(m.clientId, CODEC_LIMITS.clientIdBytesMax);
   w.u53(m.requestSeq);
   w.bytes(m.result, CODEC_LIMITS.resultBytesMax);
+}
+
+function writeReply(w: Writer, m: Reply): void {
+  w.u53(m.view);
+  w.u53(m.batchSeq);
+  w.fixed(m.root, DIGEST_BYTES);
+  const p = m.proof;
+  if (!Number.isSafeInteger(p.leafCount) || p.leafCount < 1 || p.leafCount > CODEC_LIMITS.batchRequestsMax) {
+    throw new CodecError('bad-value', `reply proof leafCount ${p.leafCount} outside [1, ${CODEC_LIMITS.batchRequestsMax}]`);
+  }
+  if (!Number.isSafeInteger(p.index) || p.index < 0 || p.index >= p.leafCount) throw new CodecError('bad-value', `reply proof index ${p.index} outside [0, ${p.leafCount})`);
+  w.u32(p.leafCount);
+  w.u32(p.index);
+  writeList(w, p.siblings, REPLY_PROOF_DEPTH_MAX, 'siblings', (ww, s) => ww.fixed(s, DIGEST_BYTES));
+  writeReplyLeaf(w, m);
   w.u16(m.from);
+  w.fixed(m.sig, SIG_BYTES);
+}
+
+/** Canonical bytes of one reply's Merkle leaf: (seq, clientId, requestSeq, result). */
+export function replyLeaf(m: Pick<Reply, 'seq' | 'clientId' | 'requestSeq' | 'result'>): Uint8Array {
+  const w = new Writer(32 + m.clientId.length * 3 + m.result.length);
+  writeReplyLeaf(w, m);
+  return w.finish();
+}
+
+/** Bytes a reply signature signs: the batch's reply root, by view and batch seq. */
+export function replyRootPayload(view: number, batchSeq: number, root: Digest, from: number): Uint8Array {
+  const w = new Writer(SIGN_DOMAIN.length + 1 + 8 + 8 + DIGEST_BYTES + 2);
+  w.fixed(SIGN_DOMAIN, SIGN_DOMAIN.length);
+  w.u8(TAG.reply);
+  w.u53(view);
+  w.u53(batchSeq);
+  w.fixed(root, DIGEST_BYTES);
+  w.u16(from);
+  return w.finish();
 }
 
 function writeStableCheckpoint(w: Writer, c: StableCheckpoint): void {
@@ -183,8 +221,7 @@ function writeMessage(w: Writer, m: Message): void {
     case 'new-view':
       return writeNewView(w, m);
     case 'reply':
-      writeReplyBody(w, m);
-      return w.fixed(m.sig, SIG_BYTES);
+      return writeReply(w, m);
     case 'fetch':
       w.u53(m.nextSeq);
       return w.u16(m.from);
@@ -322,13 +359,20 @@ function readMessage(r: Reader): Message {
       return readNewView(r);
     case TAG.reply: {
       const view = r.u53('view');
+      const batchSeq = r.u53('batchSeq');
+      const root = r.fixed(DIGEST_BYTES, 'root');
+      const leafCount = r.u32('leafCount');
+      if (leafCount < 1 || leafCount > CODEC_LIMITS.batchRequestsMax) throw new CodecError('bad-value', `reply proof leafCount ${leafCount} outside [1, ${CODEC_LIMITS.batchRequestsMax}]`);
+      const index = r.u32('index');
+      if (index >= leafCount) throw new CodecError('bad-value', `reply proof index ${index} >= leafCount ${leafCount}`);
+      const siblings = readList(r, REPLY_PROOF_DEPTH_MAX, DIGEST_BYTES, 'siblings', (rr) => rr.fixed(DIGEST_BYTES, 'sibling'));
       const seq = r.u53('seq');
       const clientId = r.string(CODEC_LIMITS.clientIdBytesMax, 'clientId');
       const requestSeq = r.u53('requestSeq');
       const result = r.bytes(CODEC_LIMITS.resultBytesMax, 'result');
       const from = readValidatorId(r, 'from');
       const sig = r.fixed(SIG_BYTES, 'sig');
-      return { kind: 'reply', view, seq, clientId, requestSeq, result, from, sig };
+      return { kind: 'reply', view, batchSeq, root, proof: { index, leafCount, siblings }, seq, clientId, requestSeq, result, from, sig };
     }
     case TAG.fetch: {
       const nextSeq = r.u53('nextSeq');
@@ -418,13 +462,8 @@ export function signingPayload(m: PrePrepare | Vote | Checkpoint | ViewChange | 
       writeNewViewBody(w, m);
       return w.finish();
     }
-    case 'reply': {
-      const w = new Writer(128);
-      w.fixed(SIGN_DOMAIN, SIGN_DOMAIN.length);
-      w.u8(TAG.reply);
-      writeReplyBody(w, m);
-      return w.finish();
-    }
+    case 'reply':
+      return replyRootPayload(m.view, m.batchSeq, m.root, m.from);
     default:
       return assertNever(m);
   }

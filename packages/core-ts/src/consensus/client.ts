@@ -1,9 +1,15 @@
 // Client side of exactly-once requests: collect signed replies for one request and accept a
-// result once validators holding a weak quorum of stake (f+1 for equal stakes) signed the same
-// (seq, result). At least one of them is honest, so the result is the committed one.
+// result once validators holding a weak quorum of stake (f+1 for equal stakes) vouched for the
+// same (seq, result). At least one of them is honest, so the result is the committed one.
+//
+// A validator signs one Merkle root per executed batch (see Reply); a reply is valid when its
+// leaf hashes up to `root` along its proof and the root's signature verifies. Many requests of
+// one client process share a batch, so a ReplySignatureCache lets one verification serve all of
+// them.
 
 import type { CryptoBackend } from '../crypto/backend.js';
-import { encodeBatch, signingPayload } from '../codec/codec.js';
+import { verifyMerkleProofWith } from '../crypto/merkle.js';
+import { encodeBatch, replyLeaf, signingPayload } from '../codec/codec.js';
 import { bytesEqual } from './safety-rules.js';
 import type { CertifiedBatch, Reply, ValidatorId } from './types.js';
 import type { ValidatorSet } from './validators.js';
@@ -14,6 +20,83 @@ export interface AcceptedResult {
   readonly signers: readonly ValidatorId[];
 }
 
+export type ReplyCrypto = Pick<CryptoBackend, 'ed25519VerifyBatch' | 'blake3'>;
+
+/**
+ * Remembers reply-root signatures that verified, keyed by (from, view, batchSeq, root), so the
+ * replies of one batch to many requests cost one verification per validator. Bounded: the
+ * oldest entry goes first. Only valid signatures are stored.
+ */
+export class ReplySignatureCache {
+  private readonly ok = new Map<string, Uint8Array>();
+  hits = 0;
+  misses = 0;
+
+  constructor(readonly capacity = 4096) {}
+
+  private static key(r: Reply): string {
+    let k = `${r.from}:${r.view}:${r.batchSeq}:`;
+    for (const b of r.root) k += b.toString(16).padStart(2, '0');
+    return k;
+  }
+
+  has(r: Reply): boolean {
+    const sig = this.ok.get(ReplySignatureCache.key(r));
+    const hit = sig !== undefined && bytesEqual(sig, r.sig);
+    if (hit) this.hits++;
+    else this.misses++;
+    return hit;
+  }
+
+  add(r: Reply): void {
+    const k = ReplySignatureCache.key(r);
+    if (this.ok.has(k)) return;
+    if (this.ok.size >= this.capacity) this.ok.delete(this.ok.keys().next().value!);
+    this.ok.set(k, r.sig);
+  }
+}
+
+/**
+ * Checks replies: each leaf must sit under its root (proof) and each root's signature must
+ * verify under `publicKeyOf(from)`. One 0/1 per reply; signatures not in `cache` go to the
+ * backend in one batch call. Never throws on a malformed reply: it is 0.
+ */
+export function verifyReplies(
+  replies: readonly Reply[],
+  publicKeyOf: (id: ValidatorId) => Uint8Array | undefined,
+  crypto: ReplyCrypto,
+  cache?: ReplySignatureCache,
+): Uint8Array {
+  const out = new Uint8Array(replies.length);
+  const items: { publicKey: Uint8Array; message: Uint8Array; signature: Uint8Array }[] = [];
+  const at: number[] = [];
+  replies.forEach((r, i) => {
+    const pk = publicKeyOf(r.from);
+    if (pk === undefined) return;
+    let leaf: Uint8Array;
+    try {
+      leaf = replyLeaf(r);
+    } catch {
+      return;
+    }
+    if (!verifyMerkleProofWith((b) => crypto.blake3(b), r.root, leaf, r.proof)) return;
+    if (cache?.has(r) === true) {
+      out[i] = 1;
+      return;
+    }
+    items.push({ publicKey: pk, message: signingPayload(r), signature: r.sig });
+    at.push(i);
+  });
+  if (items.length === 0) return out;
+  const ok = crypto.ed25519VerifyBatch(items);
+  at.forEach((i, j) => {
+    if (ok[j] !== 1) return;
+    out[i] = 1;
+    cache?.add(replies[i]!);
+  });
+  return out;
+}
+
 export class ReplyCollector {
   private readonly votes = new Map<string, Set<ValidatorId>>();
   private readonly voted = new Set<ValidatorId>();
@@ -21,9 +104,10 @@ export class ReplyCollector {
 
   constructor(
     private readonly validators: ValidatorSet,
-    private readonly crypto: Pick<CryptoBackend, 'ed25519VerifyBatch'>,
+    private readonly crypto: ReplyCrypto,
     readonly clientId: string,
     readonly requestSeq: number,
+    private readonly cache?: ReplySignatureCache,
   ) {}
 
   get result(): AcceptedResult | null {
@@ -35,9 +119,7 @@ export class ReplyCollector {
     if (this.accepted !== null) return this.accepted;
     if (reply.clientId !== this.clientId || reply.requestSeq !== this.requestSeq) return null;
     if (!this.validators.has(reply.from) || this.voted.has(reply.from)) return null;
-    const ok = this.crypto.ed25519VerifyBatch([
-      { publicKey: this.validators.publicKey(reply.from), message: signingPayload(reply), signature: reply.sig },
-    ]);
+    const ok = verifyReplies([reply], (id) => this.validators.publicKey(id), this.crypto, this.cache);
     if (ok[0] !== 1) return null;
     this.voted.add(reply.from);
     let k = `${reply.seq}:`;

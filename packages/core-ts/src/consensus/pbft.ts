@@ -22,7 +22,8 @@
 //
 // Peers' bad input is dropped with an event; broken local invariants throw.
 
-import { encodeBatch, encodeMessage, signingPayload, toStatement } from '../codec/codec.js';
+import { encodeBatch, encodeMessage, replyLeaf, signingPayload, toStatement } from '../codec/codec.js';
+import { merkleLevelsBatched, merkleProofFromLevels } from '../crypto/merkle.js';
 import type { CryptoBackend } from '../crypto/backend.js';
 import { resolveConfig } from './config.js';
 import { makeEvidence } from './evidence.js';
@@ -46,6 +47,7 @@ import type {
   Prepare,
   PreparedCert,
   Replica,
+  Reply,
   ReplicaEvent,
   ReplicaOptions,
   ReplicaStatus,
@@ -73,6 +75,7 @@ export interface PbftReplicaOptions extends ReplicaOptions {
 
 type SignedMsg = PrePrepare | Vote | Checkpoint | ViewChange | NewView;
 type Mode = 'normal' | 'view-change' | 'catching-up';
+type ReplyBody = Pick<Reply, 'seq' | 'clientId' | 'requestSeq' | 'result'>;
 
 interface Slot {
   readonly seq: number;
@@ -96,6 +99,47 @@ interface PendingRequest {
 }
 
 const EMPTY_BATCH: readonly ClientRequest[] = [];
+
+/** Approximate encoded size of a request, for batchBytesMax. */
+function requestSize(r: ClientRequest): number {
+  return r.op.length + r.clientId.length + 16;
+}
+
+/** Requests not yet proposed, in arrival order (so the first is the oldest), with their total size. */
+class RequestQueue {
+  private readonly m = new Map<string, PendingRequest>();
+  bytes = 0;
+
+  get size(): number {
+    return this.m.size;
+  }
+
+  set(key: string, p: PendingRequest): void {
+    this.delete(key);
+    this.m.set(key, p);
+    this.bytes += requestSize(p.request);
+  }
+
+  delete(key: string): boolean {
+    const old = this.m.get(key);
+    if (old === undefined) return false;
+    this.bytes -= requestSize(old.request);
+    return this.m.delete(key);
+  }
+
+  clear(): void {
+    this.m.clear();
+    this.bytes = 0;
+  }
+
+  first(): PendingRequest | undefined {
+    return this.m.values().next().value;
+  }
+
+  [Symbol.iterator](): IterableIterator<[string, PendingRequest]> {
+    return this.m.entries();
+  }
+}
 /** How many of our own past view-changes we keep for peers that lag behind. */
 const OWN_VIEW_CHANGES_KEPT = 8;
 
@@ -137,7 +181,7 @@ export class PbftReplica implements Replica {
   /** Keys of pending requests in a batch proposed (or re-proposed) in the current view. */
   private readonly proposed = new Set<string>();
   /** Pending requests not in any such batch, in arrival order (what the primary batches next). */
-  private readonly unproposed = new Map<string, PendingRequest>();
+  private readonly unproposed = new RequestQueue();
   private readonly viewChanges = new Map<number, Map<ValidatorId, ViewChange>>();
   private myViewChange: ViewChange | null = null;
   /** Our recent view-changes, resent to peers still changing to those views. */
@@ -426,7 +470,7 @@ export class PbftReplica implements Replica {
     }
     if (!this.state.isFresh(r)) {
       const s = this.state.session(r.clientId);
-      if (s !== undefined && s.requestSeq === r.requestSeq) this.reply(r, s.seq, s.result);
+      if (s !== undefined && s.requestSeq === r.requestSeq) this.replyAll(s.seq, [{ seq: s.seq, clientId: r.clientId, requestSeq: r.requestSeq, result: s.result }]);
       return;
     }
     const key = requestKey(r);
@@ -447,6 +491,12 @@ export class PbftReplica implements Replica {
     if (this.mode !== 'normal' || this.primary() !== this.id) return;
     for (;;) {
       if (this.inflight() >= this.cfg.inflightMax || this.nextSeq > this.high) return;
+      // Busy pipeline, not a full batch yet, oldest request still young: nothing to do (without
+      // this early exit every arriving request would rescan the queue).
+      if (this.inflight() > 0 && this.unproposed.size < this.cfg.batchSizeMax && this.unproposed.bytes < this.cfg.batchBytesMax) {
+        const first = this.unproposed.first();
+        if (first === undefined || this.now - first.tick < this.cfg.batchDelayTicks) return;
+      }
       const batch: ClientRequest[] = [];
       let bytes = 0;
       let oldest = Infinity;
@@ -455,7 +505,7 @@ export class PbftReplica implements Replica {
           this.unproposed.delete(key);
           continue;
         }
-        const size = p.request.op.length + p.request.clientId.length + 16;
+        const size = requestSize(p.request);
         if (batch.length > 0 && bytes + size > this.cfg.batchBytesMax) break;
         batch.push(p.request);
         bytes += size;
@@ -676,10 +726,12 @@ export class PbftReplica implements Replica {
     this.out.commit.push(batch);
     this.out.persist.push({ kind: 'committed', batch });
     if (reply) {
+      const due: ReplyBody[] = [];
       pp.batch.forEach((r, i) => {
         const s = this.state.session(r.clientId);
-        if (s !== undefined && s.requestSeq === r.requestSeq) this.reply(r, s.seq, results[i]!);
+        if (s !== undefined && s.requestSeq === r.requestSeq) due.push({ seq: s.seq, clientId: r.clientId, requestSeq: r.requestSeq, result: results[i]! });
       });
+      this.replyAll(pp.seq, due);
     }
     // Commit certificates serve catch-up: verify them now, off the critical path.
     const unverified = cert.commits.filter((c) => !this.verified.has(c));
@@ -695,9 +747,16 @@ export class PbftReplica implements Replica {
     if (pp.seq % this.cfg.checkpointInterval === 0) this.takeCheckpoint(pp.seq);
   }
 
-  private reply(r: ClientRequest, seq: number, result: Uint8Array): void {
-    const m = this.safety.signReply({ kind: 'reply', view: this.view, seq, clientId: r.clientId, requestSeq: r.requestSeq, result });
-    this.out.replies.push(this.envelope({ kind: 'client', clientId: r.clientId }, m));
+  /** One signature over the Merkle root of all these replies; each reply carries its proof. */
+  private replyAll(batchSeq: number, due: readonly ReplyBody[]): void {
+    if (due.length === 0) return;
+    const levels = merkleLevelsBatched(due.map(replyLeaf), (m) => this.crypto.blake3Many(m));
+    const root = levels[levels.length - 1]![0]!;
+    const sig = this.safety.signReplyRoot(this.view, batchSeq, root);
+    due.forEach((b, i) => {
+      const m: Reply = { kind: 'reply', view: this.view, batchSeq, root, proof: merkleProofFromLevels(levels, i), ...b, from: this.id, sig };
+      this.out.replies.push(this.envelope({ kind: 'client', clientId: b.clientId }, m));
+    });
   }
 
   private takeCheckpoint(seq: number): void {

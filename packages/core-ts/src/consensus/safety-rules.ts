@@ -14,7 +14,7 @@
 // Signing is deterministic (RFC 8032), so re-signing the same statement is harmless.
 
 import type { CryptoBackend } from '../crypto/backend.js';
-import { signingPayload, statementPayload } from '../codec/codec.js';
+import { replyRootPayload, signingPayload, statementPayload } from '../codec/codec.js';
 import type {
   Checkpoint,
   ClientRequest,
@@ -24,7 +24,6 @@ import type {
   PersistRecord,
   PrePrepare,
   Prepare,
-  Reply,
   ValidatorId,
   ViewChange,
   VoteRecord,
@@ -162,9 +161,9 @@ export class SafetyRules {
     return { ...unsigned, sig: this.crypto.ed25519Sign(this.seed32, signingPayload(unsigned)) };
   }
 
-  signReply(body: Unsigned<Reply>): Reply {
-    const unsigned = { ...body, from: this.id, sig: new Uint8Array(64) };
-    return { ...unsigned, sig: this.crypto.ed25519Sign(this.seed32, signingPayload(unsigned)) };
+  /** One signature for all replies of a batch (see Reply). Results are deterministic: no obligation. */
+  signReplyRoot(view: number, batchSeq: number, root: Digest): Uint8Array {
+    return this.crypto.ed25519Sign(this.seed32, replyRootPayload(view, batchSeq, root, this.id));
   }
 }
 

@@ -29,7 +29,7 @@
 // the runtime is expected to authenticate client connections; a Byzantine primary can therefore
 // invent requests (the simulator does not model that attack; see README "limits").
 
-import type { CryptoBackend } from '../crypto/backend.js';
+import type { CryptoBackend, MerkleProof } from '../crypto/backend.js';
 import type { ValidatorSet } from './validators.js';
 
 export type ValidatorId = number; // index into the validator set, 0 .. n-1
@@ -131,9 +131,20 @@ export interface NewView {
   readonly sig: Signature;
 }
 
+/**
+ * A reply to one client. A validator signs once per executed batch: the statement (view,
+ * batchSeq, root) where root is the Merkle root (merkle.ts rule) over replyLeaf() of every
+ * reply of that batch; each reply carries its leaf's proof. A resent reply for an old request
+ * is a one-leaf tree. The signature says "each leaf under root is a result I executed".
+ */
 export interface Reply {
   readonly kind: 'reply';
   readonly view: number;
+  /** The batch whose replies the signature covers. */
+  readonly batchSeq: number;
+  readonly root: Digest;
+  readonly proof: MerkleProof;
+  /** Seq of the batch that executed the request. */
   readonly seq: number;
   readonly clientId: string;
   readonly requestSeq: number;

@@ -19,51 +19,71 @@ export const MERKLE_NODE_PREFIX = 0x01;
 
 export type NodeHasher = (left: Uint8Array, right: Uint8Array) => Uint8Array;
 
-/** Root from already-hashed leaves (each 32 bytes). */
-export function merkleRootFromHashes(level: Uint8Array[], node: NodeHasher): Uint8Array {
-  if (level.length === 0) return blake3(new Uint8Array(0));
-  let cur = level;
+/** Every level of the tree, leaves first, root last (a single level for one leaf). */
+export function merkleLevels(hashes: Uint8Array[], node: NodeHasher): Uint8Array[][] {
+  const levels = [hashes];
+  let cur = hashes;
   while (cur.length > 1) {
     const next: Uint8Array[] = new Array(Math.ceil(cur.length / 2));
     for (let i = 0; i + 1 < cur.length; i += 2) next[i >> 1] = node(cur[i]!, cur[i + 1]!);
     if (cur.length & 1) next[next.length - 1] = cur[cur.length - 1]!;
+    levels.push(next);
     cur = next;
   }
-  return cur[0]!;
+  return levels;
 }
 
-/** Proof from already-hashed leaves. */
-export function merkleProofFromHashes(level: Uint8Array[], index: number, node: NodeHasher): MerkleProof {
-  const leafCount = level.length;
+/**
+ * merkleLevels over raw leaves with a batch BLAKE3 (one call per level instead of one per node:
+ * the win when every call crosses into WASM or native code).
+ */
+export function merkleLevelsBatched(leaves: readonly Uint8Array[], many: (messages: Uint8Array[]) => Uint8Array[]): Uint8Array[][] {
+  let cur = many(leaves.map((x) => prefixed(MERKLE_LEAF_PREFIX, x)));
+  const levels = [cur];
+  while (cur.length > 1) {
+    const inputs: Uint8Array[] = new Array(cur.length >> 1);
+    for (let i = 0; i + 1 < cur.length; i += 2) inputs[i >> 1] = nodeInput(cur[i]!, cur[i + 1]!);
+    const next = many(inputs);
+    if (cur.length & 1) next.push(cur[cur.length - 1]!);
+    levels.push(next);
+    cur = next;
+  }
+  return levels;
+}
+
+/** Proof for leaf `index` from prebuilt levels (one tree, many proofs). */
+export function merkleProofFromLevels(levels: Uint8Array[][], index: number): MerkleProof {
+  const leafCount = levels[0]!.length;
   if (index >= leafCount) throw new RangeError(`index must be < leaves.length (${leafCount}), got ${index}`);
   const siblings: Uint8Array[] = [];
-  let cur = level;
   let i = index;
-  while (cur.length > 1) {
+  for (let l = 0; l + 1 < levels.length; l++) {
     const sib = i ^ 1;
-    if (sib < cur.length) siblings.push(cur[sib]!);
-    const next: Uint8Array[] = new Array(Math.ceil(cur.length / 2));
-    for (let j = 0; j + 1 < cur.length; j += 2) next[j >> 1] = node(cur[j]!, cur[j + 1]!);
-    if (cur.length & 1) next[next.length - 1] = cur[cur.length - 1]!;
-    cur = next;
+    if (sib < levels[l]!.length) siblings.push(levels[l]![sib]!);
     i >>= 1;
   }
   return { index, leafCount, siblings };
 }
 
+/** Root from already-hashed leaves (each 32 bytes). */
+export function merkleRootFromHashes(level: Uint8Array[], node: NodeHasher): Uint8Array {
+  if (level.length === 0) return blake3(new Uint8Array(0));
+  const levels = merkleLevels(level, node);
+  return levels[levels.length - 1]![0]!;
+}
+
+/** Proof from already-hashed leaves. */
+export function merkleProofFromHashes(level: Uint8Array[], index: number, node: NodeHasher): MerkleProof {
+  if (index >= level.length) throw new RangeError(`index must be < leaves.length (${level.length}), got ${index}`);
+  return merkleProofFromLevels(merkleLevels(level, node), index);
+}
+
 export function merkleLeafHash(leaf: Uint8Array): Uint8Array {
-  const buf = new Uint8Array(leaf.length + 1);
-  buf[0] = MERKLE_LEAF_PREFIX;
-  buf.set(leaf, 1);
-  return blake3(buf);
+  return blake3(prefixed(MERKLE_LEAF_PREFIX, leaf));
 }
 
 export function merkleNodeHash(left: Uint8Array, right: Uint8Array): Uint8Array {
-  const buf = new Uint8Array(65);
-  buf[0] = MERKLE_NODE_PREFIX;
-  buf.set(left, 1);
-  buf.set(right, 33);
-  return blake3(buf);
+  return blake3(nodeInput(left, right));
 }
 
 /**
@@ -71,13 +91,18 @@ export function merkleNodeHash(left: Uint8Array, right: Uint8Array): Uint8Array 
  * Never throws on a malformed proof: it is false.
  */
 export function verifyMerkleProof(root: Uint8Array, leaf: Uint8Array, proof: MerkleProof): boolean {
+  return verifyMerkleProofWith(blake3, root, leaf, proof);
+}
+
+/** verifyMerkleProof with the BLAKE3 of the caller's choice (e.g. a faster backend's). */
+export function verifyMerkleProofWith(hash: (bytes: Uint8Array) => Uint8Array, root: Uint8Array, leaf: Uint8Array, proof: MerkleProof): boolean {
   assertBytes('root', root, 32);
   assertBytes('leaf', leaf);
   if (proof === null || typeof proof !== 'object') return false;
   const { index, leafCount, siblings } = proof;
   if (!Number.isSafeInteger(index) || !Number.isSafeInteger(leafCount)) return false;
   if (index < 0 || leafCount <= 0 || index >= leafCount || !Array.isArray(siblings)) return false;
-  let h = merkleLeafHash(leaf);
+  let h = hash(prefixed(MERKLE_LEAF_PREFIX, leaf));
   let i = index;
   let n = leafCount;
   let used = 0;
@@ -86,13 +111,33 @@ export function verifyMerkleProof(root: Uint8Array, leaf: Uint8Array, proof: Mer
     if (sib < n) {
       const s = siblings[used++];
       if (!(s instanceof Uint8Array) || s.length !== 32) return false;
-      h = (i & 1) === 0 ? merkleNodeHash(h, s) : merkleNodeHash(s, h);
+      h = hash((i & 1) === 0 ? nodeInput(h, s) : nodeInput(s, h));
     }
     i >>= 1;
     n = (n + 1) >> 1;
   }
   if (used !== siblings.length) return false;
   return equalBytes(h, root);
+}
+
+function prefixed(prefix: number, x: Uint8Array): Uint8Array {
+  const buf = new Uint8Array(x.length + 1);
+  buf[0] = prefix;
+  buf.set(x, 1);
+  return buf;
+}
+
+function nodeInput(left: Uint8Array, right: Uint8Array): Uint8Array {
+  const buf = new Uint8Array(65);
+  buf[0] = MERKLE_NODE_PREFIX;
+  buf.set(left, 1);
+  buf.set(right, 33);
+  return buf;
+}
+
+/** Leaf and node hashers over any BLAKE3 (the backend's, for speed). */
+export function merkleHashers(hash: (bytes: Uint8Array) => Uint8Array): { leaf: (x: Uint8Array) => Uint8Array; node: NodeHasher } {
+  return { leaf: (x) => hash(prefixed(MERKLE_LEAF_PREFIX, x)), node: (l, r) => hash(nodeInput(l, r)) };
 }
 
 export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {

@@ -18,7 +18,8 @@
 
 import type { CryptoBackend } from '../crypto/backend.js';
 import { jsBackend } from '../crypto/js.js';
-import { decodeMessage, encodeBatch, encodeMessage, signingPayload, statementPayload } from '../codec/codec.js';
+import { decodeMessage, encodeBatch, encodeMessage, replyLeaf, signingPayload, statementPayload } from '../codec/codec.js';
+import { merkleLeafHash } from '../crypto/merkle.js';
 import { utf8Decode, utf8Encode } from '../codec/wire.js';
 import { ReplyCollector } from '../consensus/client.js';
 import { verifyEvidence } from '../consensus/evidence.js';
@@ -480,7 +481,10 @@ export function runSimulation(opts: SimOptions): SimResult {
         sig[0]! ^= 1;
         bytes = encodeMessage({ ...m, sig });
       } else if (node.byzantine === 'wrong-digest' && env.message.kind === 'reply') {
-        bytes = encodeMessage(resign({ ...env.message, result: utf8Encode('999') }, node.id));
+        // A validly signed lie: its own one-leaf tree over a wrong result.
+        const lie = { ...env.message, result: utf8Encode('999') };
+        const root = merkleLeafHash(replyLeaf(lie));
+        bytes = encodeMessage(resign({ ...lie, root, proof: { index: 0, leafCount: 1, siblings: [] } }, node.id));
       }
       if (!healed && rng.chance(dropRate)) continue;
       q.push(now + 1 + rng.int(0, 10), { kind: 'reply', bytes });

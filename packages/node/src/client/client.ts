@@ -1,10 +1,12 @@
 // A bpci client: connects to every validator's client port, sends each request to all of them
 // (so a silent primary is noticed by the backups' timers) and accepts a result once f+1
-// validators sent matching replies whose Ed25519 signatures verify. One request in flight per
-// client id keeps (clientId, requestSeq) exactly-once simple; run many clients for throughput.
+// validators sent matching replies that verify (a Merkle proof up to a root each validator
+// signed once for the whole batch; see Reply in @bpci/core). One request in flight per client
+// id keeps (clientId, requestSeq) exactly-once simple; run many clients for throughput, and
+// give the clients of one process one ReplySignatureCache so a batch's signature is checked once.
 
 import net from 'node:net';
-import { encodeMessage, decodeMessage, signingPayload, equalBytes, type CryptoBackend, type Reply } from '@bpci/core';
+import { encodeMessage, decodeMessage, equalBytes, ReplySignatureCache, verifyReplies, type CryptoBackend, type Reply } from '@bpci/core';
 import { FrameDecoder, encodeFrame } from '../transport/frame.js';
 
 export interface ClientValidator {
@@ -25,6 +27,8 @@ export interface ClientOptions {
   readonly timeoutMs?: number;
   /** Verify reply signatures before accepting (default true). */
   readonly verifyReplies?: boolean;
+  /** Verified reply-root signatures, shared by the clients of one process (default: this client's own). */
+  readonly replyCache?: ReplySignatureCache;
 }
 
 export interface SubmitResult {
@@ -64,9 +68,11 @@ export class BpciClient {
   private nextSeq = 1;
   private pending: Pending | undefined;
   private closed = false;
+  private readonly replyCache: ReplySignatureCache;
 
   private constructor(private readonly opts: ClientOptions) {
     this.clientId = opts.clientId;
+    this.replyCache = opts.replyCache ?? new ReplySignatureCache(256);
     this.sockets = opts.validators.map(() => undefined);
     this.stakes = opts.validators.map((v) => v.stake ?? 1);
     const total = this.stakes.reduce((a, b) => a + b, 0);
@@ -143,12 +149,11 @@ export class BpciClient {
       const power = g.reduce((a, r) => a + this.stakes[r.from]!, 0);
       if (power < this.weakQuorum) continue;
       if (this.opts.verifyReplies !== false) {
-        const items = g.map((r) => ({ publicKey: this.opts.validators[r.from]!.publicKey, message: signingPayload(r), signature: r.sig }));
-        const ok = this.opts.crypto.ed25519VerifyBatch(items);
+        const ok = verifyReplies(g, (id) => this.opts.validators[id]?.publicKey, this.opts.crypto, this.replyCache);
         let validPower = 0;
         g.forEach((r, j) => {
           if (ok[j] === 1) validPower += this.stakes[r.from]!;
-          else p.replies.delete(r.from); // a forged reply: forget it, wait for an honest one
+          else p.replies.delete(r.from); // a forged or unproven reply: forget it, wait for an honest one
         });
         if (validPower < this.weakQuorum) continue;
       }

@@ -2,7 +2,7 @@
 // Used by `npm start`, the multi-process benchmark and the cluster tests.
 
 import { performance } from 'node:perf_hooks';
-import type { CryptoBackend } from '@bpci/core';
+import { ReplySignatureCache, type CryptoBackend } from '@bpci/core';
 import { BpciClient, type ClientValidator } from '../client/client.js';
 
 export interface WorkloadOptions {
@@ -35,9 +35,11 @@ const defaultOp = (c: number, k: number): Uint8Array => enc.encode(k % 4 === 3 ?
 
 export async function runClosedLoop(o: WorkloadOptions): Promise<WorkloadResult> {
   const op = o.op ?? defaultOp;
+  // One client process: its clients share verified batch signatures.
+  const replyCache = new ReplySignatureCache(4096);
   const clients = await Promise.all(
     Array.from({ length: o.clients }, (_, i) =>
-      BpciClient.connect({ clientId: `${o.clientPrefix}-${i}`, validators: o.validators, crypto: o.crypto, verifyReplies: o.verifyReplies ?? true, timeoutMs: o.timeoutMs ?? 30_000 }),
+      BpciClient.connect({ clientId: `${o.clientPrefix}-${i}`, validators: o.validators, crypto: o.crypto, verifyReplies: o.verifyReplies ?? true, timeoutMs: o.timeoutMs ?? 30_000, replyCache }),
     ),
   );
   const warm = o.warmupPerClient ?? 0;
