@@ -1,4 +1,5 @@
-// @bpci/core must run anywhere: no node:* import (except the Node-only simulator CLI) and no
+// @bpci/core must run anywhere: no node:* import (except the Node-only simulator CLI and its
+// node:crypto backend, neither exported from the index) and no
 // clock, timer or randomness inside the protocol.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,9 +11,12 @@ const files = (dir: string): string[] =>
   readdirSync(dir).flatMap((f) => (statSync(join(dir, f)).isDirectory() ? files(join(dir, f)) : f.endsWith('.ts') ? [join(dir, f)] : []));
 
 describe('core purity', () => {
-  it('imports no node:* module outside src/testing/sim-cli.ts', () => {
-    const offenders = files(src).filter((f) => !f.endsWith('sim-cli.ts') && /from ['"]node:|require\(['"]node:|import\(['"]node:/.test(readFileSync(f, 'utf8')));
+  it('imports no node:* module outside src/testing/{sim-cli,node-ed25519}.ts', () => {
+    const nodeOnly = ['sim-cli.ts', 'node-ed25519.ts'].map((f) => join(src, 'testing', f));
+    const offenders = files(src).filter((f) => !nodeOnly.includes(f) && /from ['"]node:|require\(['"]node:|import\(['"]node:/.test(readFileSync(f, 'utf8')));
     expect(offenders).toEqual([]);
+    const index = readFileSync(join(src, 'index.ts'), 'utf8');
+    expect(index).not.toMatch(/sim-cli|node-ed25519/);
   });
   it('the protocol uses no clock, timer or randomness', () => {
     const protocol = [...files(join(src, 'consensus')), ...files(join(src, 'codec'))];

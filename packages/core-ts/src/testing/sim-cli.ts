@@ -1,66 +1,18 @@
 #!/usr/bin/env node
 /// <reference types="node" />
-// Simulator CLI (Node only; the one file in @bpci/core allowed to touch node:*).
+// Simulator CLI (Node only; with node-ed25519.ts the only files in @bpci/core allowed to touch node:*).
 //   npm run sim -- --protocol pbft --seeds N [--seed S] [--validators n] [--byzantine k]
 //                  [--verify lazy|eager] [--behaviour b] [--trace]
 //                  [--plant weak-quorum|skip-new-view-check|forget-safety]   (planted bugs: must fail)
 // Ends with `runs=N safety_violations=X liveness_failures=Y`; exit 0 only when both are 0.
 // Each failing run prints `reproduce: npm run sim -- --protocol pbft --seed N`.
 
-import { createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import type { CryptoBackend, SignedItem } from '../crypto/backend.js';
+import type { CryptoBackend } from '../crypto/backend.js';
 import { jsBackend } from '../crypto/js.js';
+import { nodeEd25519Backend } from './node-ed25519.js';
 import { cachingCrypto } from './sim-crypto.js';
 import { BYZANTINE_BEHAVIOURS, runSimulation, type ByzantineBehaviour } from './sim.js';
-
-// Ed25519 on node:crypto (OpenSSL) for speed: same signature bytes as the js backend (RFC 8032 is
-// deterministic); verdicts agree on everything the simulator produces. `--crypto js` uses noble.
-const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
-const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
-function nodeEd25519Backend(): CryptoBackend {
-  const base = jsBackend();
-  const priv = new Map<string, KeyObject>();
-  const pub = new Map<string, KeyObject>();
-  const privKey = (seed: Uint8Array): KeyObject => {
-    const k = Buffer.from(seed).toString('hex');
-    let v = priv.get(k);
-    if (v === undefined) priv.set(k, (v = createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, seed]), format: 'der', type: 'pkcs8' })));
-    return v;
-  };
-  const pubKey = (pk: Uint8Array): KeyObject | null => {
-    const k = Buffer.from(pk).toString('hex');
-    let v = pub.get(k);
-    if (v === undefined) {
-      try {
-        v = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, pk]), format: 'der', type: 'spki' });
-      } catch {
-        return null;
-      }
-      pub.set(k, v);
-    }
-    return v;
-  };
-  return {
-    ...base,
-    name: 'js+node-ed25519',
-    ed25519Sign: (seed, msg) => new Uint8Array(sign(null, msg, privKey(seed))),
-    ed25519VerifyBatch(items: readonly SignedItem[]): Uint8Array {
-      const out = new Uint8Array(items.length);
-      items.forEach((it, i) => {
-        if (it.publicKey.length !== 32 || it.signature.length !== 64) return;
-        const k = pubKey(it.publicKey);
-        if (k === null) return;
-        try {
-          out[i] = verify(null, it.message, k, it.signature) ? 1 : 0;
-        } catch {
-          out[i] = 0;
-        }
-      });
-      return out;
-    },
-  };
-}
 
 function fail(msg: string): never {
   process.stderr.write(`sim: ${msg}\n`);
