@@ -14,6 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
+import { afterAll, beforeAll } from 'vitest';
 import { generateKeyFile, type ValidatorKey } from '@bpci/node/keys/keyfile';
 import { BpciClient, type ClientValidator } from '@bpci/node/client/client';
 import { nodeJsBackend } from '@bpci/node/crypto/select';
@@ -358,6 +359,34 @@ export interface Load {
 }
 
 /** Closed-loop clients over the client port until stop(); every accepted result is recorded. */
+/**
+ * The kill tests' setup: a 4-validator cluster (1 s phase timeout, checkpoint every 16, window
+ * 64) started and healthy before the file's tests, stopped and removed after them, together with
+ * whatever load a test put in `load`.
+ */
+export function loadedCluster(label: string): { readonly cluster: Cluster; load: Load | undefined } {
+  let cluster: Cluster | undefined;
+  const run = {
+    get cluster(): Cluster {
+      if (cluster === undefined) throw new Error(`${label}: the cluster is not up (beforeAll failed?)`);
+      return cluster;
+    },
+    load: undefined as Load | undefined,
+  };
+  beforeAll(async () => {
+    ensureBuilt();
+    cluster = await Cluster.create({ label, phaseTimeoutSeconds: 1, consensus: { checkpoint_interval: 16, watermark_window: 64 } });
+    for (const m of cluster.members) cluster.start(m.index);
+    await cluster.waitHealthy([0, 1, 2, 3]);
+  }, 180_000);
+  afterAll(async () => {
+    await run.load?.stop().catch(() => undefined);
+    await cluster?.stopAll();
+    cluster?.cleanup();
+  });
+  return run;
+}
+
 export async function startLoad(cluster: Cluster, clients: number, prefix: string): Promise<Load> {
   const enc = new TextEncoder();
   const cls = await Promise.all(

@@ -2,30 +2,17 @@
 // keeps committing while it is down, the restarted validator catches up from its LMDB store and its
 // peers, every validator ends with the same log, and every request a client accepted on f+1 signed
 // replies is in that log with the result the client was given.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { checkSameLog } from '@bpci/node/runtime/workload';
-import { Cluster, checkNoLoss, compareLogs, ensureBuilt, noEquivocation, startLoad, type Load } from './harness.js';
+import { checkNoLoss, compareLogs, loadedCluster, noEquivocation, startLoad } from './harness.js';
 
-let cluster: Cluster;
-let load: Load | undefined;
-
-beforeAll(async () => {
-  ensureBuilt();
-  cluster = await Cluster.create({ label: 'kill-backup', phaseTimeoutSeconds: 1, consensus: { checkpoint_interval: 16, watermark_window: 64 } });
-  for (const m of cluster.members) cluster.start(m.index);
-  await cluster.waitHealthy([0, 1, 2, 3]);
-}, 180_000);
-
-afterAll(async () => {
-  await load?.stop().catch(() => undefined);
-  await cluster?.stopAll();
-  cluster?.cleanup();
-});
+const run = loadedCluster('kill-backup');
 
 describe('kill -9 of a backup under load', () => {
   it('keeps committing, the restarted backup catches up, no divergence, no accepted request lost', async () => {
+    const { cluster } = run;
     const BACKUP = 3;
-    load = await startLoad(cluster, 4, 'kb');
+    const load = (run.load = await startLoad(cluster, 4, 'kb'));
     await cluster.waitHeight([0, 1, 2, 3], 20, 60_000);
 
     await cluster.kill(BACKUP, 'SIGKILL');

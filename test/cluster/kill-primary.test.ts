@@ -2,32 +2,19 @@
 // (phase_timeout_seconds: 1 in these configs), change view, and keep committing new requests; the
 // old primary restarts from its store, rejoins in the new view and catches up; logs agree and no
 // request a client accepted on f+1 signed replies is lost.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Cluster, checkNoLoss, compareLogs, ensureBuilt, noEquivocation, metricSum, until, startLoad, type Load } from './harness.js';
+import { describe, expect, it } from 'vitest';
+import { checkNoLoss, compareLogs, loadedCluster, noEquivocation, metricSum, until, startLoad } from './harness.js';
 
-let cluster: Cluster;
-let load: Load | undefined;
-
-beforeAll(async () => {
-  ensureBuilt();
-  cluster = await Cluster.create({ label: 'kill-primary', phaseTimeoutSeconds: 1, consensus: { checkpoint_interval: 16, watermark_window: 64 } });
-  for (const m of cluster.members) cluster.start(m.index);
-  await cluster.waitHealthy([0, 1, 2, 3]);
-}, 180_000);
-
-afterAll(async () => {
-  await load?.stop().catch(() => undefined);
-  await cluster?.stopAll();
-  cluster?.cleanup();
-});
+const run = loadedCluster('kill-primary');
 
 describe('kill -9 of the primary under load', () => {
   it('changes view, keeps committing, and the restarted old primary rejoins', async () => {
+    const { cluster } = run;
     const PRIMARY = 0;
     const s0 = await cluster.state(PRIMARY);
     expect(s0.view).toBe(0);
     expect(s0.primary).toBe(cluster.members[PRIMARY]!.validatorId);
-    load = await startLoad(cluster, 4, 'kp');
+    const load = (run.load = await startLoad(cluster, 4, 'kp'));
     await cluster.waitHeight([0, 1, 2, 3], 20, 60_000);
 
     await cluster.kill(PRIMARY, 'SIGKILL');
