@@ -422,8 +422,8 @@ export async function startLoad(cluster: Cluster, clients: number, prefix: strin
 
 /**
  * Every accepted request is in the committed log of every listed validator: block `seq` (the one
- * the f+1 replies named) holds its tx id with a valid inclusion proof; and where a validator still
- * indexes the transaction (GET /api/v1/transactions/:id) its result is the one the client accepted.
+ * the f+1 replies named) holds its tx id with a valid inclusion proof, and its transaction index
+ * (GET /api/v1/transactions/:id, persisted with the block) gives the result the client accepted.
  * Returns a list of problems (empty = all good).
  */
 export async function checkNoLoss(apiUrls: readonly string[], accepted: readonly Accepted[], concurrency = 8): Promise<string[]> {
@@ -439,8 +439,12 @@ export async function checkNoLoss(apiUrls: readonly string[], accepted: readonly
           problems.push(`${a.clientId}#${a.requestSeq} (seq ${a.seq}) missing at ${u}: HTTP ${b.status} ${JSON.stringify(b.json).slice(0, 200)}`);
           continue;
         }
+        // The block is there, so its transaction index entry must be too (same store write),
+        // also at a validator that restarted since.
         const t = await getJson<{ status: string; height: number; result: string }>(`${u}/api/v1/transactions/${a.txId}`);
-        if (t.status === 200 && (t.json.height !== a.seq || t.json.result !== a.resultHex)) {
+        if (t.status !== 200) {
+          problems.push(`${a.clientId}#${a.requestSeq} (seq ${a.seq}) block present but transaction unknown at ${u}: HTTP ${t.status}`);
+        } else if (t.json.height !== a.seq || t.json.result !== a.resultHex) {
           problems.push(`${a.clientId}#${a.requestSeq} at ${u}: height ${t.json.height} result ${t.json.result}; client accepted seq ${a.seq} result ${a.resultHex}`);
         }
       }

@@ -9,6 +9,7 @@ import { jsBackend, type CryptoBackend } from '@bpci/core';
 import { ValidatorNode, type ValidatorAddress } from '@bpci/node/runtime/validator-node';
 import { BpciClient } from '@bpci/node/client/client';
 import { openStore } from '@bpci/node/storage/store';
+import { decodeTxRecord, txIdOf } from '@bpci/node/runtime/records';
 import { nodeJsBackend } from '@bpci/node/crypto/select';
 
 const crypto: CryptoBackend = nodeJsBackend();
@@ -52,6 +53,7 @@ describe('validator runtime (in-process, loopback TCP, LMDB)', () => {
     const clientValidators = validators.map((v, i) => ({ host: '127.0.0.1', port: clientPort(i), publicKey: v.publicKey }));
     const clients = await Promise.all([0, 1, 2].map((c) => BpciClient.connect({ clientId: `c${c}`, validators: clientValidators, crypto })));
     const results: string[] = [];
+    const firstOp = new TextEncoder().encode('add acct0 1');
     await Promise.all(
       clients.map(async (cl, c) => {
         for (let k = 0; k < 40; k++) {
@@ -81,6 +83,13 @@ describe('validator runtime (in-process, loopback TCP, LMDB)', () => {
     }, 15_000).catch((e) => {
       throw new Error(`${e.message}: heights ${nodes.map((n) => n!.replica.status().committedHeight)}, digests ${[0, 1, 2, 3].map(digest).map((d) => d.slice(0, 8))}`);
     });
+    // The transaction index survived the restart: validator 3's store still says where and with
+    // what result c0's first request committed.
+    const rec = nodes[3]!.store?.get('tx', txIdOf(crypto, { kind: 'request', clientId: 'c0', requestSeq: 1, op: firstOp }));
+    expect(rec).toBeDefined();
+    const t = decodeTxRecord(rec!);
+    expect(new TextDecoder().decode(t.result)).toBe('1');
+    expect(t.height).toBeGreaterThanOrEqual(1);
     for (const cl of clients) cl.close();
   });
 });

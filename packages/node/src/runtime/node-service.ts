@@ -41,7 +41,7 @@ import type {
 import { ApiError } from '../api/port.js';
 import type { NodeMetrics } from '../metrics/metrics.js';
 import { PhaseTimer } from '../metrics/metrics.js';
-import { decodeBlock } from './records.js';
+import { decodeBlock, decodeTxRecord, txIdOf } from './records.js';
 import type { NodeObserver, ValidatorNode } from './validator-node.js';
 
 const ROUNDS_TRACKED_MAX = 1024;
@@ -260,7 +260,21 @@ export class NodeService implements NodeApiPort {
   }
 
   private txId(r: ClientRequest): string {
-    return hex(this.opts.crypto.blake3(encodeMessage(r)));
+    return txIdOf(this.opts.crypto, r);
+  }
+
+  /** Recent commits from memory; older ones (and all after a restart) from the store's tx index. */
+  private committedTx(txId: string): { height: number; index: number; result: string; committedAt: number } | undefined {
+    const c = this.txIndex.get(txId);
+    if (c !== undefined || !/^[0-9a-f]{64}$/.test(txId)) return c;
+    const bytes = this.node.store?.get('tx', txId);
+    if (bytes === undefined) return undefined;
+    try {
+      const t = decodeTxRecord(bytes);
+      return { height: t.height, index: t.index, result: hex(t.result), committedAt: t.committedAt };
+    } catch {
+      return undefined; // a damaged record reads as unknown, never as a crash
+    }
   }
 
   // ------------------------------------------------------------------ NodeApiPort
@@ -275,8 +289,7 @@ export class NodeService implements NodeApiPort {
     } catch (e) {
       throw new ApiError(400, 'bad_transaction', e instanceof Error ? e.message : String(e));
     }
-    const done = this.txIndex.get(id);
-    if (done) return this.statusOf(id)!;
+    if (this.committedTx(id) !== undefined) return this.statusOf(id)!;
     if (this.node.replica.status().pendingRequests >= 50_000) throw new ApiError(503, 'overloaded', 'too many pending requests; retry later');
     this.pendingTx.set(id, req);
     const wait = opts.waitForCommit ? this.node.waitForRequest(clientId, requestSeq, opts.timeoutMs).catch(() => undefined) : undefined;
@@ -287,7 +300,7 @@ export class NodeService implements NodeApiPort {
   }
 
   private statusOf(txId: string): TransactionStatus | undefined {
-    const c = this.txIndex.get(txId);
+    const c = this.committedTx(txId);
     if (c) return { txId, status: 'committed', roundId: String(c.height), height: c.height, index: c.index, result: c.result, committedAt: c.committedAt };
     if (this.pendingTx.has(txId)) return { txId, status: 'pending' };
     return undefined;

@@ -7,15 +7,20 @@
 //   block  / seq           -> canonical encoding of the CertifiedBatch (a 'state' message holding
 //                             only that batch: the codec's strict decoder checks it on the way back)
 //   checkpoint / seq       -> the stable checkpoint with its snapshot and quorum proof
+//   tx / <tx id hex>       -> (height, index in the batch, committed-at ms, result), written in the
+//                             same transaction as its block, so the API answers after a restart
 // Everything at or below a stable checkpoint's seq is deleted in the same write that stores the
 // checkpoint, so the log stays bounded by the watermark window.
 
 import { CodecError, Reader, Writer } from '@bpci/core/codec/wire';
 import {
+  CODEC_LIMITS,
   decodeMessage,
   encodeMessage,
   type CertifiedBatch,
+  type ClientRequest,
   type CommittedBatch,
+  type CryptoBackend,
   type PersistRecord,
   type RestoredState,
   type StableCheckpoint,
@@ -64,8 +69,47 @@ function encodeCheckpoint(cp: StableCheckpoint, from: number): Uint8Array {
   return encodeMessage({ kind: 'state', checkpoint: cp, batches: [], newView: null, from });
 }
 
+/** The API's transaction id: hex of BLAKE3 of the request's canonical encoding. */
+export function txIdOf(crypto: Pick<CryptoBackend, 'blake3'>, r: ClientRequest): string {
+  const d = crypto.blake3(encodeMessage(r));
+  return Buffer.from(d.buffer, d.byteOffset, d.byteLength).toString('hex');
+}
+
+export interface TxRecord {
+  readonly height: number;
+  readonly index: number;
+  readonly committedAt: number;
+  readonly result: Uint8Array;
+}
+
+export function encodeTxRecord(t: TxRecord): Uint8Array {
+  const w = new Writer(32 + t.result.length);
+  w.u53(t.height);
+  w.u32(t.index);
+  w.u53(t.committedAt);
+  w.bytes(t.result, CODEC_LIMITS.resultBytesMax);
+  return w.finish();
+}
+
+export function decodeTxRecord(b: Uint8Array): TxRecord {
+  const r = new Reader(b);
+  const height = r.u53('height');
+  const index = r.u32('index');
+  const committedAt = r.u53('committedAt');
+  const result = r.bytes(CODEC_LIMITS.resultBytesMax, 'result');
+  r.end();
+  return { height, index, committedAt, result };
+}
+
+/** With `tx`, committed batches also write one transaction-index record per request. */
+export interface TxIndexing {
+  readonly crypto: Pick<CryptoBackend, 'blake3'>;
+  /** Wall clock (ms) recorded as committed-at: the API's, not consensus data. */
+  readonly now: () => number;
+}
+
 /** Store records for one group of replica outputs (in order). */
-export function toStoreRecords(records: readonly PersistRecord[], self: number, store: Store): StoreRecord[] {
+export function toStoreRecords(records: readonly PersistRecord[], self: number, store: Store, tx?: TxIndexing): StoreRecord[] {
   const out: StoreRecord[] = [];
   for (const rec of records) {
     switch (rec.kind) {
@@ -75,9 +119,18 @@ export function toStoreRecords(records: readonly PersistRecord[], self: number, 
       case 'view':
         out.push({ kind: 'safety', key: 'view', value: encodeU53(rec.view) });
         break;
-      case 'committed':
-        out.push({ kind: 'block', key: rec.batch.seq, value: encodeCertified(rec.batch.cert, self) });
+      case 'committed': {
+        const b = rec.batch;
+        out.push({ kind: 'block', key: b.seq, value: encodeCertified(b.cert, self) });
+        if (tx !== undefined) {
+          const committedAt = tx.now();
+          b.requests.forEach((req, index) => {
+            const value = encodeTxRecord({ height: b.seq, index, committedAt, result: b.results[index] ?? new Uint8Array(0) });
+            out.push({ kind: 'tx', key: txIdOf(tx.crypto, req), value });
+          });
+        }
         break;
+      }
       case 'checkpoint': {
         const seq = rec.checkpoint.seq;
         out.push({ kind: 'checkpoint', key: seq, value: encodeCheckpoint(rec.checkpoint, self) });

@@ -42,7 +42,7 @@ import type { Store, StoreRecord } from '../storage/store.js';
 import type { CryptoPool } from '../crypto/pool.js';
 import { silentLogger, type Logger } from '../log.js';
 import { ClientServer } from './client-server.js';
-import { loadRestoredState, toStoreRecords } from './records.js';
+import { loadRestoredState, toStoreRecords, type TxIndexing } from './records.js';
 
 export interface ValidatorAddress {
   readonly publicKey: Uint8Array;
@@ -107,6 +107,7 @@ export class ValidatorNode {
   private stopped = false;
   /** Set when a group commit failed (the node then stops: it must not send unpersisted votes). */
   persistError: string | null = null;
+  private readonly txIndexing: TxIndexing;
 
   // group commit state
   private groupRecords: StoreRecord[] = [];
@@ -125,6 +126,7 @@ export class ValidatorNode {
     this.index = opts.index;
     this.log = opts.logger ?? silentLogger;
     this.obs = opts.observer ?? {};
+    this.txIndexing = { crypto: opts.crypto, now: Date.now };
     this.validatorSet = new ValidatorSet(opts.validators.map((v) => ({ publicKey: v.publicKey, stake: v.stake })));
     this.app = opts.app ?? new KvApp(opts.crypto);
     const restored = opts.store ? loadRestoredState(opts.store) : null;
@@ -230,7 +232,7 @@ export class ValidatorNode {
 
   private handle(out: Output): void {
     if (out.persist.length > 0 && this.opts.store) {
-      for (const r of toStoreRecords(out.persist, this.index, this.opts.store)) this.groupRecords.push(r);
+      for (const r of toStoreRecords(out.persist, this.index, this.opts.store, this.txIndexing)) this.groupRecords.push(r);
     }
     if (out.sendAfterPersist.length > 0) {
       if (this.opts.store && (this.groupRecords.length > 0 || this.flushing)) {

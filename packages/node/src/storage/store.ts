@@ -35,6 +35,8 @@ export const RECORD_KINDS = [
   'checkpoint',
   /** Client sessions for exactly-once (key = client id). */
   'session',
+  /** Transaction index (key = tx id, hex of BLAKE3 of the request's encoding) -> where it committed. */
+  'tx',
   /** Equivocation evidence (key = a runtime-assigned increasing number or a digest string). */
   'evidence',
   /** Anything else small the runtime needs across restarts (key = name). */
