@@ -234,12 +234,16 @@ fn js_msm_self_check(env: &Env, args: &[Value]) -> JsResult<Value> {
     env.new_bytes(&[ed25519::msm_self_check(n, seed) as u8])
 }
 
-/// Test hook: panics inside an exported function (must surface as a JS Error).
+/// Test hook: panics inside an exported function (must surface as a JS Error). It unwinds with
+/// `resume_unwind`, which is a panic to `catch_unwind` but skips the panic hook, so the test
+/// does not print a message and backtrace to stderr.
 fn js_panic_for_test(_env: &Env, _args: &[Value]) -> JsResult<Value> {
-    panic!("panicForTest: deliberate panic");
+    std::panic::resume_unwind(Box::new("panicForTest: deliberate panic"));
 }
 
 /// Test hook: panics inside an async job (must reject the promise).
 fn js_panic_for_test_async(env: &Env, _args: &[Value]) -> JsResult<Value> {
-    env.spawn_promise("bpci.panicForTest", || panic!("panicForTestAsync: deliberate panic"))
+    env.spawn_promise("bpci.panicForTest", || -> JsResult<Option<Vec<u8>>> {
+        std::panic::resume_unwind(Box::new("panicForTestAsync: deliberate panic"))
+    })
 }
