@@ -134,6 +134,23 @@ describe('transport over loopback', () => {
     }
   });
 
+  it('a peer over its inbound budget is paused, not dropped: everything arrives, in order', async () => {
+    // 1,000 frames/s (buckets of 100): 600 frames from 0 must pause 1's reading of that link
+    // several times; the others' links are unaffected.
+    const { nodes, inboxes } = await mesh(3, { inboundFramesPerSecond: 1000 });
+    await waitFor(() => nodes.every((t, i) => [0, 1, 2].every((j) => j === i || t.isConnected(j))), 'mesh up');
+    for (let k = 0; k < 600; k++) nodes[0]!.send(1, enc.encode(`f${k}`));
+    nodes[2]!.send(1, enc.encode('from-2'));
+    await waitFor(() => inboxes[1]!.some((m) => m.from === 2), 'the other peer is heard meanwhile');
+    await waitFor(() => inboxes[1]!.filter((m) => m.from === 0).length === 600, 'all 600 frames');
+    expect(inboxes[1]!.filter((m) => m.from === 0).map((m) => m.text)).toEqual([...Array(600).keys()].map((k) => `f${k}`));
+    const from0 = nodes[1]!.stats().peers.find((p) => p.id === 0)!;
+    expect(from0.inboundThrottled).toBeGreaterThan(0);
+    expect(from0.connected).toBe(true);
+    expect(nodes[1]!.stats().peers.find((p) => p.id === 2)!.inboundThrottled).toBe(0);
+    expect(Object.values(nodes[1]!.stats().rejected).every((v) => v === 0)).toBe(true);
+  });
+
   it('reconnects after a peer restarts on the same port and delivers what was queued', async () => {
     const { nodes, inboxes, ports } = await mesh(2);
     nodes[0]!.send(1, enc.encode('before'));

@@ -65,6 +65,13 @@ export interface TransportLimits {
   readonly reconnectDelayMsMax: number;
   /** Unauthenticated inbound connections at once; more are closed on arrival. */
   readonly pendingConnectionsMax: number;
+  /**
+   * Inbound budget per authenticated peer (token buckets holding 100 ms of each rate). A peer
+   * over budget is not dropped: its socket is paused until the bucket refills, so TCP slows the
+   * sender and a flooding validator cannot monopolise this node's event loop.
+   */
+  readonly inboundFramesPerSecond: number;
+  readonly inboundBytesPerSecond: number;
 }
 
 export const DEFAULT_TRANSPORT_LIMITS: TransportLimits = {
@@ -76,6 +83,8 @@ export const DEFAULT_TRANSPORT_LIMITS: TransportLimits = {
   reconnectDelayMsMin: 50,
   reconnectDelayMsMax: 5_000,
   pendingConnectionsMax: 64,
+  inboundFramesPerSecond: 200_000,
+  inboundBytesPerSecond: 512 * 1024 * 1024,
 };
 
 export const REJECT_REASONS = [
@@ -127,6 +136,8 @@ export interface PeerStats {
   readonly bytesReceived: number;
   readonly framesDropped: number;
   readonly linksEstablished: number;
+  /** Times this peer's socket was paused for exceeding its inbound budget. */
+  readonly inboundThrottled: number;
 }
 
 export interface TransportStats {
@@ -178,6 +189,8 @@ class Connection {
   recvCounter = 0;
   handshakeTimer: NodeJS.Timeout | undefined;
   waitingDrain = false;
+  /** Paused for the peer's inbound budget; resumed (and its buffered frames read) by this timer. */
+  throttleTimer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly socket: net.Socket,
@@ -203,6 +216,9 @@ interface PeerState {
   bytesReceived: number;
   framesDropped: number;
   linksEstablished: number;
+  /** Inbound token buckets (see TransportLimits.inboundFramesPerSecond); kept across reconnects. */
+  readonly inbound: { frames: number; bytes: number; at: number };
+  inboundThrottled: number;
 }
 
 export class Transport {
@@ -258,6 +274,8 @@ export class Transport {
         bytesReceived: 0,
         framesDropped: 0,
         linksEstablished: 0,
+        inbound: { frames: 0, bytes: 0, at: -1 },
+        inboundThrottled: 0,
       });
     }
   }
@@ -325,6 +343,7 @@ export class Transport {
         bytesReceived: p.bytesReceived,
         framesDropped: p.framesDropped,
         linksEstablished: p.linksEstablished,
+        inboundThrottled: p.inboundThrottled,
       });
     }
     return { selfId: this.selfId, peers, rejected: { ...this.rejected }, pendingConnections: this.pending.size };
@@ -403,10 +422,15 @@ export class Transport {
   private onData(conn: Connection, chunk: Buffer): void {
     if (conn.state === 'closed') return;
     conn.decoder.append(chunk);
+    this.readFrames(conn);
+  }
+
+  private readFrames(conn: Connection): void {
+    if (conn.state === 'closed') return;
     // One frame at a time: a handshake step may raise the decoder's bound for the next frame.
     for (;;) {
-      // A handler below may have closed the connection (TS cannot see that through the call).
-      if ((conn.state as ConnState) === 'closed') return;
+      // A handler below may have closed or paused the connection (TS cannot see that through the call).
+      if ((conn.state as ConnState) === 'closed' || conn.throttleTimer !== undefined) return;
       let body: Uint8Array | undefined;
       try {
         body = conn.decoder.next();
@@ -504,11 +528,44 @@ export class Transport {
     conn.recvCounter++;
     p.framesReceived++;
     p.bytesReceived += body.length + 4;
+    this.spendInbound(conn, p, body.length + 4);
     try {
       this.onMessage(p.addr.id, payload);
     } catch (err) {
       this.log.error({ err: (err as Error).message, peer: p.addr.id }, 'onMessage handler threw');
     }
+  }
+
+  /** Takes one frame from the peer's inbound buckets; over budget, pauses the socket until refilled. */
+  private spendInbound(conn: Connection, p: PeerState, bytes: number): void {
+    const b = p.inbound;
+    const fps = this.limits.inboundFramesPerSecond;
+    const bps = this.limits.inboundBytesPerSecond;
+    const now = performance.now();
+    if (b.at < 0) {
+      b.frames = fps / 10;
+      b.bytes = bps / 10;
+    } else {
+      const dt = (now - b.at) / 1000;
+      b.frames = Math.min(fps / 10, b.frames + dt * fps);
+      b.bytes = Math.min(bps / 10, b.bytes + dt * bps);
+    }
+    b.at = now;
+    b.frames -= 1;
+    b.bytes -= bytes;
+    if (b.frames >= 0 && b.bytes >= 0) return;
+    const waitMs = Math.max(1, Math.ceil(1000 * Math.max(-b.frames / fps, -b.bytes / bps)));
+    p.inboundThrottled++;
+    if (p.inboundThrottled === 1 || p.inboundThrottled % 1000 === 0) {
+      this.log.warn({ peer: p.addr.id, waitMs, times: p.inboundThrottled }, 'peer over its inbound budget: reading paused');
+    }
+    conn.socket.pause();
+    conn.throttleTimer = setTimeout(() => {
+      conn.throttleTimer = undefined;
+      if (conn.state === 'closed') return;
+      conn.socket.resume();
+      this.readFrames(conn);
+    }, waitMs);
   }
 
   private reject(conn: Connection, reason: RejectReason, detail: string): void {
@@ -526,6 +583,8 @@ export class Transport {
     if (conn.state === 'closed') return;
     conn.state = 'closed';
     if (conn.handshakeTimer) clearTimeout(conn.handshakeTimer);
+    if (conn.throttleTimer) clearTimeout(conn.throttleTimer);
+    conn.throttleTimer = undefined;
     conn.handshakeTimer = undefined;
     conn.socket.destroy();
     // 'close' fires later; onClosed does the bookkeeping (idempotent).
