@@ -197,6 +197,8 @@ export class PbftReplica implements Replica {
   private lastFetchTick = -Infinity;
   private fetchPeer: ValidatorId;
   private lagTarget = 0;
+  /** A background verification of log certificates for serving catch-up is under way. */
+  private verifyingLog = false;
   private readonly higherView = new Map<ValidatorId, number>();
   private readonly jobs = new Map<number, (valid: Uint8Array) => void>();
   private nextJobId = 1;
@@ -903,10 +905,24 @@ export class PbftReplica implements Replica {
       start = this.stable.seq + 1;
     }
     const batches: CertifiedBatch[] = [];
+    const unverified: SignedMsg[] = [];
     for (let s = start; s <= this.lastExecuted && batches.length < this.cfg.fetchBatchesMax; s++) {
       const b = this.log.get(s);
       if (b === undefined) break;
-      batches.push(b);
+      // Only certificates that prove themselves: a verified pre-prepare and a verified quorum
+      // of commits. One short certificate (a lazily counted commit that failed verification)
+      // must not make the peer reject the checkpoint and batches before it.
+      const commits = b.commits.filter((c) => this.verified.has(c));
+      if (!this.verified.has(b.prePrepare) || !this.isQuorum(new Set(commits.map((c) => c.from)))) {
+        // Restored from storage or still under background verification: verify now, serve later.
+        for (const m of [b.prePrepare, ...b.commits]) if (!this.verified.has(m)) unverified.push(m);
+        break;
+      }
+      batches.push(commits.length === b.commits.length ? b : { prePrepare: b.prePrepare, commits });
+    }
+    if (unverified.length > 0 && !this.verifyingLog) {
+      this.verifyingLog = true;
+      this.verifyThen(unverified, () => (this.verifyingLog = false), 'background');
     }
     const newView = this.view > 0 && this.lastNewView?.view === this.view ? this.lastNewView : null;
     const m: StateTransfer = { kind: 'state', checkpoint, batches, newView, from: this.id };
@@ -1257,11 +1273,19 @@ export class PbftReplica implements Replica {
       if (err !== null) return this.drop(st.from, `state transfer: ${err}`);
       nested.push(...st.checkpoint.proof);
     }
-    for (const b of st.batches) {
+    let usable = st.batches.length;
+    for (let i = 0; i < st.batches.length; i++) {
+      const b = st.batches[i]!;
       const err = this.validCertifiedBatch(b);
-      if (err !== null) return this.drop(st.from, `state transfer seq ${b.prePrepare.seq}: ${err}`);
+      if (err !== null) {
+        // Keep the checkpoint and the batches before it; the rest can come from another peer.
+        this.drop(st.from, `state transfer seq ${b.prePrepare.seq}: ${err}`);
+        usable = i;
+        break;
+      }
       nested.push(b.prePrepare, ...b.commits);
     }
+    if (usable < st.batches.length) st = { ...st, batches: st.batches.slice(0, usable) };
     if (st.newView !== null) {
       const err = this.validNewView(st.newView);
       if (err !== null) return this.drop(st.from, `state transfer new-view: ${err}`);

@@ -436,7 +436,7 @@ export function runSimulation(opts: SimOptions): SimResult {
           }
         }
       }
-      if (e.kind !== 'dropped') log(`t=${now} r${node.id} event ${JSON.stringify(e, (_k, v) => (v instanceof Uint8Array ? hexOf(v) : v))}`);
+      log(`t=${now} r${node.id} event ${JSON.stringify(e, (_k, v) => (v instanceof Uint8Array ? hexOf(v) : v))}`);
     }
   };
 
@@ -750,6 +750,15 @@ export function runSimulation(opts: SimOptions): SimResult {
     if (!reportedEquivocation.has(key)) violate(`evidence: replica ${node} saw conflicting statements ${key.slice(key.indexOf('|') + 1)} and reported none`);
   }
   const pendingClients = clients.filter((c) => !c.done);
+  if (pendingClients.length > 0) {
+    // What a stuck run looks like, for --trace.
+    for (const node of nodes) {
+      if (!node.alive) continue;
+      const st = node.replicas[0]!.status();
+      const slots = st.slots.map((x) => `${x.seq}:${x.phase}@v${x.view}:p${x.prepares}c${x.commits}:${(x.digest ?? "-").slice(0, 6)}`).join(" ");
+      log(`end r${node.id}${honest(node.id) ? '' : ' (byzantine)'} mode=${st.mode} view=${st.view} height=${st.committedHeight} low=${st.lowWatermark} high=${st.highWatermark} seq=${st.sequence} pending=${st.pendingRequests} slots=[${slots}]`);
+    }
+  }
   const livenessFailure =
     pendingClients.length === 0
       ? null
