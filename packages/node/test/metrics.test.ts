@@ -70,7 +70,9 @@ describe('metrics', () => {
     o.frameRejected!('bad_mac', 2);
     o.framesDropped!(3, 5);
     o.linkUp!(1);
+    o.inboundThrottled!(2);
     expect(await value(m, 'bpci_transport_frames_rejected_total', { reason: 'bad_mac' })).toBe(2);
+    expect(await value(m, 'bpci_transport_inbound_throttled_total', { peer: '2' })).toBe(1);
     expect(await value(m, 'bpci_transport_frames_dropped_total', { peer: '3' })).toBe(5);
     expect(await value(m, 'bpci_transport_links_up')).toBe(1);
   });

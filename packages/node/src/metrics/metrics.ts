@@ -43,6 +43,7 @@ export class NodeMetrics {
   readonly queueDepth: Gauge<'queue'>;
   readonly framesRejected: Counter<'reason'>;
   readonly framesDropped: Counter<'peer'>;
+  readonly inboundThrottled: Counter<'peer'>;
   readonly linksUp: Gauge;
   readonly clientRejected: Counter<'reason'>;
   readonly transactionsSubmitted: Counter<'result'>;
@@ -127,6 +128,12 @@ export class NodeMetrics {
       labelNames: ['peer'],
       registers,
     });
+    this.inboundThrottled = new Counter({
+      name: 'bpci_transport_inbound_throttled_total',
+      help: 'Times reading from a peer paused because it exceeded its inbound budget',
+      labelNames: ['peer'],
+      registers,
+    });
     this.linksUp = new Gauge({ name: 'bpci_transport_links_up', help: 'Authenticated validator links currently open', registers });
     this.clientRejected = new Counter({
       name: 'bpci_client_connections_rejected_total',
@@ -196,6 +203,7 @@ export class NodeMetrics {
     return {
       frameRejected: (reason: RejectReason) => this.framesRejected.inc({ reason }),
       framesDropped: (peer: number, count: number) => this.framesDropped.inc({ peer: String(peer) }, count),
+      inboundThrottled: (peer: number) => this.inboundThrottled.inc({ peer: String(peer) }),
       linkUp: () => this.linksUp.inc(),
       linkDown: () => this.linksUp.dec(),
     };

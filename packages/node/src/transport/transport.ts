@@ -105,6 +105,8 @@ export type RejectReason = (typeof REJECT_REASONS)[number];
 export interface TransportObserver {
   frameRejected?(reason: RejectReason, peerId: number | undefined): void;
   framesDropped?(peerId: number, count: number): void;
+  /** Reading from this peer paused: it exceeded its inbound budget. */
+  inboundThrottled?(peerId: number): void;
   linkUp?(peerId: number): void;
   linkDown?(peerId: number): void;
 }
@@ -556,6 +558,7 @@ export class Transport {
     if (b.frames >= 0 && b.bytes >= 0) return;
     const waitMs = Math.max(1, Math.ceil(1000 * Math.max(-b.frames / fps, -b.bytes / bps)));
     p.inboundThrottled++;
+    this.observer.inboundThrottled?.(p.addr.id);
     if (p.inboundThrottled === 1 || p.inboundThrottled % 1000 === 0) {
       this.log.warn({ peer: p.addr.id, waitMs, times: p.inboundThrottled }, 'peer over its inbound budget: reading paused');
     }
