@@ -31,10 +31,41 @@ pub fn public_key(seed: &[u8; 32]) -> [u8; 32] {
 }
 
 pub fn sign(seed: &[u8; 32], msg: &[u8]) -> [u8; 64] {
-    let kp = ring::signature::Ed25519KeyPair::from_seed_unchecked(seed).expect("32-byte seed");
+    let kp = signing_key(seed);
     let mut out = [0u8; 64];
     out.copy_from_slice(kp.sign(msg).as_ref());
     out
+}
+
+/// Expanding a seed costs a SHA-512 and a fixed-base scalar multiplication (the public key), as
+/// much as the signature itself. A validator signs with one key, so the last few expanded keys
+/// are kept (seed compared in constant time; a miss just expands).
+const SIGNING_KEYS_MAX: usize = 8;
+static SIGNING_KEYS: std::sync::Mutex<Vec<([u8; 32], std::sync::Arc<ring::signature::Ed25519KeyPair>)>> =
+    std::sync::Mutex::new(Vec::new());
+
+fn same_seed(a: &[u8; 32], b: &[u8; 32]) -> bool {
+    a.iter().zip(b.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn signing_key(seed: &[u8; 32]) -> std::sync::Arc<ring::signature::Ed25519KeyPair> {
+    // A poisoned lock only means another thread panicked mid-update: the cache is still usable.
+    let mut keys = SIGNING_KEYS.lock().unwrap_or_else(|e| e.into_inner());
+    let mut hit = None;
+    for (i, (s, _)) in keys.iter().enumerate() {
+        if same_seed(s, seed) {
+            hit = Some(i);
+        }
+    }
+    if let Some(i) = hit {
+        return keys[i].1.clone();
+    }
+    let kp = std::sync::Arc::new(ring::signature::Ed25519KeyPair::from_seed_unchecked(seed).expect("32-byte seed"));
+    if keys.len() >= SIGNING_KEYS_MAX {
+        keys.remove(0);
+    }
+    keys.push((*seed, kp.clone()));
+    kp
 }
 
 /// One item, borrowed from the packed batch.
