@@ -28,6 +28,10 @@ const AZ: usize = memory.data(64, 16); //   expanded secret: a (clamped) || pref
 const NONCE: usize = memory.data(32, 16);
 const KSC: usize = memory.data(32, 16);
 const PUB: usize = memory.data(32, 16);
+// The seed whose expansion AZ and public key PUB hold (valid when SIGNED_SEED_OK is 1): a
+// validator signs with one key, and the expansion costs as much as the signature.
+const SIGNED_SEED: usize = memory.data(32, 16);
+let SIGNED_SEED_OK: i32 = 0;
 const PA: usize = memory.data(<i32>PT, 16);
 const PR: usize = memory.data(<i32>PT, 16);
 const RC: usize = memory.data(<i32>PT, 16);
@@ -53,8 +57,16 @@ function expandSeed(seed: usize): void {
   store<u8>(AZ + 31, (load<u8>(AZ + 31) & 127) | 64);
 }
 
+/** The seed equals SIGNED_SEED (constant time). */
+function sameSeed(seed: usize): bool {
+  let d: u64 = 0;
+  for (let i: usize = 0; i < 32; i += 8) d |= load<u64>(seed + i) ^ load<u64>(SIGNED_SEED + i);
+  return d == 0;
+}
+
 /** out32 = encoding of [a]B for the seed's a. */
 export function publicKey(seed: usize, out: usize): void {
+  SIGNED_SEED_OK = 0; // AZ is about to hold another expansion
   expandSeed(seed);
   scalarMultBase(PA, AZ);
   geToBytes(out, PA);
@@ -62,9 +74,13 @@ export function publicKey(seed: usize, out: usize): void {
 
 /** out64 = R || S, the deterministic RFC 8032 signature of msg under the seed. */
 export function sign(seed: usize, msg: usize, msgLen: usize, out: usize): void {
-  expandSeed(seed);
-  scalarMultBase(PA, AZ);
-  geToBytes(PUB, PA);
+  if (!SIGNED_SEED_OK || !sameSeed(seed)) {
+    expandSeed(seed);
+    scalarMultBase(PA, AZ);
+    geToBytes(PUB, PA);
+    memory.copy(SIGNED_SEED, seed, 32);
+    SIGNED_SEED_OK = 1;
+  }
   // r = SHA-512(prefix || M) mod L; R = [r]B
   sha512Init();
   sha512Update(AZ + 32, 32);
