@@ -28,6 +28,28 @@ describe.skipIf(!nb)('native only', () => {
     expect(toHex(b.blake3(new Uint8Array(3)))).toBe(toHex(oracle.blake3(new Uint8Array(3))));
   });
 
+  it('results written through the scratch buffers are independent copies', () => {
+    const key = new Uint8Array(32).fill(9);
+    const seed = new Uint8Array(32).fill(3);
+    const [m1, m2] = [new Uint8Array([1]), new Uint8Array([2])];
+    for (const [f, g] of [
+      [() => b.blake3(m1), () => b.blake3(m2)],
+      [() => b.blake3Keyed(key, m1), () => b.blake3Keyed(key, m2)],
+      [() => b.ed25519Sign(seed, m1), () => b.ed25519Sign(seed, m2)],
+    ] as const) {
+      const x = f();
+      const before = toHex(x);
+      const y = g();
+      expect(toHex(x)).toBe(before); // the second call did not overwrite the first result
+      expect(x.buffer).not.toBe(y.buffer);
+      y.fill(0);
+      expect(toHex(f())).toBe(before);
+    }
+    expect(toHex(b.blake3(m1))).toBe(toHex(oracle.blake3(m1)));
+    expect(toHex(b.blake3Keyed(key, m2))).toBe(toHex(oracle.blake3Keyed(key, m2)));
+    expect(toHex(b.ed25519Sign(seed, m2))).toBe(toHex(oracle.ed25519Sign(seed, m2)));
+  });
+
   it('blake3Many of equal-length messages (16-lane path) matches the oracle', () => {
     const r = rng(707);
     for (const [n, len] of [[40, 0], [17, 1], [33, 3], [16, 4], [40, 31], [40, 32], [40, 33], [20, 63], [20, 64], [20, 65], [31, 100], [16, 127], [16, 128], [16, 129], [20, 500], [5000, 32]] as const) {

@@ -29,9 +29,10 @@ import {
 
 /** The raw addon surface (see src/lib.rs EXPORTS). Not for direct use: no argument checks. */
 interface Addon {
-  blake3(data: Uint8Array): Uint8Array;
+  /** With `out`, each of these writes its result there and returns null. */
+  blake3(data: Uint8Array, out?: Uint8Array): Uint8Array | null;
   blake3Serial(data: Uint8Array): Uint8Array;
-  blake3Keyed(key: Uint8Array, data: Uint8Array): Uint8Array;
+  blake3Keyed(key: Uint8Array, data: Uint8Array, out?: Uint8Array): Uint8Array | null;
   blake3Many(data: Uint8Array, offsets: Uint32Array): Uint8Array;
   merkleRoot(data: Uint8Array, offsets: Uint32Array): Uint8Array;
   merkleRootAsync(data: Uint8Array, offsets: Uint32Array): Promise<Uint8Array>;
@@ -39,7 +40,7 @@ interface Addon {
   powSearch(header: Uint8Array, target: Uint8Array, lo: number, hi: number, count: number): Uint8Array | null;
   powSearchAsync(header: Uint8Array, target: Uint8Array, lo: number, hi: number, count: number): Promise<Uint8Array | null>;
   ed25519PublicKey(seed: Uint8Array): Uint8Array;
-  ed25519Sign(seed: Uint8Array, message: Uint8Array): Uint8Array;
+  ed25519Sign(seed: Uint8Array, message: Uint8Array, out?: Uint8Array): Uint8Array | null;
   ed25519VerifyBatch(pks: Uint8Array, sigs: Uint8Array, data: Uint8Array, offsets: Uint32Array, wellFormed: Uint8Array): Uint8Array;
   ed25519VerifyBatchAsync(pks: Uint8Array, sigs: Uint8Array, data: Uint8Array, offsets: Uint32Array, wellFormed: Uint8Array): Promise<Uint8Array>;
   ed25519VerifyEachOwn(pks: Uint8Array, sigs: Uint8Array, data: Uint8Array, offsets: Uint32Array, wellFormed: Uint8Array): Uint8Array;
@@ -139,6 +140,10 @@ function proofOf(sibs: Uint8Array, index: number, leafCount: number): MerkleProo
   return { index, leafCount, siblings };
 }
 
+/** Output scratch buffers (one per thread: JS cannot re-enter while the addon writes them). */
+const hashOut = new Uint8Array(32);
+const sigOut = new Uint8Array(64);
+
 /** The native backend, or null when the addon is not available (see nativeUnavailableReason). */
 export function loadNativeBackend(): NativeBackend | null {
   const { addon } = load();
@@ -149,7 +154,10 @@ export function loadNativeBackend(): NativeBackend | null {
     laneKernel: new TextDecoder().decode(a.laneKernel()),
     blake3(data: Uint8Array): Uint8Array {
       assertBytes('data', data);
-      return a.blake3(data);
+      // Into a scratch buffer, then a JS copy: a Node-API ArrayBuffer per call costs more than
+      // hashing a short message.
+      a.blake3(data, hashOut);
+      return hashOut.slice();
     },
     blake3Serial(data: Uint8Array): Uint8Array {
       assertBytes('data', data);
@@ -158,7 +166,8 @@ export function loadNativeBackend(): NativeBackend | null {
     blake3Keyed(key: Uint8Array, data: Uint8Array): Uint8Array {
       assertBytes('key', key, 32);
       assertBytes('data', data);
-      return a.blake3Keyed(key, data);
+      a.blake3Keyed(key, data, hashOut);
+      return hashOut.slice();
     },
     blake3Many(messages: readonly Uint8Array[]): Uint8Array[] {
       assertBytesArray('messages', messages);
@@ -200,7 +209,8 @@ export function loadNativeBackend(): NativeBackend | null {
     ed25519Sign(seed32: Uint8Array, message: Uint8Array): Uint8Array {
       assertBytes('seed32', seed32, 32);
       assertBytes('message', message);
-      return a.ed25519Sign(seed32, message);
+      a.ed25519Sign(seed32, message, sigOut);
+      return sigOut.slice();
     },
     ed25519VerifyBatch(items: readonly SignedItem[]): Uint8Array {
       checkSignedItems(items);

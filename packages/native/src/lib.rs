@@ -49,9 +49,22 @@ fn packed<'a>(env: &'a Env, args: &[Value], i: usize, name: &str) -> JsResult<(&
     Ok((data, offsets))
 }
 
+/// A fixed-size result: into the caller's Uint8Array `args[i]` when there is one (returns null),
+/// else a new one. A Node-API ArrayBuffer per call costs more than hashing a short message, so
+/// the JS wrappers pass one scratch buffer and copy out of it in JS.
+fn result(env: &Env, args: &[Value], i: usize, src: &[u8]) -> JsResult<Value> {
+    match args.get(i) {
+        Some(&out) => {
+            env.write_bytes(out, "out", src)?;
+            env.null()
+        }
+        None => env.new_bytes(src),
+    }
+}
+
 fn js_blake3(env: &Env, args: &[Value]) -> JsResult<Value> {
     let data = bytes(env, args, 0, "data")?;
-    env.new_bytes(&hash::blake3(data))
+    result(env, args, 1, &hash::blake3(data))
 }
 
 fn js_blake3_serial(env: &Env, args: &[Value]) -> JsResult<Value> {
@@ -62,7 +75,7 @@ fn js_blake3_serial(env: &Env, args: &[Value]) -> JsResult<Value> {
 fn js_blake3_keyed(env: &Env, args: &[Value]) -> JsResult<Value> {
     let key = fixed::<32>(env, args, 0, "key")?;
     let data = bytes(env, args, 1, "data")?;
-    env.new_bytes(&hash::blake3_keyed(key, data))
+    result(env, args, 2, &hash::blake3_keyed(key, data))
 }
 
 fn js_blake3_many(env: &Env, args: &[Value]) -> JsResult<Value> {
@@ -147,7 +160,7 @@ fn js_ed25519_public_key(env: &Env, args: &[Value]) -> JsResult<Value> {
 fn js_ed25519_sign(env: &Env, args: &[Value]) -> JsResult<Value> {
     let seed = fixed::<32>(env, args, 0, "seed32")?;
     let msg = bytes(env, args, 1, "message")?;
-    env.new_bytes(&ed25519::sign(seed, msg))
+    result(env, args, 2, &ed25519::sign(seed, msg))
 }
 
 /// A packed signature batch: publicKeys (n x 32), signatures (n x 64), messages (data +

@@ -187,6 +187,19 @@ impl Env {
         Ok(unsafe { std::slice::from_raw_parts(p, len) })
     }
 
+    /// Copy `src` into a caller's Uint8Array of exactly `src.len()` bytes (an output scratch
+    /// buffer: writing into it costs no ArrayBuffer allocation, which dominates short hashes).
+    pub fn write_bytes(&self, v: Value, name: &str, src: &[u8]) -> JsResult<()> {
+        let (p, len) = self.typed_array(v, name, TYPED_UINT8)?;
+        if len != src.len() || p.is_null() {
+            return Err(JsError::range(format!("{name} must be {} bytes, got {len}", src.len())));
+        }
+        // SAFETY: Node guarantees `len` writable bytes at `p` for the duration of this call and
+        // JS cannot run meanwhile; `src` is our own stack array, so the two never overlap.
+        unsafe { ptr::copy_nonoverlapping(src.as_ptr(), p as *mut u8, len) };
+        Ok(())
+    }
+
     /// Borrow a Uint32Array's elements (4-byte aligned by the typed-array rules).
     pub fn u32s(&self, v: Value, name: &str) -> JsResult<&[u32]> {
         let (p, len) = self.typed_array(v, name, TYPED_UINT32)?;
