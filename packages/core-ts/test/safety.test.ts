@@ -273,6 +273,17 @@ describe('replies', () => {
       { ...r0, proof: { ...r0.proof, siblings: [] } },
     ];
     expect([...verifyReplies(bad, pk, crypto)]).toEqual(bad.map(() => 0));
+    // A memo of proven replies skips re-hashing an identical claim from another validator, and
+    // nothing else: every bad reply still fails with r0 in the memo.
+    let hashes = 0;
+    const counting = { ed25519VerifyBatch: crypto.ed25519VerifyBatch.bind(crypto), blake3: (b: Uint8Array) => (hashes++, crypto.blake3(b)) };
+    expect([...verifyReplies(bad, pk, counting, undefined, [r0])]).toEqual(bad.map(() => 0));
+    const twin = replies.find((o) => o.clientId === r0.clientId && o.from !== r0.from)!;
+    hashes = 0;
+    expect([...verifyReplies([twin], pk, counting, undefined, [r0])]).toEqual([1]);
+    expect(hashes).toBe(0);
+    expect([...verifyReplies([twin], pk, counting)]).toEqual([1]);
+    expect(hashes).toBeGreaterThan(0);
 
     // The cache: the second request of the batch costs no verification, a different signature
     // under a cached key is still checked (and fails).

@@ -57,15 +57,33 @@ export class ReplySignatureCache {
 }
 
 /**
+ * True when `a` and `b` make the same Merkle claim: same leaf fields, root and proof. Honest
+ * validators' replies to one request differ only in `from` and `sig`, so once one proof checked
+ * out the others need a byte comparison, not eight hashes.
+ */
+function sameProvenLeaf(a: Reply, b: Reply): boolean {
+  const q = b.proof as Reply['proof'] | null | undefined;
+  if (q === null || typeof q !== 'object' || !Array.isArray(q.siblings)) return false;
+  if (!(b.root instanceof Uint8Array) || !(b.result instanceof Uint8Array)) return false;
+  if (a.seq !== b.seq || a.requestSeq !== b.requestSeq || a.clientId !== b.clientId) return false;
+  if (!bytesEqual(a.root, b.root) || !bytesEqual(a.result, b.result)) return false;
+  const p = a.proof;
+  if (p.index !== q.index || p.leafCount !== q.leafCount || p.siblings.length !== q.siblings.length) return false;
+  return p.siblings.every((s, i) => { const t = q.siblings[i]; return t instanceof Uint8Array && bytesEqual(s, t); });
+}
+
+/**
  * Checks replies: each leaf must sit under its root (proof) and each root's signature must
  * verify under `publicKeyOf(from)`. One 0/1 per reply; signatures not in `cache` go to the
- * backend in one batch call. Never throws on a malformed reply: it is 0.
+ * backend in one batch call. Never throws on a malformed reply: it is 0. `proven` holds replies
+ * whose proof already checked out (the caller's memo; this call adds to it).
  */
 export function verifyReplies(
   replies: readonly Reply[],
   publicKeyOf: (id: ValidatorId) => Uint8Array | undefined,
   crypto: ReplyCrypto,
   cache?: ReplySignatureCache,
+  proven: Reply[] = [],
 ): Uint8Array {
   const out = new Uint8Array(replies.length);
   const items: { publicKey: Uint8Array; message: Uint8Array; signature: Uint8Array }[] = [];
@@ -73,13 +91,17 @@ export function verifyReplies(
   replies.forEach((r, i) => {
     const pk = publicKeyOf(r.from);
     if (pk === undefined) return;
-    let leaf: Uint8Array;
-    try {
-      leaf = replyLeaf(r);
-    } catch {
-      return;
+    if (!proven.some((p) => sameProvenLeaf(p, r))) {
+      let leaf: Uint8Array;
+      try {
+        leaf = replyLeaf(r);
+      } catch {
+        return;
+      }
+      if (!verifyMerkleProofWith((b) => crypto.blake3(b), r.root, leaf, r.proof)) return;
+      // Bounded: a collector sees at most one reply per validator.
+      if (proven.length < 64) proven.push(r);
     }
-    if (!verifyMerkleProofWith((b) => crypto.blake3(b), r.root, leaf, r.proof)) return;
     if (cache?.has(r) === true) {
       out[i] = 1;
       return;
@@ -100,6 +122,7 @@ export function verifyReplies(
 export class ReplyCollector {
   private readonly votes = new Map<string, Set<ValidatorId>>();
   private readonly voted = new Set<ValidatorId>();
+  private readonly proven: Reply[] = [];
   private accepted: AcceptedResult | null = null;
 
   constructor(
@@ -119,7 +142,7 @@ export class ReplyCollector {
     if (this.accepted !== null) return this.accepted;
     if (reply.clientId !== this.clientId || reply.requestSeq !== this.requestSeq) return null;
     if (!this.validators.has(reply.from) || this.voted.has(reply.from)) return null;
-    const ok = verifyReplies([reply], (id) => this.validators.publicKey(id), this.crypto, this.cache);
+    const ok = verifyReplies([reply], (id) => this.validators.publicKey(id), this.crypto, this.cache, this.proven);
     if (ok[0] !== 1) return null;
     this.voted.add(reply.from);
     let k = `${reply.seq}:`;
