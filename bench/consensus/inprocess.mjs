@@ -24,6 +24,7 @@ import { cpus } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { simdFlags } from '../crypto/lib.mjs';
 
 const core = await import('../../packages/core-ts/dist/index.js');
 const { PbftReplica, KvApp, ValidatorSet, ReplyCollector, ReplySignatureCache, decodeMessage, jsBackend } = core;
@@ -304,6 +305,8 @@ const report = {
   node: process.version,
   cpu: cpus()[0]?.model ?? 'unknown',
   cores: cpus().length,
+  simd: simdFlags(),
+  laneKernel: backend.laneKernel ?? null,
   backend: backend.name,
   backendNotes: notes,
   primitives: micro,
@@ -321,7 +324,7 @@ const rows = results.map((r) =>
 const md = [
   `# Consensus, in-process (${report.date})`,
   '',
-  `PBFT replicas in one Node ${report.node} process (${report.cpu}, ${report.cores} cores, shared machine), in-memory transport of canonical frames, no storage (floor, not durable). Crypto backend: **${report.backend}**${notes.length ? ` (${notes.join('; ')})` : ''}; Ed25519 sign ${micro.signUs.toFixed(1)} µs, verify ${micro.verifyOneUs.toFixed(1)} µs on this backend.`,
+  `PBFT replicas in one Node ${report.node} process (${report.cpu} with ${report.simd.join(', ') || 'no AVX2/AVX-512'}, ${report.cores} cores, shared machine), in-memory transport of canonical frames, no storage (floor, not durable). Crypto backend: **${report.backend}**${notes.length ? ` (${notes.join('; ')})` : ''}; Ed25519 sign ${micro.signUs.toFixed(1)} µs, verify ${micro.verifyOneUs.toFixed(1)} µs on this backend.`,
   '',
   `Latency: one closed-loop client, ${requests} requests after ${warmup} warm-up, until the client holds f+1 matching replies it verified itself. Throughput: closed-loop clients in one process sharing one cache of verified batch signatures, ${tpRequests} requests (signs / verified signatures per request in brackets). A validator signs one Merkle root per batch for all its replies. Every replica runs on the same thread, so latency grows with n.`,
   '',

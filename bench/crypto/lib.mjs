@@ -2,7 +2,7 @@
 // median timing, and deterministic inputs. Benchmarks run compiled JS (packages/*/dist):
 // build first (npm run build, or at least `npx tsc -b packages/node`).
 
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
@@ -90,9 +90,19 @@ export async function signedItems(n, keys = 4, msgLen = 100, seed = 7) {
   return { items, seeds, pks };
 }
 
+/** The SIMD extensions the native kernels care about (Linux; [] elsewhere). */
+export function simdFlags() {
+  try {
+    const flags = new Set((readFileSync('/proc/cpuinfo', 'utf8').match(/^flags\s*:(.*)$/m)?.[1] ?? '').trim().split(/\s+/));
+    return ['avx2', 'avx512f', 'avx512ifma'].filter((f) => flags.has(f));
+  } catch {
+    return [];
+  }
+}
+
 export function machine() {
   const c = cpus();
-  return { cpu: c[0]?.model ?? 'unknown', cores: availableParallelism(), node: process.version, platform: `${process.platform}-${process.arch}` };
+  return { cpu: c[0]?.model ?? 'unknown', cores: availableParallelism(), simd: simdFlags(), node: process.version, platform: `${process.platform}-${process.arch}` };
 }
 
 export function writeResult(name, text) {

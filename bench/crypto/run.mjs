@@ -372,7 +372,7 @@ function summarize(meta) {
 
   const lines = [];
   lines.push(`# Crypto benchmark${QUICK ? ' (quick mode: smaller inputs, short runs; not for comparison)' : ''}`, '');
-  lines.push(`Measured ${meta.measuredAt} on ${meta.machine.cpu}, ${meta.machine.cores} cores, Node ${meta.machine.node}. Command: \`${meta.command}\`.`);
+  lines.push(`Measured ${meta.measuredAt} on ${meta.machine.cpu} (${meta.machine.simd.join(', ') || 'no AVX2/AVX-512'}), ${meta.machine.cores} cores, Node ${meta.machine.node}. Command: \`${meta.command}\`.`);
   lines.push('Medians (tinybench). "x best peer" > 1 means ours is faster than the fastest peer measured in the same run on the same number of threads (any thread count when no peer ran on that many). A shared, noisy 2-core machine: trust ratios more than absolute figures.', '');
   for (const g of groups) {
     lines.push(`## ${g}`, '', '| implementation | threads | median | x best peer | note |', '|---|---:|---:|---:|---|');
