@@ -183,8 +183,12 @@ async function benchOurs(present, { nativeOneThread }) {
 function ensureThirdparty() {
   if (existsSync(`${TP}/node_modules/.package-lock.json`)) return;
   process.stderr.write('installing bench/thirdparty peers (once)...\n');
-  const cmd = existsSync(`${TP}/package-lock.json`) ? 'ci' : 'install';
-  spawnSync('npm', [cmd, '--no-audit', '--no-fund'], { cwd: TP, stdio: 'inherit' });
+  // `npm install`, not `npm ci`: npm 11's ci rejects this lock on a fresh machine (it wants
+  // entries for @napi-rs/blake-hash's optional packages of other platforms) while install
+  // resolves the same locked versions.
+  // npm's stdout goes to our stderr: this runs in the peers child, whose stdout is its JSON result.
+  const r = spawnSync('npm', ['install', '--no-audit', '--no-fund'], { cwd: TP, stdio: ['ignore', 2, 'inherit'] });
+  if (r.status !== 0) throw new Error(`installing bench/thirdparty failed (npm exit ${r.status ?? r.signal}): no peers to compare against`);
 }
 
 async function benchPeers() {
