@@ -1,6 +1,7 @@
 // The native backend (@bpci/native) against the shared suite, plus what only it has: panic
 // safety, async variants, randomized batch bisection and the parallel lowest-nonce PoW.
 // Without the addon the suite is skipped locally, but FAILS under CI (CI installs the crates).
+import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { jsBackend, type SignedItem } from '@bpci/core';
 import { loadNativeBackend, nativeUnavailableReason } from '@bpci/native';
@@ -48,6 +49,45 @@ describe.skipIf(!nb)('native only', () => {
     expect(toHex(b.blake3(m1))).toBe(toHex(oracle.blake3(m1)));
     expect(toHex(b.blake3Keyed(key, m2))).toBe(toHex(oracle.blake3Keyed(key, m2)));
     expect(toHex(b.ed25519Sign(seed, m2))).toBe(toHex(oracle.ed25519Sign(seed, m2)));
+  });
+
+  it('every 16-lane kernel this CPU has (AVX-512, AVX2, portable) gives the oracle PoW, Merkle and blake3Many', () => {
+    // The kernel is chosen once per process, so each one runs in a child with the environment
+    // switches that step it down.
+    const script = `
+      import { loadNativeBackend } from '@bpci/native';
+      const b = loadNativeBackend();
+      const leaves = Array.from({ length: 1000 }, (_, i) => new Uint8Array(32).fill(i & 255).map((x, j) => x ^ j));
+      const msgs = Array.from({ length: 37 }, (_, i) => new Uint8Array(64).fill(i));
+      const header = new Uint8Array(80).fill(7);
+      const target = new Uint8Array(32).fill(255); target[0] = 0; target[1] = 0x20;
+      const pow = b.powSearch(header, target, 5n, 1 << 16);
+      const hex = (x) => Buffer.from(x).toString('hex');
+      console.log(JSON.stringify({ kernel: b.laneKernel, root: hex(b.merkleRoot(leaves)), proof: b.merkleProof(leaves, 777).siblings.map(hex),
+        many: b.blake3Many(msgs).map(hex), pow: pow && { nonce: String(pow.nonce), hash: hex(pow.hash) } }));`;
+    const leaves = Array.from({ length: 1000 }, (_, i) => new Uint8Array(32).fill(i & 255).map((x, j) => x ^ j));
+    const msgs = Array.from({ length: 37 }, (_, i) => new Uint8Array(64).fill(i));
+    const header = new Uint8Array(80).fill(7);
+    const target = new Uint8Array(32).fill(255);
+    target[0] = 0;
+    target[1] = 0x20;
+    const pow = oracle.powSearch(header, target, 5n, 1 << 16);
+    const want = {
+      root: toHex(oracle.merkleRoot(leaves)),
+      proof: oracle.merkleProof(leaves, 777).siblings.map(toHex),
+      many: oracle.blake3Many(msgs).map(toHex),
+      pow: pow && { nonce: String(pow.nonce), hash: toHex(pow.hash) },
+    };
+    expect(want.pow).not.toBeNull();
+    const kernels = new Set<string>();
+    for (const env of [{}, { BPCI_NATIVE_NO_AVX512: '1' }, { BPCI_NATIVE_NO_AVX512: '1', BPCI_NATIVE_NO_AVX2: '1' }]) {
+      const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, ...env }, encoding: 'utf8' });
+      const got = JSON.parse(out) as typeof want & { kernel: string };
+      kernels.add(got.kernel);
+      expect({ ...got, kernel: undefined }).toEqual({ ...want, kernel: undefined });
+    }
+    expect(kernels.has('portable')).toBe(true);
+    if (b.laneKernel !== 'portable') expect(kernels.size).toBeGreaterThan(1);
   });
 
   it('blake3Many of equal-length messages (16-lane path) matches the oracle', () => {
@@ -107,7 +147,7 @@ describe.skipIf(!nb)('native only', () => {
     await new Promise<void>((resolve) => setImmediate(() => { order.push('immediate'); resolve(); }));
     await pending;
     expect(order).toEqual(['returned', 'immediate', 'pow:null']);
-    expect(b.laneKernel).toMatch(/^(avx512|portable)$/);
+    expect(b.laneKernel).toMatch(/^(avx512|avx2|portable)$/);
   });
 
   it('batch verify with bad items at random positions (sizes 1..300) equals the oracle', () => {

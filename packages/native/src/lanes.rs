@@ -4,8 +4,8 @@
 //! whole 64-byte blocks, and these messages end in partial blocks, so the lane kernel is ours.
 //!
 //! Layout is word-major: `cv[w][lane]`, `m[w][lane]`. With AVX-512F each word row is one zmm
-//! register and the 7 rounds run on 16 lanes per instruction; otherwise a portable loop does the
-//! same lane by lane. Both produce the BLAKE3 compression function bit for bit (tested against
+//! register and the 7 rounds run on 16 lanes per instruction; with AVX2, two groups of 8 lanes in
+//! ymm registers; otherwise a portable loop does the same lane by lane. Both produce the BLAKE3 compression function bit for bit (tested against
 //! the crate in the JS suite, which compares with the official vectors and the oracle).
 
 use std::sync::OnceLock;
@@ -143,6 +143,86 @@ unsafe fn compress16_avx512(cv: &mut Cvs, m: &Rows, counter: u64, block_len: u32
     let o = rounds16(&c, &mv, counter, block_len, flags);
     for w in 0..8 {
         _mm512_storeu_si512(cv[w].as_mut_ptr() as *mut _, o[w]);
+    }
+}
+
+/// The 7 rounds on 8 lanes held in ymm registers (AVX2 has no rotate: shifts and an or, and a
+/// byte shuffle for the 16- and 8-bit rotations); returns the new chaining values.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn rounds8(
+    cv: &[std::arch::x86_64::__m256i; 8],
+    mv: &[std::arch::x86_64::__m256i; 16],
+    counter: u64,
+    block_len: u32,
+    flags: u32,
+) -> [std::arch::x86_64::__m256i; 8] {
+    use std::arch::x86_64::*;
+    // pshufb masks rotating each 32-bit word right by 16 and by 8 bits.
+    let rot16 = _mm256_setr_epi8(2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13, 2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13);
+    let rot8 = _mm256_setr_epi8(1, 2, 3, 0, 5, 6, 7, 4, 9, 10, 11, 8, 13, 14, 15, 12, 1, 2, 3, 0, 5, 6, 7, 4, 9, 10, 11, 8, 13, 14, 15, 12);
+    let mut s: [__m256i; 16] = [_mm256_setzero_si256(); 16];
+    s[..8].copy_from_slice(cv);
+    s[8] = _mm256_set1_epi32(IV[0] as i32);
+    s[9] = _mm256_set1_epi32(IV[1] as i32);
+    s[10] = _mm256_set1_epi32(IV[2] as i32);
+    s[11] = _mm256_set1_epi32(IV[3] as i32);
+    s[12] = _mm256_set1_epi32(counter as u32 as i32);
+    s[13] = _mm256_set1_epi32((counter >> 32) as u32 as i32);
+    s[14] = _mm256_set1_epi32(block_len as i32);
+    s[15] = _mm256_set1_epi32(flags as i32);
+    macro_rules! ror {
+        ($x:expr, $n:literal, $l:literal) => {
+            _mm256_or_si256(_mm256_srli_epi32::<$n>($x), _mm256_slli_epi32::<$l>($x))
+        };
+    }
+    macro_rules! g {
+        ($a:expr, $b:expr, $c:expr, $d:expr, $x:expr, $y:expr) => {
+            s[$a] = _mm256_add_epi32(_mm256_add_epi32(s[$a], s[$b]), $x);
+            s[$d] = _mm256_shuffle_epi8(_mm256_xor_si256(s[$d], s[$a]), rot16);
+            s[$c] = _mm256_add_epi32(s[$c], s[$d]);
+            s[$b] = ror!(_mm256_xor_si256(s[$b], s[$c]), 12, 20);
+            s[$a] = _mm256_add_epi32(_mm256_add_epi32(s[$a], s[$b]), $y);
+            s[$d] = _mm256_shuffle_epi8(_mm256_xor_si256(s[$d], s[$a]), rot8);
+            s[$c] = _mm256_add_epi32(s[$c], s[$d]);
+            s[$b] = ror!(_mm256_xor_si256(s[$b], s[$c]), 7, 25);
+        };
+    }
+    let mut sched: [usize; 16] = std::array::from_fn(|i| i);
+    for r in 0..7 {
+        let x = |i: usize| mv[sched[i]];
+        g!(0, 4, 8, 12, x(0), x(1));
+        g!(1, 5, 9, 13, x(2), x(3));
+        g!(2, 6, 10, 14, x(4), x(5));
+        g!(3, 7, 11, 15, x(6), x(7));
+        g!(0, 5, 10, 15, x(8), x(9));
+        g!(1, 6, 11, 12, x(10), x(11));
+        g!(2, 7, 8, 13, x(12), x(13));
+        g!(3, 4, 9, 14, x(14), x(15));
+        if r < 6 {
+            let old = sched;
+            for i in 0..16 {
+                sched[i] = old[PERM[i]];
+            }
+        }
+    }
+    std::array::from_fn(|w| _mm256_xor_si256(s[w], s[w + 8]))
+}
+
+/// 16 lanes as two halves of 8 (lanes 0-7, then 8-15) through the AVX2 rounds.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn compress16_avx2(cv: &mut Cvs, m: &Rows, counter: u64, block_len: u32, flags: u32) {
+    use std::arch::x86_64::*;
+    for half in 0..2 {
+        let o = half * 8;
+        let mv: [__m256i; 16] = std::array::from_fn(|w| _mm256_loadu_si256(m[w][o..].as_ptr() as *const __m256i));
+        let c: [__m256i; 8] = std::array::from_fn(|w| _mm256_loadu_si256(cv[w][o..].as_ptr() as *const __m256i));
+        let r = rounds8(&c, &mv, counter, block_len, flags);
+        for w in 0..8 {
+            _mm256_storeu_si256(cv[w][o..].as_mut_ptr() as *mut __m256i, r[w]);
+        }
     }
 }
 
@@ -305,25 +385,32 @@ fn compress16_avx512_safe(cv: &mut Cvs, m: &Rows, counter: u64, block_len: u32, 
     unsafe { compress16_avx512(cv, m, counter, block_len, flags) }
 }
 
-fn pick() -> Compress16 {
+#[cfg(target_arch = "x86_64")]
+fn compress16_avx2_safe(cv: &mut Cvs, m: &Rows, counter: u64, block_len: u32, flags: u32) {
+    // SAFETY: only selected after runtime detection of AVX2.
+    unsafe { compress16_avx2(cv, m, counter, block_len, flags) }
+}
+
+/// The widest kernel this CPU has; BPCI_NATIVE_NO_AVX512 / BPCI_NATIVE_NO_AVX2 step down (tests
+/// use them to cover every kernel on one machine).
+fn pick() -> (Compress16, &'static str) {
     #[cfg(target_arch = "x86_64")]
     {
         if std::env::var_os("BPCI_NATIVE_NO_AVX512").is_none() && is_x86_feature_detected!("avx512f") {
-            return compress16_avx512_safe;
+            return (compress16_avx512_safe, "avx512");
+        }
+        if std::env::var_os("BPCI_NATIVE_NO_AVX2").is_none() && is_x86_feature_detected!("avx2") {
+            return (compress16_avx2_safe, "avx2");
         }
     }
-    compress16_portable
+    (compress16_portable, "portable")
 }
 
 static KERNEL: OnceLock<(Compress16, &'static str)> = OnceLock::new();
 
 fn kernel() -> Compress16 {
     KERNEL
-        .get_or_init(|| {
-            let k = pick();
-            let name = if k as usize == compress16_portable as Compress16 as usize { "portable" } else { "avx512" };
-            (k, name)
-        })
+        .get_or_init(pick)
         .0
 }
 

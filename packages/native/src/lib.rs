@@ -235,7 +235,7 @@ fn js_ed25519_verify_each_own(env: &Env, args: &[Value]) -> JsResult<Value> {
     })
 }
 
-/// Which 16-lane BLAKE3 kernel runs ("avx512" or "portable"), as bytes of ASCII.
+/// Which 16-lane BLAKE3 kernel runs ("avx512", "avx2" or "portable"), as bytes of ASCII.
 fn js_lane_kernel(env: &Env, _args: &[Value]) -> JsResult<Value> {
     env.new_bytes(lanes::kernel_name().as_bytes())
 }
