@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { CodecError, CODEC_LIMITS, decodeMessage, encodeMessage, type Message } from '@bpci/core';
 import { Prng } from '../src/testing/prng.js';
+import { encodeWith } from '../src/codec/wire.js';
 
 const b = (n: number, fill: number): Uint8Array => new Uint8Array(n).fill(fill);
 const req = (c: string, s: number, op: string): Message & { kind: 'request' } => ({
@@ -63,6 +64,33 @@ describe('codec', () => {
     const back = decodeMessage(bytes);
     expect(back).toEqual(m);
     expect(encodeMessage(back)).toEqual(bytes); // one encoding per value
+  });
+
+  it('encodes through the shared scratch buffer without aliasing, nesting or sticking after a throw', () => {
+    const all = SAMPLES.map((m) => encodeMessage(m));
+    const copies = all.map((x) => x.slice());
+    all.forEach((x, i) => expect(x.buffer).not.toBe(all[(i + 1) % all.length]!.buffer));
+    SAMPLES.forEach((m) => encodeMessage(m)); // later encodes do not overwrite earlier results
+    expect(all).toEqual(copies);
+    // Nested: an encode inside an encode gets its own buffer; both results are right.
+    let inner: Uint8Array | null = null;
+    const outer = encodeWith(64, (w) => {
+      w.u16(0xabcd);
+      inner = encodeMessage(SAMPLES[0]!);
+      w.u16(0x1234);
+    });
+    expect(outer).toEqual(new Uint8Array([0xab, 0xcd, 0x12, 0x34]));
+    expect(inner).toEqual(copies[0]);
+    // A throw mid-encode frees the scratch buffer: the next encodes are still right.
+    expect(() => encodeWith(64, (w) => {
+      w.u32(7);
+      throw new CodecError('too-large', 'planted');
+    })).toThrow(CodecError);
+    expect(SAMPLES.map((m) => encodeMessage(m))).toEqual(copies);
+    // Larger than the scratch buffer: grows like any writer.
+    const big = encodeWith(32, (w) => w.bytes(new Uint8Array(40_000).fill(9), 1 << 20));
+    expect(big.length).toBe(40_004);
+    expect(big[40_003]).toBe(9);
   });
 
   it('rejects truncation at every length and trailing bytes', () => {

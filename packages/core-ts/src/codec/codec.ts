@@ -27,7 +27,7 @@ import type {
   ViewChange,
   Vote,
 } from '../consensus/types.js';
-import { CodecError, Reader, Writer, utf8Encode } from './wire.js';
+import { CodecError, Reader, Writer, encodeWith, utf8Encode } from './wire.js';
 
 export { CodecError } from './wire.js';
 export type { CodecErrorCode } from './wire.js';
@@ -175,21 +175,19 @@ function writeReply(w: Writer, m: Reply): void {
 
 /** Canonical bytes of one reply's Merkle leaf: (seq, clientId, requestSeq, result). */
 export function replyLeaf(m: Pick<Reply, 'seq' | 'clientId' | 'requestSeq' | 'result'>): Uint8Array {
-  const w = new Writer(32 + m.clientId.length * 3 + m.result.length);
-  writeReplyLeaf(w, m);
-  return w.finish();
+  return encodeWith(32 + m.clientId.length * 3 + m.result.length, (w) => writeReplyLeaf(w, m));
 }
 
 /** Bytes a reply signature signs: the batch's reply root, by view and batch seq. */
 export function replyRootPayload(view: number, batchSeq: number, root: Digest, from: number): Uint8Array {
-  const w = new Writer(SIGN_DOMAIN.length + 1 + 8 + 8 + DIGEST_BYTES + 2);
-  w.fixed(SIGN_DOMAIN, SIGN_DOMAIN.length);
-  w.u8(TAG.reply);
-  w.u53(view);
-  w.u53(batchSeq);
-  w.fixed(root, DIGEST_BYTES);
-  w.u16(from);
-  return w.finish();
+  return encodeWith(SIGN_DOMAIN.length + 1 + 8 + 8 + DIGEST_BYTES + 2, (w) => {
+    w.fixed(SIGN_DOMAIN, SIGN_DOMAIN.length);
+    w.u8(TAG.reply);
+    w.u53(view);
+    w.u53(batchSeq);
+    w.fixed(root, DIGEST_BYTES);
+    w.u16(from);
+  });
 }
 
 function writeStableCheckpoint(w: Writer, c: StableCheckpoint): void {
@@ -238,16 +236,12 @@ function writeMessage(w: Writer, m: Message): void {
 }
 
 export function encodeMessage(m: Message): Uint8Array {
-  const w = new Writer(m.kind === 'pre-prepare' || m.kind === 'state' || m.kind === 'view-change' ? 1024 : 192);
-  writeMessage(w, m);
-  return w.finish();
+  return encodeWith(m.kind === 'pre-prepare' || m.kind === 'state' || m.kind === 'view-change' ? 1024 : 192, (w) => writeMessage(w, m));
 }
 
 /** Canonical encoding of a batch of requests (its blake3 is the pre-prepare digest). */
 export function encodeBatch(batch: readonly ClientRequest[]): Uint8Array {
-  const w = new Writer(64 + batch.length * 48);
-  writeBatch(w, batch);
-  return w.finish();
+  return encodeWith(64 + batch.length * 48, (w) => writeBatch(w, batch));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -423,14 +417,14 @@ export function statementPayload(
   digest: Digest,
   from: number,
 ): Uint8Array {
-  const w = new Writer(SIGN_DOMAIN.length + 1 + 8 + 8 + DIGEST_BYTES + 2);
-  w.fixed(SIGN_DOMAIN, SIGN_DOMAIN.length);
-  w.u8(STATEMENT_TAG[kind]);
-  w.u53(view);
-  w.u53(seq);
-  w.fixed(digest, DIGEST_BYTES);
-  w.u16(from);
-  return w.finish();
+  return encodeWith(SIGN_DOMAIN.length + 1 + 8 + 8 + DIGEST_BYTES + 2, (w) => {
+    w.fixed(SIGN_DOMAIN, SIGN_DOMAIN.length);
+    w.u8(STATEMENT_TAG[kind]);
+    w.u53(view);
+    w.u53(seq);
+    w.fixed(digest, DIGEST_BYTES);
+    w.u16(from);
+  });
 }
 
 /** A signed message reduced to its statement (for evidence and signature checks). */
@@ -448,20 +442,18 @@ export function signingPayload(m: PrePrepare | Vote | Checkpoint | ViewChange | 
       return statementPayload(m.kind, m.view, m.seq, m.digest, m.from);
     case 'checkpoint':
       return statementPayload('checkpoint', 0, m.seq, m.stateDigest, m.from);
-    case 'view-change': {
-      const w = new Writer(1024);
-      w.fixed(SIGN_DOMAIN, SIGN_DOMAIN.length);
-      w.u8(TAG['view-change']);
-      writeViewChangeBody(w, m);
-      return w.finish();
-    }
-    case 'new-view': {
-      const w = new Writer(1024);
-      w.fixed(SIGN_DOMAIN, SIGN_DOMAIN.length);
-      w.u8(TAG['new-view']);
-      writeNewViewBody(w, m);
-      return w.finish();
-    }
+    case 'view-change':
+      return encodeWith(1024, (w) => {
+        w.fixed(SIGN_DOMAIN, SIGN_DOMAIN.length);
+        w.u8(TAG['view-change']);
+        writeViewChangeBody(w, m);
+      });
+    case 'new-view':
+      return encodeWith(1024, (w) => {
+        w.fixed(SIGN_DOMAIN, SIGN_DOMAIN.length);
+        w.u8(TAG['new-view']);
+        writeNewViewBody(w, m);
+      });
     case 'reply':
       return replyRootPayload(m.view, m.batchSeq, m.root, m.from);
     default:

@@ -75,9 +75,15 @@ export class Writer {
   private view: DataView;
   private pos = 0;
 
-  constructor(initialBytes = 256) {
-    this.buf = new Uint8Array(initialBytes);
-    this.view = new DataView(this.buf.buffer);
+  /** A fresh buffer of `initialBytes`, or (encodeWith only) a given buffer and its DataView. */
+  constructor(initialBytes: number | { buf: Uint8Array; view: DataView } = 256) {
+    if (typeof initialBytes === 'number') {
+      this.buf = new Uint8Array(initialBytes);
+      this.view = new DataView(this.buf.buffer);
+    } else {
+      this.buf = initialBytes.buf;
+      this.view = initialBytes.view;
+    }
   }
 
   private reserve(n: number): void {
@@ -141,6 +147,31 @@ export class Writer {
 
   get length(): number {
     return this.pos;
+  }
+}
+
+// One scratch buffer for the encoder (and one DataView over it): encoding a message then costs
+// one allocation, the copy finish() returns, instead of a buffer, a DataView and the copy.
+const SCRATCH = { buf: new Uint8Array(16 * 1024), view: null as unknown as DataView, free: true };
+SCRATCH.view = new DataView(SCRATCH.buf.buffer);
+
+/**
+ * Encode through `fill` and return the bytes (a fresh copy the caller owns). Uses the scratch
+ * buffer unless it is busy (a nested encode) or `sizeHint` exceeds it; a throw in `fill` frees it.
+ */
+export function encodeWith(sizeHint: number, fill: (w: Writer) => void): Uint8Array {
+  if (!SCRATCH.free || sizeHint > SCRATCH.buf.length) {
+    const w = new Writer(sizeHint);
+    fill(w);
+    return w.finish();
+  }
+  SCRATCH.free = false;
+  try {
+    const w = new Writer(SCRATCH);
+    fill(w);
+    return w.finish();
+  } finally {
+    SCRATCH.free = true;
   }
 }
 
