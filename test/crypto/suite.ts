@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { jsBackend, verifyMerkleProof, packMessages, type CryptoBackend, type SignedItem } from '@bpci/core';
+import { jsBackend, merkleLevelsBatched, merkleLevelsPacked, merkleProofFromLevels, verifyMerkleProof, packMessages, type CryptoBackend, type SignedItem } from '@bpci/core';
 
 const vec = (p: string) => JSON.parse(readFileSync(fileURLToPath(new URL(`../vectors/${p}`, import.meta.url)), 'utf8'));
 const hex = (s: string) => Uint8Array.from(Buffer.from(s, 'hex'));
@@ -154,6 +154,23 @@ export function defineBackendSuite(label: string, load: () => Promise<CryptoBack
             const po = oracle.merkleProof(leaves, idx);
             expect(p.siblings.map(toHex)).toEqual(po.siblings.map(toHex));
             expect(verifyMerkleProof(root, leaves[idx]!, p)).toBe(true);
+          }
+        }
+      });
+
+      it('merkleLevelsPacked and merkleLevelsBatched over this backend give the oracle root and proofs', () => {
+        const r = rng(6);
+        for (const n of [1, 2, 3, 5, 8, 33, 255, 256, 257]) {
+          const leaves = Array.from({ length: n }, () => r.bytes(r.int(90)));
+          const want = oracle.merkleRoot(leaves);
+          const packed = merkleLevelsPacked(leaves, (m) => b.blake3ManyPacked(m));
+          const batched = merkleLevelsBatched(leaves, (m) => b.blake3Many(m));
+          for (const levels of [packed, batched]) {
+            expect(levels[levels.length - 1]!.length, `n=${n}`).toBe(1);
+            expect(toHex(levels[levels.length - 1]![0]!), `n=${n}`).toBe(toHex(want));
+            for (const idx of new Set([0, n - 1, r.int(n)])) {
+              expect(merkleProofFromLevels(levels, idx).siblings.map(toHex)).toEqual(oracle.merkleProof(leaves, idx).siblings.map(toHex));
+            }
           }
         }
       });

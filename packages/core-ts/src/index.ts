@@ -8,6 +8,7 @@ export {
   merkleHashers,
   merkleLevels,
   merkleLevelsBatched,
+  merkleLevelsPacked,
   merkleProofFromLevels,
   merkleLeafHash,
   merkleNodeHash,

@@ -23,7 +23,7 @@
 // Peers' bad input is dropped with an event; broken local invariants throw.
 
 import { encodeBatch, encodeMessage, replyLeaf, signingPayload, toStatement } from '../codec/codec.js';
-import { merkleLevelsBatched, merkleProofFromLevels } from '../crypto/merkle.js';
+import { merkleLevelsPacked, merkleProofFromLevels } from '../crypto/merkle.js';
 import type { CryptoBackend } from '../crypto/backend.js';
 import { resolveConfig } from './config.js';
 import { makeEvidence } from './evidence.js';
@@ -752,7 +752,7 @@ export class PbftReplica implements Replica {
   /** One signature over the Merkle root of all these replies; each reply carries its proof. */
   private replyAll(batchSeq: number, due: readonly ReplyBody[]): void {
     if (due.length === 0) return;
-    const levels = merkleLevelsBatched(due.map(replyLeaf), (m) => this.crypto.blake3Many(m));
+    const levels = merkleLevelsPacked(due.map(replyLeaf), (m) => this.crypto.blake3ManyPacked(m));
     const root = levels[levels.length - 1]![0]!;
     const sig = this.safety.signReplyRoot(this.view, batchSeq, root);
     due.forEach((b, i) => {

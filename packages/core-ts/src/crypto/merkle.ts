@@ -12,7 +12,7 @@
 
 import { blake3 } from '@noble/hashes/blake3.js';
 import { assertBytes, assertCount } from './args.js';
-import type { MerkleProof } from './backend.js';
+import type { MerkleProof, PackedMessages } from './backend.js';
 
 export const MERKLE_LEAF_PREFIX = 0x00;
 export const MERKLE_NODE_PREFIX = 0x01;
@@ -49,6 +49,47 @@ export function merkleLevelsBatched(leaves: readonly Uint8Array[], many: (messag
     cur = next;
   }
   return levels;
+}
+
+/**
+ * merkleLevelsBatched over a packed batch BLAKE3: each level's inputs are written straight into
+ * one buffer (no per-node arrays, no packing copy), and each level's hashes are views into the
+ * one buffer the backend returned.
+ */
+export function merkleLevelsPacked(leaves: readonly Uint8Array[], manyPacked: (messages: PackedMessages) => Uint8Array): Uint8Array[][] {
+  const offsets = new Uint32Array(leaves.length + 1);
+  let total = 0;
+  for (let i = 0; i < leaves.length; i++) offsets[i + 1] = total += leaves[i]!.length + 1;
+  const data = new Uint8Array(total);
+  for (let i = 0; i < leaves.length; i++) {
+    data[offsets[i]!] = MERKLE_LEAF_PREFIX;
+    data.set(leaves[i]!, offsets[i]! + 1);
+  }
+  let cur = views(manyPacked({ data, offsets }), leaves.length);
+  const levels = [cur];
+  while (cur.length > 1) {
+    const pairs = cur.length >> 1;
+    const inputs = new Uint8Array(pairs * 65);
+    const at = new Uint32Array(pairs + 1);
+    for (let p = 0; p < pairs; p++) {
+      const o = p * 65;
+      inputs[o] = MERKLE_NODE_PREFIX;
+      inputs.set(cur[2 * p]!, o + 1);
+      inputs.set(cur[2 * p + 1]!, o + 33);
+      at[p + 1] = o + 65;
+    }
+    const next = views(manyPacked({ data: inputs, offsets: at }), pairs);
+    if (cur.length & 1) next.push(cur[cur.length - 1]!);
+    levels.push(next);
+    cur = next;
+  }
+  return levels;
+}
+
+function views(hashes: Uint8Array, count: number): Uint8Array[] {
+  const out = new Array<Uint8Array>(count);
+  for (let i = 0; i < count; i++) out[i] = hashes.subarray(i * 32, i * 32 + 32);
+  return out;
 }
 
 /** Proof for leaf `index` from prebuilt levels (one tree, many proofs). */
@@ -106,12 +147,16 @@ export function verifyMerkleProofWith(hash: (bytes: Uint8Array) => Uint8Array, r
   let i = index;
   let n = leafCount;
   let used = 0;
+  const input = new Uint8Array(65); // reused per level: `hash` reads it before returning
+  input[0] = MERKLE_NODE_PREFIX;
   while (n > 1) {
     const sib = i ^ 1;
     if (sib < n) {
       const s = siblings[used++];
       if (!(s instanceof Uint8Array) || s.length !== 32) return false;
-      h = hash((i & 1) === 0 ? nodeInput(h, s) : nodeInput(s, h));
+      input.set((i & 1) === 0 ? h : s, 1);
+      input.set((i & 1) === 0 ? s : h, 33);
+      h = hash(input);
     }
     i >>= 1;
     n = (n + 1) >> 1;
