@@ -118,6 +118,38 @@ describe('replicated state', () => {
     expect(txt(copy.execute(3, [r(3), r(4)]))).toEqual(['3', '4']);
   });
 
+  it('bounds the session table: sessions of the oldest batches go, the same ones on every replica', () => {
+    const limits = { sessionsMax: 5, bytesMax: 1 << 20 };
+    const req = (c: string, seq = 1) => ({ kind: 'request' as const, clientId: c, requestSeq: seq, op: utf8Encode(`add ${c} 1`) });
+    const a = new ReplicatedState(new KvApp(crypto), crypto, limits);
+    a.execute(1, [req('a'), req('b')]);
+    a.execute(2, [req('c'), req('d')]);
+    a.execute(3, [req('a', 2)]); // a moves to batch 3; b stays with batch 1
+    expect(a.sessionCount).toBe(4);
+    a.execute(4, [req('e'), req('f')]); // 6 > 5: batch 1's remaining session (b) goes
+    expect([a.sessionCount, a.evictedSessions, a.session('b'), a.session('a')?.requestSeq]).toEqual([5, 1, undefined, 2]);
+    // A replica restored from this state evicts exactly what the original evicts next.
+    const b = new ReplicatedState(new KvApp(crypto), crypto, limits);
+    b.restore(a.snapshot());
+    for (const st of [a, b]) st.execute(5, [req('g'), req('c', 2)]); // c moves to batch 5; 6 sessions: batch 2's d goes
+    expect(b.snapshot()).toEqual(a.snapshot());
+    expect(['a', 'c', 'd', 'e', 'f', 'g'].map((c) => a.session(c) !== undefined)).toEqual([true, true, false, true, true, true]);
+    expect(b.evictedSessions).toBe(1);
+    // Kept sessions still deduplicate; an evicted client's old request runs again (the documented price).
+    expect(utf8Decode(a.execute(6, [req('e')])[0]!, 'r')).toBe('1');
+    expect(utf8Decode(a.execute(7, [req('d')])[0]!, 'r')).toBe('2');
+    // One batch larger than the bound is never evicted by itself.
+    const big = new ReplicatedState(new KvApp(crypto), crypto, limits);
+    big.execute(1, ['p', 'q', 'r', 's', 't', 'u', 'v'].map((c) => req(c)));
+    expect(big.sessionCount).toBe(7);
+    // The byte bound works the same way.
+    const small = new ReplicatedState(new KvApp(crypto), crypto, { sessionsMax: 100, bytesMax: 150 });
+    for (let i = 1; i <= 6; i++) small.execute(i, [req(`client-${i}`)]);
+    expect(small.sessionCount).toBeLessThan(6);
+    expect(small.session('client-6')).toBeDefined();
+    expect(small.session('client-1')).toBeUndefined();
+  });
+
   it('the KV app rejects bad ops with an error result, never a throw', () => {
     const app = new KvApp(crypto);
     const run = (op: string) => utf8Decode(app.execute([utf8Encode(op)])[0]!, 'r');

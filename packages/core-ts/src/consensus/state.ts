@@ -5,6 +5,13 @@
 // one; the last one gets its cached result again; older ones get an empty "stale" result.
 // The session table is part of the snapshot, so a replica restored from a checkpoint keeps
 // the exactly-once guarantee. stateDigest = blake3(snapshot()).
+//
+// The table is bounded (SESSION_LIMITS: sessions and their bytes), or a client minting fresh ids
+// would grow the state until checkpoints no longer fit a state transfer. Over a bound, whole
+// groups of sessions last updated by the same batch go, oldest batch first: every replica holds
+// the same table, so every replica evicts the same sessions. The price: exactly-once holds for a
+// client while its session is kept; a duplicate of an evicted client's request that arrives after
+// more than SESSION_LIMITS.sessionsMax newer sessions would execute again.
 
 import type { CryptoBackend } from '../crypto/backend.js';
 import { CodecError, Reader, Writer } from '../codec/wire.js';
@@ -19,16 +26,33 @@ export interface Session {
 }
 
 const SESSIONS_MAX = 1_000_000;
+
+/** Bounds on the session table. Part of the state machine: identical on every validator. */
+export const SESSION_LIMITS = { sessionsMax: 100_000, bytesMax: 32 * 1024 * 1024 } as const;
+
+/** Bytes a session counts against bytesMax (an upper bound of its snapshot encoding). */
+function sessionCost(id: string, s: Session): number {
+  return 4 + id.length * 3 + 8 + 8 + 4 + s.result.length;
+}
 const APP_SNAPSHOT_BYTES_MAX = CODEC_LIMITS.snapshotBytesMax;
 const STALE = new Uint8Array(0);
 
 export class ReplicatedState {
+  /** In order of last update (so by the seq that last updated each session, ascending). */
   private sessions = new Map<string, Session>();
+  private sessionBytes = 0;
+  /** Sessions evicted by the bounds so far (not part of the state). */
+  evictedSessions = 0;
 
   constructor(
     readonly app: StateMachine,
     private readonly crypto: Pick<CryptoBackend, 'blake3'>,
+    private readonly limits: { readonly sessionsMax: number; readonly bytesMax: number } = SESSION_LIMITS,
   ) {}
+
+  get sessionCount(): number {
+    return this.sessions.size;
+  }
 
   session(clientId: string): Session | undefined {
     return this.sessions.get(clientId);
@@ -74,10 +98,33 @@ export class ReplicatedState {
     freshIdx.forEach((i, k) => {
       results[i] = out[k]!;
       const r = requests[i]!;
-      this.sessions.set(r.clientId, { requestSeq: r.requestSeq, seq, result: out[k]! });
+      const old = this.sessions.get(r.clientId);
+      if (old !== undefined) {
+        this.sessionBytes -= sessionCost(r.clientId, old);
+        this.sessions.delete(r.clientId); // re-inserted at the end: the map stays in seq order
+      }
+      const s: Session = { requestSeq: r.requestSeq, seq, result: out[k]! };
+      this.sessions.set(r.clientId, s);
+      this.sessionBytes += sessionCost(r.clientId, s);
     });
     for (let i = 0; i < requests.length; i++) if (dupOf[i]! >= 0) results[i] = results[dupOf[i]!]!;
+    this.evict(seq);
     return results;
+  }
+
+  /** Over a bound: drop the sessions of the oldest batch, repeatedly; never the batch at `seq`. */
+  private evict(seq: number): void {
+    while (this.sessions.size > this.limits.sessionsMax || this.sessionBytes > this.limits.bytesMax) {
+      const first = this.sessions.values().next();
+      if (first.done === true || first.value.seq >= seq) return;
+      const oldest = first.value.seq;
+      for (const [id, s] of this.sessions) {
+        if (s.seq !== oldest) break;
+        this.sessions.delete(id);
+        this.sessionBytes -= sessionCost(id, s);
+        this.evictedSessions++;
+      }
+    }
   }
 
   snapshot(): Uint8Array {
@@ -112,7 +159,11 @@ export class ReplicatedState {
     const app = r.bytes(APP_SNAPSHOT_BYTES_MAX, 'app snapshot');
     r.end();
     this.app.restore(app);
-    this.sessions = next;
+    // The snapshot lists sessions by id; the live table keeps them by the seq that last updated
+    // them (what eviction walks). Ties within one seq are evicted together, so their order is moot.
+    const bySeq = [...next].sort((a, b) => a[1].seq - b[1].seq || (a[0] < b[0] ? -1 : 1));
+    this.sessions = new Map(bySeq);
+    this.sessionBytes = bySeq.reduce((sum, [id, s]) => sum + sessionCost(id, s), 0);
   }
 
   digestOf(snapshot: Uint8Array): Digest {
