@@ -48,6 +48,16 @@ describe('metrics', () => {
     expect(await value(m, 'bpci_queue_depth', { queue: 'pending_requests' })).toBe(7);
   });
 
+  it('samples the session table size and evictions at scrape time', async () => {
+    const m = new NodeMetrics({ processMetrics: false });
+    expect(await value(m, 'bpci_client_sessions')).toBe(0); // no source yet
+    let s = { sessions: 12, evicted: 0 };
+    m.setSessionSource(() => s);
+    expect(await value(m, 'bpci_client_sessions')).toBe(12);
+    s = { sessions: 100_000, evicted: 4096 };
+    expect([await value(m, 'bpci_client_sessions'), await value(m, 'bpci_client_sessions_evicted')]).toEqual([100_000, 4096]);
+  });
+
   it('writes JSON log lines with validator, view and sequence', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bpci-log-'));
     try {

@@ -1408,6 +1408,8 @@ export class PbftReplica implements Replica {
       slots,
       lastProposal: this.lastProposal,
       pendingRequests: this.pending.size,
+      sessions: this.state.sessionCount,
+      evictedSessions: this.state.evictedSessions,
       viewChangeTimeoutTicks: this.timeoutTicks(),
     };
   }

@@ -386,6 +386,9 @@ export interface ReplicaStatus {
   readonly slots: readonly SlotStatus[];
   readonly lastProposal: { readonly view: number; readonly seq: number; readonly digest: string; readonly requests: number } | null;
   readonly pendingRequests: number;
+  /** Client sessions in the replicated state, and how many the bounds evicted since start. */
+  readonly sessions: number;
+  readonly evictedSessions: number;
   readonly viewChangeTimeoutTicks: number;
 }
 

@@ -56,9 +56,12 @@ export class NodeMetrics {
   private roundsCommitted = 0;
   private roundsFailed = 0;
   private readonly queueSources = new Map<string, () => number>();
+  private sessionSource: (() => { sessions: number; evicted: number }) | null = null;
 
   constructor(opts: MetricsOptions = {}) {
     const r = this.registry;
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- collect() callbacks get the Gauge as `this`
+    const self = this;
     if (opts.validator !== undefined) r.setDefaultLabels({ validator: opts.validator });
     if (opts.processMetrics ?? true) collectDefaultMetrics({ register: r, prefix: 'bpci_process_' });
     const registers = [r];
@@ -114,6 +117,22 @@ export class NodeMetrics {
       // Sampled at scrape time from the sources the runtime registered (no per-event cost).
       collect: () => {
         for (const [queue, read] of this.queueSources) this.queueDepth.set({ queue }, read());
+      },
+    });
+    new Gauge({
+      name: 'bpci_client_sessions',
+      help: 'Client sessions in the replicated state (bounded; see bpci_client_sessions_evicted)',
+      registers,
+      collect: function (this: Gauge) {
+        if (self.sessionSource !== null) this.set(self.sessionSource().sessions);
+      },
+    });
+    new Gauge({
+      name: 'bpci_client_sessions_evicted',
+      help: 'Client sessions the session-table bounds evicted since this validator started',
+      registers,
+      collect: function (this: Gauge) {
+        if (self.sessionSource !== null) this.set(self.sessionSource().evicted);
       },
     });
     this.framesRejected = new Counter({
@@ -191,6 +210,11 @@ export class NodeMetrics {
 
   byzantineFault(kind: FaultKind): void {
     this.byzantineFaults.inc({ kind });
+  }
+
+  /** Where bpci_client_sessions and bpci_client_sessions_evicted read at each scrape. */
+  setSessionSource(read: () => { sessions: number; evicted: number }): void {
+    this.sessionSource = read;
   }
 
   /** Registers a queue whose depth `bpci_queue_depth{queue}` reports at each scrape. */

@@ -123,6 +123,10 @@ export class NodeService implements NodeApiPort {
     if (m) {
       m.addQueueSource('pending_requests', () => node.replica.status().pendingRequests);
       m.addQueueSource('transport_outbound_frames', () => node.transport.stats().peers.reduce((a, p) => a + p.queuedFrames, 0));
+      m.setSessionSource(() => {
+        const st = node.replica.status();
+        return { sessions: st.sessions, evicted: st.evictedSessions };
+      });
     }
   }
 
