@@ -43,10 +43,10 @@ describe('SafetyRules', () => {
     expect(sr.signPrepare(1, 5, d(2)).message.view).toBe(1); // another view is another slot
   });
 
-  it('signs a commit only for the digest its own prepare or pre-prepare bound, and records nothing for it', () => {
+  it('signs a commit only for the digest its own prepare or pre-prepare bound, and persists it', () => {
     const sr = new SafetyRules(1, seeds[1]!, crypto);
     sr.signPrepare(0, 5, d(1));
-    expect(sr.signCommit(0, 5, d(1)).persist).toEqual([]);
+    expect(sr.signCommit(0, 5, d(1)).persist).toHaveLength(1);
     expect(sr.canVote('commit', 0, 5, d(2))).toBe(false);
     expect(() => sr.signCommit(0, 5, d(2))).toThrow(expect.objectContaining({ code: 'unbound-commit' }));
     expect(() => sr.signCommit(0, 6, d(1))).toThrow(expect.objectContaining({ code: 'unbound-commit' })); // no prepare at all

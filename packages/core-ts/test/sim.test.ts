@@ -41,6 +41,8 @@ describe('simulator: seeds with f Byzantine validators, faults, crashes', () => 
     [393, 'a replica past a view dropped its view-change for it: the others never reached a quorum'],
     [1024, 'a replica raced one view ahead forever (timer before a quorum of view-changes)'],
     [167221, 'replicas stuck at the high watermark with an unstable checkpoint whose votes were lost (n=7)'],
+    [471786, 'agreement at seq 1 with crashes and no Byzantine validator when commits were not persisted (n=4)'],
+    [473104, 'the same as 471786 (n=4)'],
     [253606, 'a peer served a certificate whose lazily counted commits failed verification: the catching-up replica rejected its valid checkpoint too (n=7, 2 bad-signature)'],
   ])('regression seed %i (%s)', (seed) => {
     const r = runSimulation({ seed, crypto });

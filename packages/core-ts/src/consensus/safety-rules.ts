@@ -6,11 +6,11 @@
 // signature that creates a new obligation comes with the PersistRecord that captures it; the
 // replica puts the signed message in `sendAfterPersist`, so the record is durable before anyone
 // can see the signature. On restart the replica hands back everything it persisted.
-// A commit creates no record of its own: it may only be signed for the digest this validator
-// already bound itself to in that (view, seq) by its persisted prepare (or its pre-prepare, as
-// primary), so even after a restart it cannot commit to a second digest. That saves one durable
-// write per request on the critical path; the commit still leaves through sendAfterPersist, so
-// it never overtakes the write of the prepare it rests on.
+// A commit may only be signed for the digest this validator already bound itself to in that
+// (view, seq) by its persisted prepare (or its pre-prepare, as primary), and it is persisted
+// too. (Commit 0865839 dropped the commit's record to save one fsync per request; the long
+// simulator run then found agreement violations with crashes and no Byzantine validator, seeds
+// 471786 and 473104, so the record is back until the cause is understood.)
 // Signing is deterministic (RFC 8032), so re-signing the same statement is harmless.
 
 import type { CryptoBackend } from '../crypto/backend.js';
@@ -130,12 +130,11 @@ export class SafetyRules {
     return { message: { kind: 'prepare', view, seq, digest, from: this.id, sig }, persist };
   }
 
-  /** No record (see the header): the persisted prepare or pre-prepare it rests on is the obligation. */
   signCommit(view: number, seq: number, digest: Digest): Signed<Commit> {
     const err = this.checkBound(view, seq, digest);
     if (err !== null) throw err;
-    const { sig } = this.signStatement('commit', view, seq, digest);
-    return { message: { kind: 'commit', view, seq, digest, from: this.id, sig }, persist: [] };
+    const { sig, persist } = this.signStatement('commit', view, seq, digest);
+    return { message: { kind: 'commit', view, seq, digest, from: this.id, sig }, persist };
   }
 
   /** Checkpoints are deterministic (state after seq), so they carry no obligation. */
