@@ -22,6 +22,27 @@ pub const BLOCK_LEN: usize = 64;
 
 const PERM: [usize; 16] = [2, 6, 3, 10, 7, 0, 4, 13, 1, 11, 12, 5, 9, 14, 15, 8];
 
+/// SCHEDULE[r][i]: the original message word used at position i in round r (PERM applied r
+/// times). Shared by every kernel; indexing with it in unrolled loops folds to constants.
+const SCHEDULE: [[usize; 16]; 7] = {
+    let mut s = [[0usize; 16]; 7];
+    let mut i = 0;
+    while i < 16 {
+        s[0][i] = i;
+        i += 1;
+    }
+    let mut r = 1;
+    while r < 7 {
+        let mut i = 0;
+        while i < 16 {
+            s[r][i] = s[r - 1][PERM[i]];
+            i += 1;
+        }
+        r += 1;
+    }
+    s
+};
+
 pub type Rows = [[u32; LANES]; 16];
 pub type Cvs = [[u32; LANES]; 8];
 
@@ -31,7 +52,6 @@ pub fn compress1(cv: &[u32; 8], m: &[u32; 16], counter: u64, block_len: u32, fla
         cv[0], cv[1], cv[2], cv[3], cv[4], cv[5], cv[6], cv[7], IV[0], IV[1], IV[2], IV[3],
         counter as u32, (counter >> 32) as u32, block_len, flags,
     ];
-    let mut m = *m;
     #[inline(always)]
     fn g(s: &mut [u32; 16], a: usize, b: usize, c: usize, d: usize, x: u32, y: u32) {
         s[a] = s[a].wrapping_add(s[b]).wrapping_add(x);
@@ -43,21 +63,16 @@ pub fn compress1(cv: &[u32; 8], m: &[u32; 16], counter: u64, block_len: u32, fla
         s[c] = s[c].wrapping_add(s[d]);
         s[b] = (s[b] ^ s[c]).rotate_right(7);
     }
-    for r in 0..7 {
-        g(&mut s, 0, 4, 8, 12, m[0], m[1]);
-        g(&mut s, 1, 5, 9, 13, m[2], m[3]);
-        g(&mut s, 2, 6, 10, 14, m[4], m[5]);
-        g(&mut s, 3, 7, 11, 15, m[6], m[7]);
-        g(&mut s, 0, 5, 10, 15, m[8], m[9]);
-        g(&mut s, 1, 6, 11, 12, m[10], m[11]);
-        g(&mut s, 2, 7, 8, 13, m[12], m[13]);
-        g(&mut s, 3, 4, 9, 14, m[14], m[15]);
-        if r < 6 {
-            let old = m;
-            for i in 0..16 {
-                m[i] = old[PERM[i]];
-            }
-        }
+    for sched in &SCHEDULE {
+        let x = |i: usize| m[sched[i]];
+        g(&mut s, 0, 4, 8, 12, x(0), x(1));
+        g(&mut s, 1, 5, 9, 13, x(2), x(3));
+        g(&mut s, 2, 6, 10, 14, x(4), x(5));
+        g(&mut s, 3, 7, 11, 15, x(6), x(7));
+        g(&mut s, 0, 5, 10, 15, x(8), x(9));
+        g(&mut s, 1, 6, 11, 12, x(10), x(11));
+        g(&mut s, 2, 7, 8, 13, x(12), x(13));
+        g(&mut s, 3, 4, 9, 14, x(14), x(15));
     }
     let mut out = [0u32; 8];
     for i in 0..8 {
@@ -111,10 +126,7 @@ unsafe fn rounds16(
             s[$b] = _mm512_ror_epi32::<7>(_mm512_xor_si512(s[$b], s[$c]));
         };
     }
-    // Message schedule: index of the original word used at each position in round r (the
-    // loop is unrolled and the indexes fold to constants).
-    let mut sched: [usize; 16] = std::array::from_fn(|i| i);
-    for r in 0..7 {
+    for sched in &SCHEDULE {
         let x = |i: usize| mv[sched[i]];
         g!(0, 4, 8, 12, x(0), x(1));
         g!(1, 5, 9, 13, x(2), x(3));
@@ -124,12 +136,6 @@ unsafe fn rounds16(
         g!(1, 6, 11, 12, x(10), x(11));
         g!(2, 7, 8, 13, x(12), x(13));
         g!(3, 4, 9, 14, x(14), x(15));
-        if r < 6 {
-            let old = sched;
-            for i in 0..16 {
-                sched[i] = old[PERM[i]];
-            }
-        }
     }
     std::array::from_fn(|w| _mm512_xor_si512(s[w], s[w + 8]))
 }
@@ -189,8 +195,7 @@ unsafe fn rounds8(
             s[$b] = ror!(_mm256_xor_si256(s[$b], s[$c]), 7, 25);
         };
     }
-    let mut sched: [usize; 16] = std::array::from_fn(|i| i);
-    for r in 0..7 {
+    for sched in &SCHEDULE {
         let x = |i: usize| mv[sched[i]];
         g!(0, 4, 8, 12, x(0), x(1));
         g!(1, 5, 9, 13, x(2), x(3));
@@ -200,12 +205,6 @@ unsafe fn rounds8(
         g!(1, 6, 11, 12, x(10), x(11));
         g!(2, 7, 8, 13, x(12), x(13));
         g!(3, 4, 9, 14, x(14), x(15));
-        if r < 6 {
-            let old = sched;
-            for i in 0..16 {
-                sched[i] = old[PERM[i]];
-            }
-        }
     }
     std::array::from_fn(|w| _mm256_xor_si256(s[w], s[w + 8]))
 }

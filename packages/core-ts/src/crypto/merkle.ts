@@ -12,7 +12,7 @@
 
 import { blake3 } from '@noble/hashes/blake3.js';
 import { assertBytes, assertCount } from './args.js';
-import type { MerkleProof, PackedMessages } from './backend.js';
+import { unpackHashes, type MerkleProof, type PackedMessages } from './backend.js';
 
 export const MERKLE_LEAF_PREFIX = 0x00;
 export const MERKLE_NODE_PREFIX = 0x01;
@@ -65,7 +65,7 @@ export function merkleLevelsPacked(leaves: readonly Uint8Array[], manyPacked: (m
     data[offsets[i]!] = MERKLE_LEAF_PREFIX;
     data.set(leaves[i]!, offsets[i]! + 1);
   }
-  let cur = views(manyPacked({ data, offsets }), leaves.length);
+  let cur = unpackHashes(manyPacked({ data, offsets }), leaves.length);
   const levels = [cur];
   while (cur.length > 1) {
     const pairs = cur.length >> 1;
@@ -78,18 +78,12 @@ export function merkleLevelsPacked(leaves: readonly Uint8Array[], manyPacked: (m
       inputs.set(cur[2 * p + 1]!, o + 33);
       at[p + 1] = o + 65;
     }
-    const next = views(manyPacked({ data: inputs, offsets: at }), pairs);
+    const next = unpackHashes(manyPacked({ data: inputs, offsets: at }), pairs);
     if (cur.length & 1) next.push(cur[cur.length - 1]!);
     levels.push(next);
     cur = next;
   }
   return levels;
-}
-
-function views(hashes: Uint8Array, count: number): Uint8Array[] {
-  const out = new Array<Uint8Array>(count);
-  for (let i = 0; i < count; i++) out[i] = hashes.subarray(i * 32, i * 32 + 32);
-  return out;
 }
 
 /** Proof for leaf `index` from prebuilt levels (one tree, many proofs). */
