@@ -1,7 +1,7 @@
 // Canonical codec: round trips for every message kind, strict rejection of malformed frames,
 // and a fuzz test (random and mutated frames: never a crash, never a different value accepted).
 import { describe, expect, it } from 'vitest';
-import { CodecError, CODEC_LIMITS, decodeMessage, encodeMessage, type Message } from '@bpci/core';
+import { CodecError, CODEC_LIMITS, decodeMessage, decodePreparedCert, encodeMessage, encodePreparedCert, type Message } from '@bpci/core';
 import { Prng } from '../src/testing/prng.js';
 import { encodeWith } from '../src/codec/wire.js';
 
@@ -102,6 +102,17 @@ describe('codec', () => {
       const longer = new Uint8Array(bytes.length + 1);
       longer.set(bytes);
       expect(() => decodeMessage(longer)).toThrow(expect.objectContaining({ code: 'trailing-bytes' }));
+    }
+  });
+
+  it('round-trips a prepared certificate on its own (the persisted record) and rejects it cut or padded', () => {
+    for (const c of vc.prepared) {
+      const bytes = encodePreparedCert(c);
+      expect(decodePreparedCert(bytes)).toEqual(c);
+      for (let len = 0; len < bytes.length; len++) expect(() => decodePreparedCert(bytes.subarray(0, len))).toThrow(CodecError);
+      const longer = new Uint8Array(bytes.length + 1);
+      longer.set(bytes);
+      expect(() => decodePreparedCert(longer)).toThrow(expect.objectContaining({ code: 'trailing-bytes' }));
     }
   });
 

@@ -21,6 +21,7 @@ import {
   type Message,
   type Output,
   type Prepare,
+  type PreparedCert,
 } from '@bpci/core';
 import { cachingCrypto } from '../src/testing/sim-crypto.js';
 import { validatorSeed } from '../src/testing/sim.js';
@@ -31,6 +32,12 @@ const crypto = cachingCrypto(nodeEd25519Backend());
 const seeds = [0, 1, 2, 3].map(validatorSeed);
 const vs = new ValidatorSet(seeds.map((s) => ({ publicKey: crypto.ed25519PublicKey(s) })));
 const d = (x: number): Uint8Array => new Uint8Array(32).fill(x);
+/** A prepared certificate for (view, seq, digest); SafetyRules reads only its pre-prepare header. */
+const cert = (view: number, seq: number, digest: Uint8Array): PreparedCert => ({
+  prePrepare: { kind: 'pre-prepare', view, seq, digest, batch: [], from: view % 4, sig: new Uint8Array(64) },
+  prepares: [],
+  commits: [],
+});
 
 describe('SafetyRules', () => {
   it('never signs two digests for one slot, and persists each new obligation', () => {
@@ -43,19 +50,23 @@ describe('SafetyRules', () => {
     expect(sr.signPrepare(1, 5, d(2)).message.view).toBe(1); // another view is another slot
   });
 
-  it('signs a commit only for the digest its own prepare or pre-prepare bound, and persists it', () => {
+  it('signs a commit only for the digest its own prepare or pre-prepare bound, and persists the prepared certificate', () => {
     const sr = new SafetyRules(1, seeds[1]!, crypto);
     sr.signPrepare(0, 5, d(1));
-    expect(sr.signCommit(0, 5, d(1)).persist).toHaveLength(1);
+    const c = cert(0, 5, d(1));
+    const signed = sr.signCommit(c);
+    expect(signed.persist).toEqual([{ kind: 'prepared', cert: c }]);
+    expect(signed.message).toMatchObject({ kind: 'commit', view: 0, seq: 5, digest: d(1), from: 1 });
+    expect(sr.signCommit(c).persist).toEqual([{ kind: 'prepared', cert: c }]); // re-signing writes it again: harmless
     expect(sr.canVote('commit', 0, 5, d(2))).toBe(false);
-    expect(() => sr.signCommit(0, 5, d(2))).toThrow(expect.objectContaining({ code: 'unbound-commit' }));
-    expect(() => sr.signCommit(0, 6, d(1))).toThrow(expect.objectContaining({ code: 'unbound-commit' })); // no prepare at all
+    expect(() => sr.signCommit(cert(0, 5, d(2)))).toThrow(expect.objectContaining({ code: 'unbound-commit' }));
+    expect(() => sr.signCommit(cert(0, 6, d(1)))).toThrow(expect.objectContaining({ code: 'unbound-commit' })); // no prepare at all
     sr.signPrePrepare(1, 7, d(3), []);
-    expect(sr.signCommit(1, 7, d(3)).message.kind).toBe('commit'); // the primary is bound by its pre-prepare
+    expect(sr.signCommit(cert(1, 7, d(3))).message.kind).toBe('commit'); // the primary is bound by its pre-prepare
     // after a restart from the persisted prepare record the binding still holds
     const again = new SafetyRules(1, seeds[1]!, crypto, { votes: [{ kind: 'prepare', view: 0, seq: 5, digest: d(1) }], view: 0 });
-    expect(() => again.signCommit(0, 5, d(2))).toThrow(SafetyError);
-    expect(again.signCommit(0, 5, d(1)).message.digest).toEqual(d(1));
+    expect(() => again.signCommit(cert(0, 5, d(2)))).toThrow(SafetyError);
+    expect(again.signCommit(cert(0, 5, d(1))).message.digest).toEqual(d(1));
   });
 
   it('keeps its promises across a restart from its persisted records', () => {
@@ -76,8 +87,8 @@ describe('SafetyRules', () => {
     const sr = new SafetyRules(2, seeds[2]!, crypto);
     sr.signPrepare(3, 9, d(7));
     sr.signPrepare(4, 9, d(7));
-    const m = sr.signCommit(3, 9, d(7)).message;
-    const ev = makeEvidence(toStatement(m), toStatement(sr.signCommit(4, 9, d(7)).message));
+    const m = sr.signCommit(cert(3, 9, d(7))).message;
+    const ev = makeEvidence(toStatement(m), toStatement(sr.signCommit(cert(4, 9, d(7))).message));
     expect(verifyEvidence(ev, vs, crypto)).toEqual({ ok: false, reason: 'statements are not about the same slot by the same validator' });
   });
 });

@@ -301,17 +301,19 @@ function readList<T>(r: Reader, max: number, minItemBytes: number, what: string,
   return out;
 }
 
+function readPreparedCert(r: Reader): PreparedCert {
+  const prePrepare = readPrePrepare(r);
+  const prepares = readList(r, CODEC_LIMITS.certSignersMax, VOTE_BYTES, 'prepares', (x) => readVote(x, 'prepare'));
+  const commits = readList(r, CODEC_LIMITS.certSignersMax, VOTE_BYTES, 'commits', (x) => readVote(x, 'commit'));
+  return { prePrepare, prepares, commits };
+}
+
 function readViewChange(r: Reader): ViewChange {
   const newView = r.u53('newView');
   const stableSeq = r.u53('stableSeq');
   const stableDigest = r.fixed(DIGEST_BYTES, 'stableDigest');
   const checkpointProof = readList(r, CODEC_LIMITS.certSignersMax, CHECKPOINT_BYTES, 'checkpointProof', readCheckpoint);
-  const prepared = readList(r, CODEC_LIMITS.preparedCertsMax, PREPREPARE_BYTES_MIN + 8, 'prepared', (rr) => {
-    const prePrepare = readPrePrepare(rr);
-    const prepares = readList(rr, CODEC_LIMITS.certSignersMax, VOTE_BYTES, 'prepares', (x) => readVote(x, 'prepare'));
-    const commits = readList(rr, CODEC_LIMITS.certSignersMax, VOTE_BYTES, 'commits', (x) => readVote(x, 'commit'));
-    return { prePrepare, prepares, commits };
-  });
+  const prepared = readList(r, CODEC_LIMITS.preparedCertsMax, PREPREPARE_BYTES_MIN + 8, 'prepared', readPreparedCert);
   const from = readValidatorId(r, 'from');
   const sig = r.fixed(SIG_BYTES, 'sig');
   return { kind: 'view-change', newView, stableSeq, stableDigest, checkpointProof, prepared, from, sig };
@@ -391,6 +393,23 @@ function readMessage(r: Reader): Message {
     default:
       throw new CodecError('bad-tag', `unknown message tag ${tag}`);
   }
+}
+
+/** A prepared certificate on its own (the validator's persisted record of what it committed to). */
+export function encodePreparedCert(c: PreparedCert): Uint8Array {
+  return encodeWith(1024, (w) => writePreparedCert(w, c));
+}
+
+/** Strict inverse of encodePreparedCert: malformed, truncated or oversized input throws CodecError. */
+export function decodePreparedCert(bytes: Uint8Array): PreparedCert {
+  if (!(bytes instanceof Uint8Array)) throw new CodecError('bad-value', 'prepared certificate must be a Uint8Array');
+  if (bytes.length > CODEC_LIMITS.messageBytesMax) {
+    throw new CodecError('too-large', `prepared certificate of ${bytes.length} bytes > max ${CODEC_LIMITS.messageBytesMax}`);
+  }
+  const r = new Reader(bytes);
+  const c = readPreparedCert(r);
+  r.end();
+  return c;
 }
 
 export function decodeMessage(bytes: Uint8Array): Message {

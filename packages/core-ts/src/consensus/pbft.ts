@@ -244,6 +244,19 @@ export class PbftReplica implements Replica {
       this.log.set(b.seq, b.cert);
     }
     this.view = Math.max(this.view, this.safety.highestView);
+    // The prepared certificates this validator committed to: its view-changes must report them
+    // (see SafetyRules). In the current view they also let it resume voting once caught up.
+    for (const cert of r.prepared) {
+      const pp = cert.prePrepare;
+      if (pp.seq <= this.lastExecuted) continue;
+      const slot = this.slotFor(pp.seq);
+      if (slot.preparedCert !== null && slot.preparedCert.prePrepare.view >= pp.view) continue;
+      slot.preparedCert = cert;
+      if (pp.view === this.view) {
+        slot.prePrepare = pp;
+        for (const p of cert.prepares) slot.prepares.set(p.from, p);
+      }
+    }
     // A restarted primary must not reuse a seq it proposed before the crash (it lost the batch).
     this.nextSeq = Math.max(this.lastExecuted, this.safety.highestProposed(this.view)) + 1;
     this.mode = 'catching-up';
@@ -667,7 +680,7 @@ export class PbftReplica implements Replica {
     }
     slot.preparedCert = { prePrepare: pp, prepares, commits: [] };
     if (!this.safety.canVote('commit', pp.view, pp.seq, pp.digest)) return;
-    const signed = this.safety.signCommit(pp.view, pp.seq, pp.digest);
+    const signed = this.safety.signCommit(slot.preparedCert);
     const c = this.own(signed.message as Commit);
     slot.commitSent = c;
     slot.commits.set(this.id, c);

@@ -7,10 +7,11 @@
 // replica puts the signed message in `sendAfterPersist`, so the record is durable before anyone
 // can see the signature. On restart the replica hands back everything it persisted.
 // A commit may only be signed for the digest this validator already bound itself to in that
-// (view, seq) by its persisted prepare (or its pre-prepare, as primary), and it is persisted
-// too. (Commit 0865839 dropped the commit's record to save one fsync per request; the long
-// simulator run then found agreement violations with crashes and no Byzantine validator, seeds
-// 471786 and 473104, so the record is back until the cause is understood.)
+// (view, seq) by its persisted prepare (or its pre-prepare, as primary). Its record is the
+// prepared certificate it rests on, not the vote: a validator whose commit helped a batch commit
+// must report that certificate in every later view-change, including after a restart, or a
+// view-change quorum of restarted validators could hand the seq to another batch (the long
+// simulator run found exactly that: seeds 471786 and 473104; scenario crash-recovery.txt).
 // Signing is deterministic (RFC 8032), so re-signing the same statement is harmless.
 
 import type { CryptoBackend } from '../crypto/backend.js';
@@ -23,6 +24,7 @@ import type {
   NewView,
   PersistRecord,
   PrePrepare,
+  PreparedCert,
   Prepare,
   ValidatorId,
   ViewChange,
@@ -130,11 +132,16 @@ export class SafetyRules {
     return { message: { kind: 'prepare', view, seq, digest, from: this.id, sig }, persist };
   }
 
-  signCommit(view: number, seq: number, digest: Digest): Signed<Commit> {
+  /**
+   * Commit to the slot `cert` proves prepared. Persists the certificate itself (see the header):
+   * the view-change after a restart reads it back.
+   */
+  signCommit(cert: PreparedCert): Signed<Commit> {
+    const { view, seq, digest } = cert.prePrepare;
     const err = this.checkBound(view, seq, digest);
     if (err !== null) throw err;
-    const { sig, persist } = this.signStatement('commit', view, seq, digest);
-    return { message: { kind: 'commit', view, seq, digest, from: this.id, sig }, persist };
+    const { sig } = this.signStatement('commit', view, seq, digest);
+    return { message: { kind: 'commit', view, seq, digest, from: this.id, sig }, persist: [{ kind: 'prepared', cert }] };
   }
 
   /** Checkpoints are deterministic (state after seq), so they carry no obligation. */

@@ -235,6 +235,11 @@ export interface VoteRecord {
 export type PersistRecord =
   /** SafetyRules signed a proposal or vote: never sign a different digest for this slot. */
   | { kind: 'vote'; vote: VoteRecord }
+  /**
+   * SafetyRules signed a commit resting on this prepared certificate: a view-change must report
+   * it, also after a restart (one per seq, the highest view replaces a lower one).
+   */
+  | { kind: 'prepared'; cert: PreparedCert }
   /** SafetyRules signed a view-change for `view`: never vote in a lower view again. */
   | { kind: 'view'; view: number }
   /** A committed batch and its quorum certificate (append to the block log, keyed by seq). */
@@ -343,6 +348,8 @@ export interface RestoredState {
   /** Everything SafetyRules signed (the 'vote' and 'view' records). */
   readonly votes: readonly VoteRecord[];
   readonly view: number;
+  /** The 'prepared' records above the checkpoint (the highest view for each seq). */
+  readonly prepared: readonly PreparedCert[];
   readonly checkpoint: StableCheckpoint | null;
   /** Committed batches after the checkpoint, in seq order. */
   readonly committed: readonly CommittedBatch[];

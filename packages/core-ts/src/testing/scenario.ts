@@ -29,6 +29,7 @@ import type {
   Output,
   PbftConfig,
   PersistRecord,
+  PreparedCert,
   ReplicaEvent,
   StableCheckpoint,
   ValidatorId,
@@ -45,6 +46,8 @@ interface InFlight {
 
 interface Durable {
   votes: VoteRecord[];
+  /** Prepared certificate per seq (writes here are durable at once, in order). */
+  prepared: Map<number, PreparedCert>;
   view: number;
   checkpoint: StableCheckpoint | null;
   committed: Map<number, CommittedBatch>;
@@ -186,7 +189,7 @@ export class ScenarioCluster {
       fetchTicks: 3,
     };
     this.replicas = this.seeds.map((_, id) => this.make(id));
-    this.durable = this.seeds.map(() => ({ votes: [], view: 0, checkpoint: null, committed: new Map() }));
+    this.durable = this.seeds.map(() => ({ votes: [], prepared: new Map(), view: 0, checkpoint: null, committed: new Map() }));
     this.queue = [];
     this.lines.push(`${n} validators, quorum ${this.vs.quorumPower}, f=${this.vs.faultyPowerMax}`);
   }
@@ -257,11 +260,13 @@ export class ScenarioCluster {
     const d = this.durable[id]!;
     for (const rec of records) {
       if (rec.kind === 'vote') d.votes.push(rec.vote);
+      else if (rec.kind === 'prepared') d.prepared.set(rec.cert.prePrepare.seq, rec.cert);
       else if (rec.kind === 'view') d.view = Math.max(d.view, rec.view);
       else if (rec.kind === 'committed') d.committed.set(rec.batch.seq, rec.batch);
       else if (rec.kind === 'checkpoint') {
         d.checkpoint = rec.checkpoint;
         for (const s of [...d.committed.keys()]) if (s <= rec.checkpoint.seq) d.committed.delete(s);
+        for (const s of [...d.prepared.keys()]) if (s <= rec.checkpoint.seq) d.prepared.delete(s);
       }
     }
   }
@@ -271,8 +276,11 @@ export class ScenarioCluster {
     const from = d.checkpoint?.seq ?? 0;
     const committed: CommittedBatch[] = [];
     for (let s = from + 1; d.committed.has(s); s++) committed.push(d.committed.get(s)!);
-    this.replicas[id] = this.make(id, { votes: d.votes, view: d.view, checkpoint: d.checkpoint, committed });
-    this.lines.push(`r${id} restarted from checkpoint s${from} with ${committed.length} committed batches and ${d.votes.length} vote records`);
+    const prepared = [...d.prepared.keys()].filter((s) => s > from).sort((a, b) => a - b).map((s) => d.prepared.get(s)!);
+    this.replicas[id] = this.make(id, { votes: d.votes, view: d.view, prepared, checkpoint: d.checkpoint, committed });
+    this.lines.push(
+      `r${id} restarted from checkpoint s${from} with ${committed.length} committed batches, ${d.votes.length} vote records and ${prepared.length} prepared certificates`,
+    );
   }
 
   private equivocate(args: Record<string, string>): void {

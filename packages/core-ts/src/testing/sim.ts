@@ -34,6 +34,7 @@ import type {
   Output,
   PbftConfig,
   PersistRecord,
+  PreparedCert,
   RestoredState,
   StableCheckpoint,
   ValidatorId,
@@ -165,6 +166,8 @@ function less(a: Queued, b: Queued): boolean {
 interface Durable {
   votes: VoteRecord[];
   view: number;
+  /** Highest-view prepared certificate per seq (writes may land out of order). */
+  prepared: Map<number, PreparedCert>;
   checkpoint: StableCheckpoint | null;
   committed: Map<number, CommittedBatch>;
 }
@@ -269,7 +272,7 @@ export function runSimulation(opts: SimOptions): SimResult {
       replicas,
       alive: true,
       epoch: 0,
-      durable: { votes: [], view: 0, checkpoint: null, committed: new Map() },
+      durable: { votes: [], view: 0, prepared: new Map(), checkpoint: null, committed: new Map() },
       lastCommitSeq: 0,
       twinOf: Array.from({ length: n }, () => rng.int(0, 1)),
       history: [],
@@ -520,6 +523,12 @@ export function runSimulation(opts: SimOptions): SimResult {
         case 'view':
           d.view = Math.max(d.view, rec.view);
           break;
+        case 'prepared': {
+          const pp = rec.cert.prePrepare;
+          const prior = d.prepared.get(pp.seq);
+          if (prior === undefined || prior.prePrepare.view < pp.view) d.prepared.set(pp.seq, rec.cert);
+          break;
+        }
         case 'committed':
           d.committed.set(rec.batch.seq, rec.batch);
           break;
@@ -528,6 +537,7 @@ export function runSimulation(opts: SimOptions): SimResult {
             d.checkpoint = rec.checkpoint;
             for (const s of [...d.committed.keys()]) if (s <= rec.checkpoint.seq) d.committed.delete(s);
             d.votes = d.votes.filter((v) => v.seq > rec.checkpoint.seq);
+            for (const s of [...d.prepared.keys()]) if (s <= rec.checkpoint.seq) d.prepared.delete(s);
           }
           break;
         default:
@@ -551,6 +561,7 @@ export function runSimulation(opts: SimOptions): SimResult {
     const restored: RestoredState = {
       votes: forget ? [] : d.votes,
       view: forget ? 0 : d.view,
+      prepared: forget ? [] : [...d.prepared.keys()].filter((s) => s > cpSeq).sort((a, b) => a - b).map((s) => d.prepared.get(s)!),
       checkpoint: d.checkpoint,
       committed,
     };
@@ -560,7 +571,7 @@ export function runSimulation(opts: SimOptions): SimResult {
     node.durableUntil = 0;
     node.lastCommitSeq = 0;
     restartedAfter.set(node.id, now);
-    log(`t=${now} restart r${node.id} (checkpoint ${cpSeq}, ${committed.length} committed, ${restored.votes.length} votes)`);
+    log(`t=${now} restart r${node.id} (checkpoint ${cpSeq}, ${committed.length} committed, ${restored.votes.length} votes, ${restored.prepared.length} prepared)`);
   };
 
   // ---- clients ------------------------------------------------------------------------------

@@ -4,24 +4,31 @@
 // Layout (kind / key -> value):
 //   safety / "view"        -> u53 highest view SafetyRules signed a view-change for
 //   safety / "v:<seq>:<k>" -> vote record (kind, view, seq, digest) for slot seq, k = pp|p|c
+//   cert   / seq           -> the prepared certificate this validator signed its commit for seq on
+//                             (the highest view: a later one overwrites), so a view-change after a
+//                             restart still reports it (see @bpci/core's SafetyRules)
 //   block  / seq           -> canonical encoding of the CertifiedBatch (a 'state' message holding
 //                             only that batch: the codec's strict decoder checks it on the way back)
 //   checkpoint / seq       -> the stable checkpoint with its snapshot and quorum proof
 //   tx / <tx id hex>       -> (height, index in the batch, committed-at ms, result), written in the
 //                             same transaction as its block, so the API answers after a restart
-// Everything at or below a stable checkpoint's seq is deleted in the same write that stores the
-// checkpoint, so the log stays bounded by the watermark window.
+// Older checkpoints and prepared certificates at or below a stable checkpoint's seq are deleted in
+// the same write that stores the checkpoint, so they stay bounded by the watermark window; blocks
+// (the API's block log), votes (tiny) and the tx index stay.
 
 import { CodecError, Reader, Writer } from '@bpci/core/codec/wire';
 import {
   CODEC_LIMITS,
   decodeMessage,
+  decodePreparedCert,
   encodeMessage,
+  encodePreparedCert,
   type CertifiedBatch,
   type ClientRequest,
   type CommittedBatch,
   type CryptoBackend,
   type PersistRecord,
+  type PreparedCert,
   type RestoredState,
   type StableCheckpoint,
   type VoteRecord,
@@ -33,6 +40,12 @@ const VOTE_KIND_BY_TAG = ['', 'pre-prepare', 'prepare', 'commit'] as const;
 const VOTE_SHORT = { 'pre-prepare': 'pp', prepare: 'p', commit: 'c' } as const;
 /** Votes kept in the safety record: older slots are below every watermark and can never be re-signed. */
 const RESTORE_BLOCKS_MAX = 1_000_000;
+/**
+ * Prepared certificates deleted per checkpoint write: at most the watermark window's worth exist
+ * below it (anything left over by a crash between checkpoints goes with the next one, and restore
+ * ignores certificates at or below its checkpoint).
+ */
+const PRUNE_CERTS_MAX = 16_384;
 
 function encodeVote(v: VoteRecord): Uint8Array {
   const w = new Writer(64);
@@ -119,6 +132,9 @@ export function toStoreRecords(records: readonly PersistRecord[], self: number, 
       case 'view':
         out.push({ kind: 'safety', key: 'view', value: encodeU53(rec.view) });
         break;
+      case 'prepared':
+        out.push({ kind: 'cert', key: rec.cert.prePrepare.seq, value: encodePreparedCert(rec.cert) });
+        break;
       case 'committed': {
         const b = rec.batch;
         out.push({ kind: 'block', key: b.seq, value: encodeCertified(b.cert, self) });
@@ -134,10 +150,12 @@ export function toStoreRecords(records: readonly PersistRecord[], self: number, 
       case 'checkpoint': {
         const seq = rec.checkpoint.seq;
         out.push({ kind: 'checkpoint', key: seq, value: encodeCheckpoint(rec.checkpoint, self) });
-        // Truncate: older checkpoints and (kept for the API) nothing else; blocks stay as the
-        // block log, votes below the checkpoint can never be re-signed (watermarks) but are tiny
-        // and keep the "never sign twice" record complete, so they stay too.
+        // Truncate older checkpoints and the prepared certificates it covers (a view-change
+        // reports only seqs above its stable checkpoint). Blocks stay as the block log; votes
+        // below the checkpoint can never be re-signed (watermarks) but are tiny and keep the
+        // "never sign twice" record complete, so they stay too.
         for (const e of store.range('checkpoint', { end: seq, limit: 64 })) out.push({ kind: 'checkpoint', key: e.key, value: null });
+        for (const e of store.range('cert', { end: seq + 1, limit: PRUNE_CERTS_MAX })) out.push({ kind: 'cert', key: e.key, value: null });
         break;
       }
       default: {
@@ -185,9 +203,14 @@ export function loadRestoredState(store: Store): RestoredState | null {
   }
   const committed: CommittedBatch[] = [];
   const from = (checkpoint?.seq ?? 0) + 1;
+  const prepared: PreparedCert[] = [];
+  for (const e of store.range('cert', { start: from, limit: RESTORE_BLOCKS_MAX })) {
+    prepared.push(decodePreparedCert(e.value));
+    any = true;
+  }
   for (const e of store.range('block', { start: from, limit: RESTORE_BLOCKS_MAX })) {
     committed.push(committedFromCert(decodeBlock(e.value)));
     any = true;
   }
-  return any ? { votes, view, checkpoint, committed } : null;
+  return any ? { votes, view, prepared, checkpoint, committed } : null;
 }

@@ -29,7 +29,7 @@ export const RECORD_KINDS = [
   'safety',
   /** Committed batches by sequence number (key = sequence). */
   'block',
-  /** Quorum certificate of a committed batch (key = sequence). */
+  /** The prepared certificate a validator committed to (key = sequence), read back after a restart. */
   'cert',
   /** Checkpoints / snapshots (key = sequence). */
   'checkpoint',
