@@ -41,7 +41,7 @@ describe('simulator: seeds with f Byzantine validators, faults, crashes', () => 
     [393, 'a replica past a view dropped its view-change for it: the others never reached a quorum'],
     [1024, 'a replica raced one view ahead forever (timer before a quorum of view-changes)'],
     [167221, 'replicas stuck at the high watermark with an unstable checkpoint whose votes were lost (n=7)'],
-    [471786, 'agreement at seq 1 with crashes and no Byzantine validator when commits were not persisted (n=4)'],
+    [471786, 'agreement at seq 1 with crashes and no Byzantine validator: restarted validators forgot their prepared certificates (n=4; on the schedule before f44cbad, see crash-recovery.txt)'],
     [473104, 'the same as 471786 (n=4)'],
     [253606, 'a peer served a certificate whose lazily counted commits failed verification: the catching-up replica rejected its valid checkpoint too (n=7, 2 bad-signature)'],
   ])('regression seed %i (%s)', (seed) => {
@@ -97,5 +97,19 @@ describe('simulator catches planted bugs', () => {
     expect(r).not.toBeNull();
     // the restarted replica signs a statement conflicting with one it signed before the crash
     expect(r!.safetyViolations.join('\n')).toMatch(/slashed honest \d+ for Equivocation|agreement/);
+  });
+
+  // Many crashes and restarts on 4 validators with a long fault phase; seeds 38, 136, 218 and 229
+  // of the first 300 fail with the bug and pass without it.
+  const crashHeavy = { validators: 4, byzantine: 0, requestsPerClient: 30, faultTicks: 2000, crashRate: 0.1 } as const;
+
+  it('a runtime that restores the votes but not the prepared certificates', () => {
+    const r = firstFailing((seed) => ({ seed, ...crashHeavy, forgetPreparedOnRestart: true }), 60);
+    expect(r).not.toBeNull();
+    // restarted validators report no certificate, the new view gives a committed seq to another batch
+    expect(r!.safetyViolations.join('\n')).toMatch(/agreement/);
+    const fixed = runSimulation({ seed: r!.seed, ...crashHeavy, crypto });
+    expect(fixed.safetyViolations, describeFailure(fixed)).toEqual([]);
+    expect(fixed.livenessFailure, describeFailure(fixed)).toBeNull();
   });
 });

@@ -67,6 +67,8 @@ export interface SimOptions {
   readonly plantedBugs?: PlantedBugs;
   /** Planted bug: the runtime loses SafetyRules' records on restart. */
   readonly forgetSafetyOnRestart?: boolean;
+  /** Planted bug: the runtime restores votes but not the prepared certificates (the code before f44cbad). */
+  readonly forgetPreparedOnRestart?: boolean;
   readonly clients?: number;
   readonly requestsPerClient?: number;
   readonly faultTicks?: number;
@@ -561,7 +563,7 @@ export function runSimulation(opts: SimOptions): SimResult {
     const restored: RestoredState = {
       votes: forget ? [] : d.votes,
       view: forget ? 0 : d.view,
-      prepared: forget ? [] : [...d.prepared.keys()].filter((s) => s > cpSeq).sort((a, b) => a - b).map((s) => d.prepared.get(s)!),
+      prepared: forget || opts.forgetPreparedOnRestart === true ? [] : [...d.prepared.keys()].filter((s) => s > cpSeq).sort((a, b) => a - b).map((s) => d.prepared.get(s)!),
       checkpoint: d.checkpoint,
       committed,
     };
