@@ -132,7 +132,7 @@ export class ValidatorNode {
     const restored = opts.store ? loadRestoredState(opts.store) : null;
     if (restored) {
       this.log.info(
-        { view: restored.view, checkpoint: restored.checkpoint?.seq ?? 0, blocks: restored.committed.length, votes: restored.votes.length },
+        { view: restored.view, checkpoint: restored.checkpoint?.seq ?? 0, blocks: restored.committed.length, votes: restored.votes.length, prepared: restored.prepared.length },
         'restored from store; catching up before voting',
       );
     }
