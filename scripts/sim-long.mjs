@@ -7,9 +7,10 @@
 //
 //   node scripts/sim-long.mjs --from 400000 --seeds 100000 [--jobs 2] [--chunk 1000]
 //        [--crypto native|node] [--log sim-long.log] [--core packages/core-ts/dist]
+//        [--profile crash-heavy]
 //
 // --core runs a frozen copy of @bpci/core's dist (so one long run is one code version while the
-// tree moves on). Ends with `runs=N safety_violations=X liveness_failures=Y`; exit 0 only when
+// tree moves on). --profile applies one of the core's SIM_PROFILES (the frozen core must have it). Ends with `runs=N safety_violations=X liveness_failures=Y`; exit 0 only when
 // both are 0. Failing seeds are listed with their reproduce line.
 import { fork } from 'node:child_process';
 import { appendFileSync } from 'node:fs';
@@ -28,6 +29,7 @@ const { values } = parseArgs({
     crypto: { type: 'string', default: 'native' },
     log: { type: 'string' },
     core: { type: 'string', default: resolve(here, '../../packages/core-ts/dist') },
+    profile: { type: 'string' },
     worker: { type: 'boolean', default: false },
   },
   strict: true,
@@ -56,7 +58,12 @@ async function cryptoFor(kind, core) {
 
 if (values.worker) {
   // Child: run the chunks the parent sends, answer with their counts and failing seeds.
-  const { runSimulation } = await import(pathToFileURL(`${values.core}/testing/sim.js`).href);
+  const { runSimulation, SIM_PROFILES } = await import(pathToFileURL(`${values.core}/testing/sim.js`).href);
+  const profile = values.profile === undefined ? {} : SIM_PROFILES?.[values.profile];
+  if (profile === undefined || !(values.profile === undefined || Object.hasOwn(SIM_PROFILES, values.profile))) {
+    process.stderr.write(`sim-long: the core at ${values.core} has no profile ${JSON.stringify(values.profile)}\n`);
+    process.exit(2);
+  }
   const crypto = await cryptoFor(values.crypto, values.core);
   process.on('message', (msg) => {
     if (msg.kind === 'exit') process.exit(0);
@@ -64,7 +71,7 @@ if (values.worker) {
     let safety = 0;
     let liveness = 0;
     for (let seed = msg.from; seed < msg.from + msg.count; seed++) {
-      const res = runSimulation({ seed, crypto });
+      const res = runSimulation({ seed, crypto, ...profile });
       if (res.safetyViolations.length > 0) safety++;
       if (res.livenessFailure !== null) liveness++;
       if (res.safetyViolations.length > 0 || res.livenessFailure !== null) {
@@ -75,6 +82,14 @@ if (values.worker) {
   });
   process.send({ kind: 'ready' });
 } else {
+  if (values.profile !== undefined) {
+    const { SIM_PROFILES } = await import(pathToFileURL(`${values.core}/testing/sim.js`).href);
+    if (SIM_PROFILES === undefined || !Object.hasOwn(SIM_PROFILES, values.profile)) {
+      const known = SIM_PROFILES === undefined ? 'none' : Object.keys(SIM_PROFILES).join(', ');
+      process.stderr.write(`sim-long: the core at ${values.core} has no profile ${JSON.stringify(values.profile)} (it has: ${known})\n`);
+      process.exit(2);
+    }
+  }
   const from = int('from', 0);
   const total = int('seeds', 1);
   const jobs = int('jobs', 1);
@@ -85,7 +100,8 @@ if (values.worker) {
   };
   const started = Date.now();
   const stamp = () => new Date().toISOString().slice(11, 19);
-  log(`${stamp()} start seeds ${from}..${from + total - 1} jobs=${jobs} chunk=${chunk} crypto=${values.crypto} core=${values.core}`);
+  const profileFlag = values.profile === undefined ? '' : ` --profile ${values.profile}`;
+  log(`${stamp()} start seeds ${from}..${from + total - 1} jobs=${jobs} chunk=${chunk} crypto=${values.crypto} core=${values.core}${profileFlag}`);
   let next = from;
   let done = 0;
   let safety = 0;
@@ -100,7 +116,8 @@ if (values.worker) {
   await Promise.all(
     Array.from({ length: Math.min(jobs, Math.ceil(total / chunk)) }, () =>
       new Promise((resolveChild, reject) => {
-        const child = fork(here, ['--worker', '--crypto', values.crypto, '--core', values.core], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+        const args = ['--worker', '--crypto', values.crypto, '--core', values.core, ...(values.profile === undefined ? [] : ['--profile', values.profile])];
+        const child = fork(here, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
         child.on('message', (m) => {
           if (m.kind === 'done') {
             done += m.count;
@@ -109,7 +126,7 @@ if (values.worker) {
             failures.push(...m.failures);
             const rate = done / ((Date.now() - started) / 1000);
             log(`${stamp()} ${m.from}..${m.from + m.count - 1} runs=${m.count} safety_violations=${m.safety} liveness_failures=${m.liveness} (total ${done}/${total}, ${rate.toFixed(1)} seeds/s)`);
-            for (const f of m.failures) log(`  seed=${f.seed} n=${f.n} ${[...f.safety, f.liveness ?? ''].join('; ')}\n  reproduce: npm run sim -- --protocol pbft --seed ${f.seed}`);
+            for (const f of m.failures) log(`  seed=${f.seed} n=${f.n} ${[...f.safety, f.liveness ?? ''].join('; ')}\n  reproduce: npm run sim -- --protocol pbft --seed ${f.seed}${profileFlag}`);
           }
           give(child);
         });

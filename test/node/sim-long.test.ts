@@ -31,4 +31,13 @@ describe('scripts/sim-long.mjs', () => {
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/--seeds must be an integer >= 1/);
   });
+
+  it('applies a core profile to every seed and rejects an unknown one', () => {
+    const ok = spawnSync(process.execPath, [script, '--from', '38', '--seeds', '1', '--jobs', '1', '--crypto', 'node', '--profile', 'crash-heavy'], { encoding: 'utf8' });
+    expect(ok.status, ok.stderr).toBe(0);
+    expect(ok.stdout).toMatch(/start seeds 38\.\.38 .* --profile crash-heavy/);
+    const bad = spawnSync(process.execPath, [script, '--seeds', '1', '--profile', 'nope'], { encoding: 'utf8' });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/no profile "nope" \(it has: crash-heavy\)/);
+  });
 });

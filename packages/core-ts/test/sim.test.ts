@@ -2,11 +2,12 @@
 // and planted bugs must be caught (a checker that cannot catch a planted bug proves nothing).
 import { describe, expect, it } from 'vitest';
 import { cachingCrypto } from '../src/testing/sim-crypto.js';
-import { runSimulation, type SimOptions, type SimResult } from '../src/testing/sim.js';
+import { runSimulation, SIM_PROFILES, type SimOptions, type SimResult } from '../src/testing/sim.js';
 import { nodeEd25519Backend } from './helpers/node-ed25519.js';
 
 const crypto = cachingCrypto(nodeEd25519Backend());
 const SEEDS = Number(process.env.BPCI_SIM_SEEDS ?? 520);
+const CRASH_SEEDS = Number(process.env.BPCI_SIM_CRASH_SEEDS ?? 40);
 
 function describeFailure(r: SimResult): string {
   return [
@@ -32,6 +33,15 @@ describe('simulator: seeds with f Byzantine validators, faults, crashes', () => 
     // The seeds must actually exercise the hard paths.
     expect(byzRuns).toBeGreaterThan(SEEDS / 3);
     expect(viewChanges).toBeGreaterThan(SEEDS);
+  }, 240_000);
+
+  it(`passes ${CRASH_SEEDS} crash-heavy seeds (frequent crashes and restarts, no Byzantine validator)`, () => {
+    const failures: string[] = [];
+    for (let seed = 1; seed <= CRASH_SEEDS; seed++) {
+      const r = runSimulation({ seed, crypto, ...SIM_PROFILES['crash-heavy'] });
+      if (r.safetyViolations.length > 0 || r.livenessFailure !== null) failures.push(`${describeFailure(r)} --profile crash-heavy`);
+    }
+    expect(failures).toEqual([]);
   }, 240_000);
 
   // Seeds that once failed, kept as regressions (with the bug each one found).
@@ -99,9 +109,9 @@ describe('simulator catches planted bugs', () => {
     expect(r!.safetyViolations.join('\n')).toMatch(/slashed honest \d+ for Equivocation|agreement/);
   });
 
-  // Many crashes and restarts on 4 validators with a long fault phase; seeds 38, 136, 218 and 229
+  // The crash-heavy profile on 4 validators; seeds 38, 136, 218 and 229
   // of the first 300 fail with the bug and pass without it.
-  const crashHeavy = { validators: 4, byzantine: 0, requestsPerClient: 30, faultTicks: 2000, crashRate: 0.1 } as const;
+  const crashHeavy = { ...SIM_PROFILES['crash-heavy'], validators: 4 };
 
   it('a runtime that restores the votes but not the prepared certificates', () => {
     const r = firstFailing((seed) => ({ seed, ...crashHeavy, forgetPreparedOnRestart: true }), 60);

@@ -3,7 +3,8 @@
 // Simulator CLI (Node only; with node-ed25519.ts the only files in @bpci/core allowed to touch node:*).
 //   npm run sim -- --protocol pbft --seeds N [--seed S] [--validators n] [--byzantine k]
 //                  [--verify lazy|eager] [--behaviour b] [--trace]
-//                  [--plant weak-quorum|skip-new-view-check|forget-safety]   (planted bugs: must fail)
+//                  [--profile crash-heavy]
+//                  [--plant weak-quorum|skip-new-view-check|forget-safety|forget-prepared]   (planted bugs: must fail)
 // Ends with `runs=N safety_violations=X liveness_failures=Y`; exit 0 only when both are 0.
 // Each failing run prints `reproduce: npm run sim -- --protocol pbft --seed N`.
 
@@ -12,7 +13,7 @@ import type { CryptoBackend } from '../crypto/backend.js';
 import { jsBackend } from '../crypto/js.js';
 import { nodeEd25519Backend } from './node-ed25519.js';
 import { cachingCrypto } from './sim-crypto.js';
-import { BYZANTINE_BEHAVIOURS, runSimulation, type ByzantineBehaviour } from './sim.js';
+import { BYZANTINE_BEHAVIOURS, runSimulation, SIM_PROFILES, type ByzantineBehaviour, type SimProfile } from './sim.js';
 
 function fail(msg: string): never {
   process.stderr.write(`sim: ${msg}\n`);
@@ -38,6 +39,7 @@ const { values } = parseArgs({
     quiet: { type: 'boolean', default: false },
     crypto: { type: 'string', default: 'node' },
     plant: { type: 'string' },
+    profile: { type: 'string' },
   },
   strict: true,
 });
@@ -55,7 +57,11 @@ if (validators !== undefined && byzantine !== undefined && byzantine > Math.floo
   fail(`--byzantine ${byzantine} exceeds f = ${Math.floor((validators - 1) / 3)} for ${validators} validators`);
 }
 
-const PLANTS = ['weak-quorum', 'skip-new-view-check', 'forget-safety'];
+if (values.profile !== undefined && !Object.hasOwn(SIM_PROFILES, values.profile)) fail(`--profile must be one of ${Object.keys(SIM_PROFILES).join(', ')}`);
+const profile = values.profile === undefined ? {} : SIM_PROFILES[values.profile as SimProfile];
+if (byzantine !== undefined && byzantine > 0 && values.profile === 'crash-heavy') fail('--profile crash-heavy runs without Byzantine validators');
+
+const PLANTS = ['weak-quorum', 'skip-new-view-check', 'forget-safety', 'forget-prepared'];
 if (values.plant !== undefined && !PLANTS.includes(values.plant)) fail(`--plant must be one of ${PLANTS.join(', ')}`);
 const plant =
   values.plant === 'weak-quorum'
@@ -64,7 +70,9 @@ const plant =
       ? { plantedBugs: { skipNewViewCertCheck: true } }
       : values.plant === 'forget-safety'
         ? { forgetSafetyOnRestart: true, crashRate: 0.05 }
-        : {};
+        : values.plant === 'forget-prepared'
+          ? { forgetPreparedOnRestart: true }
+          : {};
 if (values.crypto !== 'node' && values.crypto !== 'js') fail('--crypto must be node or js');
 const crypto = cachingCrypto(values.crypto === 'js' ? jsBackend() : nodeEd25519Backend());
 
@@ -76,6 +84,7 @@ for (let i = 0; i < runs; i++) {
   const res = runSimulation({
     seed,
     crypto,
+    ...profile,
     ...plant,
     ...(validators === undefined ? {} : { validators }),
     ...(byzantine === undefined ? {} : { byzantine }),
@@ -97,6 +106,7 @@ for (let i = 0; i < runs; i++) {
       byzantine === undefined ? '' : ` --byzantine ${byzantine}`,
       values.verify === undefined ? '' : ` --verify ${values.verify}`,
       values.behaviour === undefined ? '' : ` --behaviour ${values.behaviour}`,
+      values.profile === undefined ? '' : ` --profile ${values.profile}`,
       values.plant === undefined ? '' : ` --plant ${values.plant}`,
     ].join('');
     process.stdout.write(`reproduce: npm run sim -- --protocol pbft --seed ${seed}${flags}\n`);
