@@ -328,7 +328,22 @@ fn batch_holds(ds: &[&Decoded]) -> bool {
     }
     scalars.push(s_sum);
     points.push(BASE);
-    pippenger(&scalars, &points).mul_by_cofactor().is_identity()
+    msm(&scalars, &points).mul_by_cofactor().is_identity()
+}
+
+/// Points below which Straus (one shared doubling chain, an 8-entry table per point: about 68
+/// additions per point plus 256 doublings) beats Pippenger's buckets, whose fixed cost per
+/// window dominates small inputs. Measured on the Zen 4 host (IFMA on and off alike): batches of
+/// 4 / 8 / 16 items 1.4x / 1.3x / 1.1x faster with Straus, even at 24 items (49 points).
+const STRAUS_POINTS_MAX: usize = 40;
+
+/// sum [s_i] P_i by whichever method is cheaper for this many points.
+fn msm(scalars: &[Scalar], points: &[Point]) -> Point {
+    if points.len() < STRAUS_POINTS_MAX {
+        straus(scalars, points)
+    } else {
+        pippenger(scalars, points)
+    }
 }
 
 /// A failing set of at most this many items is checked item by item: one item alone costs
@@ -377,8 +392,9 @@ const SUB_BATCH_MAX: usize = 2048;
 const DECODE_GROUP: usize = 8;
 /// Items from which decoding (two square roots and a SHA-512 per item) runs on rayon.
 const PAR_DECODE_MIN: usize = 32;
-/// Below this, items go one by one (ring fast path + fallback).
-const BATCH_MIN: usize = 4;
+/// Below this, items go one by one (ring fast path + fallback). With Straus for small batches a
+/// batch of 2 already beats two single verifications (89 vs 97 µs; 3 items 104 vs 143 µs).
+const BATCH_MIN: usize = 2;
 
 /// Verdicts (0/1) for `items`; `out.len() == items.len()`. Malformed items must already be
 /// excluded by the caller (None entries are 0).
@@ -409,9 +425,9 @@ pub fn verify_batch(items: &[Option<Item>], out: &mut [u8]) {
     }
 }
 
-/// Test hook: compares the MSM with and without the IFMA window kernel on `n` pseudo-random
-/// points (decoded from seeded bytes, small-order points mixed in) and scalars. True when equal
-/// (trivially true without IFMA).
+/// Test hook: compares the MSM with and without the IFMA window kernel, and with Straus (up to
+/// 512 points), on `n` pseudo-random points (decoded from seeded bytes, small-order points mixed
+/// in) and scalars. True when all agree.
 pub fn msm_self_check(n: usize, seed: u64) -> bool {
     let mut s = seed | 1;
     let mut next = || {
@@ -448,6 +464,8 @@ pub fn msm_self_check(n: usize, seed: u64) -> bool {
     let b = pippenger_with(&scalars, &points, false);
     // Projective equality: X1 Z2 = X2 Z1 and Y1 Z2 = Y2 Z1; and not the identity (which would
     // make the comparison vacuous; random points and scalars never sum to it in practice).
-    let equal = a.x.mul(&b.z).sub(&b.x.mul(&a.z)).is_zero() && a.y.mul(&b.z).sub(&b.y.mul(&a.z)).is_zero();
-    equal && !a.is_identity()
+    let same = |p: &Point, q: &Point| p.x.mul(&q.z).sub(&q.x.mul(&p.z)).is_zero() && p.y.mul(&q.z).sub(&q.y.mul(&p.z)).is_zero();
+    // Straus, which small batches use instead, must agree too (checked where it is affordable).
+    let straus_ok = n > 512 || same(&a, &straus(&scalars, &points));
+    same(&a, &b) && straus_ok && !a.is_identity()
 }
