@@ -242,6 +242,16 @@ export class PbftReplica implements Replica {
       this.state.execute(b.seq, b.requests);
       this.lastExecuted = b.seq;
       this.log.set(b.seq, b.cert);
+      // Our checkpoints above the stable one, as before the crash: without them a peer's proof
+      // for a seq we re-executed here could never make it stable, and a replica whose height is
+      // at its high watermark stays stuck (crash-heavy seed 8672). Retransmission sends them.
+      if (b.seq % this.cfg.checkpointInterval === 0) {
+        const snapshot = this.state.snapshot();
+        const digest = this.crypto.blake3(snapshot);
+        const message = this.own(this.safety.signCheckpoint(b.seq, digest));
+        this.ownCheckpoints.set(b.seq, { digest, snapshot, message });
+        this.addCheckpointVote(message);
+      }
     }
     this.view = Math.max(this.view, this.safety.highestView);
     // The prepared certificates this validator committed to: its view-changes must report them
@@ -309,8 +319,21 @@ export class PbftReplica implements Replica {
     this.out.sendAfterPersist.push(this.envelope(to === undefined ? { kind: 'broadcast' } : { kind: 'replica', to }, message));
   }
 
+  /** A message without any signature of this replica in it (a fetch): leaves at once. */
   private send(message: Message, to?: ValidatorId): void {
     this.out.send.push(this.envelope(to === undefined ? { kind: 'broadcast' } : { kind: 'replica', to }, message));
+  }
+
+  /**
+   * A message that carries signatures of this replica made earlier (a retransmission, our
+   * view-change, a state transfer holding our new-view or our commits): it leaves only after
+   * every write issued so far is durable, like the original did. Sent at once, it could let a
+   * signature escape whose record a crash then loses, and the restarted validator would sign a
+   * conflicting statement (crash-heavy seed 9818: a state transfer carried a new-view whose
+   * pre-prepares were not durable yet).
+   */
+  private resend(message: Message, to?: ValidatorId): void {
+    this.out.sendAfterPersist.push(this.envelope(to === undefined ? { kind: 'broadcast' } : { kind: 'replica', to }, message));
   }
 
   private event(e: ReplicaEvent): void {
@@ -885,17 +908,17 @@ export class PbftReplica implements Replica {
 
   private retransmit(): void {
     if (this.mode === 'view-change') {
-      if (this.myViewChange !== null) this.send(this.myViewChange);
+      if (this.myViewChange !== null) this.resend(this.myViewChange);
       return;
     }
     if (this.mode !== 'normal') return;
     for (const s of this.slots.values()) {
       if (s.executed || s.view !== this.view) continue;
-      if (s.prePrepare !== null && s.prePrepare.from === this.id) this.send(s.prePrepare);
-      if (s.prepareSent !== null) this.send(s.prepareSent);
-      if (s.commitSent !== null) this.send(s.commitSent);
+      if (s.prePrepare !== null && s.prePrepare.from === this.id) this.resend(s.prePrepare);
+      if (s.prepareSent !== null) this.resend(s.prepareSent);
+      if (s.commitSent !== null) this.resend(s.commitSent);
     }
-    for (const c of this.ownCheckpoints.values()) if (c.message.seq > this.low) this.send(c.message);
+    for (const c of this.ownCheckpoints.values()) if (c.message.seq > this.low) this.resend(c.message);
   }
 
   /** Asks the next peer for its stable checkpoint (when `nextSeq` is at or below it) and the
@@ -939,7 +962,7 @@ export class PbftReplica implements Replica {
     }
     const newView = this.view > 0 && this.lastNewView?.view === this.view ? this.lastNewView : null;
     const m: StateTransfer = { kind: 'state', checkpoint, batches, newView, from: this.id };
-    this.send(m, f.from);
+    this.resend(m, f.from);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -1078,10 +1101,10 @@ export class PbftReplica implements Replica {
       // have (it may be older than our view if we are changing again) so it can rejoin, and our
       // own view-change for its view (it may need it for a quorum: we stopped resending it).
       if (this.lastNewView !== null && this.lastNewView.view >= vc.newView) {
-        this.send({ kind: 'state', checkpoint: null, batches: [], newView: this.lastNewView, from: this.id }, vc.from);
+        this.resend({ kind: 'state', checkpoint: null, batches: [], newView: this.lastNewView, from: this.id }, vc.from);
       }
       const mine = this.ownViewChanges.get(vc.newView);
-      if (mine !== undefined) this.send(mine, vc.from);
+      if (mine !== undefined) this.resend(mine, vc.from);
       return;
     }
     this.verifyThen(this.nestedSigned(vc), (bad) => {

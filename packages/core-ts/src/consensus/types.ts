@@ -272,7 +272,12 @@ export type ReplicaEvent =
 export interface Output {
   persist: PersistRecord[];
   persistToken?: number;
+  /**
+   * Messages that carry this replica's signatures: they leave only once `persist` and every
+   * write issued before it are durable (a barrier, also when `persist` is empty).
+   */
   sendAfterPersist: Envelope[];
+  /** Messages with no signature of this replica (fetch requests): they leave at once. */
   send: Envelope[];
   commit: CommittedBatch[];
   replies: Envelope[];

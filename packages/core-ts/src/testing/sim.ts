@@ -82,7 +82,7 @@ export interface SimOptions {
 /**
  * Named option sets for runs that stress one area harder than the default mix. 'crash-heavy':
  * no Byzantine validator, a long fault phase with frequent crashes and restarts and more
- * requests; it found the lost-prepared-certificate bug in about 1 seed of 80 where the default
+ * requests; it finds the lost-prepared-certificate bug in about 1 seed of 100-150 where the default
  * mix needed about 26,000.
  */
 export const SIM_PROFILES = {
