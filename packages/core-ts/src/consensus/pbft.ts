@@ -244,14 +244,9 @@ export class PbftReplica implements Replica {
       this.log.set(b.seq, b.cert);
       // Our checkpoints above the stable one, as before the crash: without them a peer's proof
       // for a seq we re-executed here could never make it stable, and a replica whose height is
-      // at its high watermark stays stuck (crash-heavy seed 8672). Retransmission sends them.
-      if (b.seq % this.cfg.checkpointInterval === 0) {
-        const snapshot = this.state.snapshot();
-        const digest = this.crypto.blake3(snapshot);
-        const message = this.own(this.safety.signCheckpoint(b.seq, digest));
-        this.ownCheckpoints.set(b.seq, { digest, snapshot, message });
-        this.addCheckpointVote(message);
-      }
+      // at its high watermark stays stuck (crash-heavy seed 8672). The output of the constructor
+      // is dropped; retransmission sends them.
+      if (b.seq % this.cfg.checkpointInterval === 0) this.takeCheckpoint(b.seq);
     }
     this.view = Math.max(this.view, this.safety.highestView);
     // The prepared certificates this validator committed to: its view-changes must report them
@@ -333,7 +328,7 @@ export class PbftReplica implements Replica {
    * pre-prepares were not durable yet).
    */
   private resend(message: Message, to?: ValidatorId): void {
-    this.out.sendAfterPersist.push(this.envelope(to === undefined ? { kind: 'broadcast' } : { kind: 'replica', to }, message));
+    this.sendSigned(message, [], to);
   }
 
   private event(e: ReplicaEvent): void {
