@@ -56,9 +56,25 @@ export const SAMPLES: Message[] = [
   { kind: 'fetch', nextSeq: 65, from: 3 },
   { kind: 'state', checkpoint: { seq: 64, stateDigest: b(32, 3), snapshot: b(10, 5), proof: [cp] }, batches: [{ prePrepare: pp, commits: [{ ...prep, kind: 'commit' }] }], newView: null, from: 2 },
   { kind: 'state', checkpoint: null, batches: [], newView: null, from: 0 },
+  { kind: 'timeout', view: 7, from: 1, sig: b(64, 14) },
+  { kind: 'timeout-cert', view: 7, timeouts: [{ kind: 'timeout', view: 7, from: 1, sig: b(64, 14) }, { kind: 'timeout', view: 7, from: 3, sig: b(64, 15) }], from: 3 },
+  { kind: 'blocks-request', fromSeq: 1, toSeq: 256, from: 2 },
+  { kind: 'blocks', batches: [{ prePrepare: pp, commits: [{ ...prep, kind: 'commit' }] }], from: 1 },
+  { kind: 'blocks', batches: [], from: 0 },
 ];
 
 describe('codec', () => {
+  it('rejects a blocks-request range that is empty, starts at 0 or is wider than a transfer', () => {
+    for (const [fromSeq, toSeq] of [[0, 3], [5, 4], [1, 257]]) {
+      expect(() => encodeMessage({ kind: 'blocks-request', fromSeq: fromSeq!, toSeq: toSeq!, from: 0 })).toThrow(/blocks-request/);
+    }
+    const ok = encodeMessage({ kind: 'blocks-request', fromSeq: 1, toSeq: 2, from: 0 });
+    const wide = ok.slice();
+    wide[16] = 0xff; // toSeq's low byte: 1..255+ beyond the transfer bound
+    wide[15] = 0x01;
+    expect(() => decodeMessage(wide)).toThrow(/blocks-request/);
+  });
+
   it.each(SAMPLES.map((m) => [m.kind, m] as const))('round-trips %s', (_k, m) => {
     const bytes = encodeMessage(m);
     const back = decodeMessage(bytes);

@@ -10,6 +10,8 @@
 // views/seqs as 8 bytes); variable fields u32-length-prefixed; signatures last (64 bytes).
 
 import type {
+  Blocks,
+  BlocksRequest,
   CertifiedBatch,
   Checkpoint,
   ClientRequest,
@@ -24,6 +26,8 @@ import type {
   SignedStatement,
   StableCheckpoint,
   StateTransfer,
+  Timeout,
+  TimeoutCert,
   ViewChange,
   Vote,
 } from '../consensus/types.js';
@@ -63,6 +67,10 @@ const TAG = {
   reply: 8,
   fetch: 9,
   state: 10,
+  timeout: 11,
+  'timeout-cert': 12,
+  'blocks-request': 13,
+  blocks: 14,
 } as const satisfies Record<Message['kind'], number>;
 
 /** Domain separation for everything this protocol signs. */
@@ -202,6 +210,18 @@ function writeCertifiedBatch(w: Writer, b: CertifiedBatch): void {
   writeList(w, b.commits, CODEC_LIMITS.certSignersMax, 'commits', writeVote);
 }
 
+function writeTimeout(w: Writer, m: Timeout): void {
+  w.u53(m.view);
+  w.u16(m.from);
+  w.fixed(m.sig, SIG_BYTES);
+}
+
+function writeTimeoutCert(w: Writer, m: TimeoutCert): void {
+  w.u53(m.view);
+  writeList(w, m.timeouts, CODEC_LIMITS.certSignersMax, 'timeouts', writeTimeout);
+  w.u16(m.from);
+}
+
 function writeMessage(w: Writer, m: Message): void {
   w.u8(TAG[m.kind]);
   switch (m.kind) {
@@ -230,13 +250,27 @@ function writeMessage(w: Writer, m: Message): void {
       w.u8(m.newView === null ? 0 : 1);
       if (m.newView !== null) writeNewView(w, m.newView);
       return w.u16(m.from);
+    case 'timeout':
+      return writeTimeout(w, m);
+    case 'timeout-cert':
+      return writeTimeoutCert(w, m);
+    case 'blocks-request':
+      if (!Number.isSafeInteger(m.fromSeq) || !Number.isSafeInteger(m.toSeq) || m.fromSeq < 1 || m.toSeq < m.fromSeq || m.toSeq - m.fromSeq >= CODEC_LIMITS.transferBatchesMax) {
+        throw new CodecError('bad-value', `blocks-request ${m.fromSeq}..${m.toSeq}: need 1 <= from <= to < from + ${CODEC_LIMITS.transferBatchesMax}`);
+      }
+      w.u53(m.fromSeq);
+      w.u53(m.toSeq);
+      return w.u16(m.from);
+    case 'blocks':
+      writeList(w, m.batches, CODEC_LIMITS.transferBatchesMax, 'batches', writeCertifiedBatch);
+      return w.u16(m.from);
     default:
       return assertNever(m);
   }
 }
 
 export function encodeMessage(m: Message): Uint8Array {
-  return encodeWith(m.kind === 'pre-prepare' || m.kind === 'state' || m.kind === 'view-change' ? 1024 : 192, (w) => writeMessage(w, m));
+  return encodeWith(m.kind === 'pre-prepare' || m.kind === 'state' || m.kind === 'view-change' || m.kind === 'blocks' || m.kind === 'timeout-cert' ? 1024 : 192, (w) => writeMessage(w, m));
 }
 
 /** Canonical encoding of a batch of requests (its blake3 is the pre-prepare digest). */
@@ -336,6 +370,21 @@ function readNewView(r: Reader): NewView {
   return { kind: 'new-view', view, viewChanges, prePrepares, from, sig };
 }
 
+const TIMEOUT_BYTES = 8 + 2 + SIG_BYTES;
+
+function readTimeout(r: Reader): Timeout {
+  const view = r.u53('view');
+  const from = readValidatorId(r, 'from');
+  const sig = r.fixed(SIG_BYTES, 'sig');
+  return { kind: 'timeout', view, from, sig };
+}
+
+function readCertifiedBatch(r: Reader): CertifiedBatch {
+  const prePrepare = readPrePrepare(r);
+  const commits = readList(r, CODEC_LIMITS.certSignersMax, VOTE_BYTES, 'commits', (x) => readVote(x, 'commit'));
+  return { prePrepare, commits };
+}
+
 function readMessage(r: Reader): Message {
   const tag = r.u8('tag');
   switch (tag) {
@@ -379,16 +428,34 @@ function readMessage(r: Reader): Message {
       const has = r.u8('checkpoint flag');
       if (has > 1) throw new CodecError('bad-value', `checkpoint flag must be 0 or 1, got ${has}`);
       const checkpoint = has === 1 ? readStableCheckpoint(r) : null;
-      const batches = readList(r, CODEC_LIMITS.transferBatchesMax, PREPREPARE_BYTES_MIN + 4, 'batches', (rr) => {
-        const prePrepare = readPrePrepare(rr);
-        const commits = readList(rr, CODEC_LIMITS.certSignersMax, VOTE_BYTES, 'commits', (x) => readVote(x, 'commit'));
-        return { prePrepare, commits };
-      });
+      const batches = readList(r, CODEC_LIMITS.transferBatchesMax, PREPREPARE_BYTES_MIN + 4, 'batches', readCertifiedBatch);
       const hasNewView = r.u8('new-view flag');
       if (hasNewView > 1) throw new CodecError('bad-value', `new-view flag must be 0 or 1, got ${hasNewView}`);
       const newView = hasNewView === 1 ? readNewView(r) : null;
       const from = readValidatorId(r, 'from');
       return { kind: 'state', checkpoint, batches, newView, from } satisfies StateTransfer;
+    }
+    case TAG.timeout:
+      return readTimeout(r);
+    case TAG['timeout-cert']: {
+      const view = r.u53('view');
+      const timeouts = readList(r, CODEC_LIMITS.certSignersMax, TIMEOUT_BYTES, 'timeouts', readTimeout);
+      const from = readValidatorId(r, 'from');
+      return { kind: 'timeout-cert', view, timeouts, from } satisfies TimeoutCert;
+    }
+    case TAG['blocks-request']: {
+      const fromSeq = r.u53('fromSeq');
+      const toSeq = r.u53('toSeq');
+      if (fromSeq < 1 || toSeq < fromSeq || toSeq - fromSeq >= CODEC_LIMITS.transferBatchesMax) {
+        throw new CodecError('bad-value', `blocks-request ${fromSeq}..${toSeq}: need 1 <= from <= to < from + ${CODEC_LIMITS.transferBatchesMax}`);
+      }
+      const from = readValidatorId(r, 'from');
+      return { kind: 'blocks-request', fromSeq, toSeq, from } satisfies BlocksRequest;
+    }
+    case TAG.blocks: {
+      const batches = readList(r, CODEC_LIMITS.transferBatchesMax, PREPREPARE_BYTES_MIN + 4, 'batches', readCertifiedBatch);
+      const from = readValidatorId(r, 'from');
+      return { kind: 'blocks', batches, from } satisfies Blocks;
     }
     default:
       throw new CodecError('bad-tag', `unknown message tag ${tag}`);
@@ -452,8 +519,30 @@ export function toStatement(m: PrePrepare | Prepare | Commit | Checkpoint): Sign
   return { kind: m.kind, view: m.view, seq: m.seq, digest: m.digest, from: m.from, sig: m.sig };
 }
 
-/** Bytes that `m.sig` signs. Requests, fetches and state transfers are not signed. */
-export function signingPayload(m: PrePrepare | Vote | Checkpoint | ViewChange | NewView | Reply): Uint8Array {
+/** Bytes a timeout signature signs: (view, signer). */
+export function timeoutPayload(view: number, from: number): Uint8Array {
+  return encodeWith(SIGN_DOMAIN.length + 1 + 8 + 2, (w) => {
+    w.fixed(SIGN_DOMAIN, SIGN_DOMAIN.length);
+    w.u8(TAG.timeout);
+    w.u53(view);
+    w.u16(from);
+  });
+}
+
+/** Encoding of a timeout certificate on its own (persisted with the view record). */
+export function encodeTimeoutCert(c: TimeoutCert): Uint8Array {
+  return encodeMessage(c);
+}
+
+/** Strict inverse of encodeTimeoutCert. */
+export function decodeTimeoutCert(bytes: Uint8Array): TimeoutCert {
+  const m = decodeMessage(bytes);
+  if (m.kind !== 'timeout-cert') throw new CodecError('bad-tag', `expected a timeout-cert, got ${m.kind}`);
+  return m;
+}
+
+/** Bytes that `m.sig` signs. Requests, fetches, state transfers and containers are not signed. */
+export function signingPayload(m: PrePrepare | Vote | Checkpoint | ViewChange | NewView | Reply | Timeout): Uint8Array {
   switch (m.kind) {
     case 'pre-prepare':
     case 'prepare':
@@ -475,6 +564,8 @@ export function signingPayload(m: PrePrepare | Vote | Checkpoint | ViewChange | 
       });
     case 'reply':
       return replyRootPayload(m.view, m.batchSeq, m.root, m.from);
+    case 'timeout':
+      return timeoutPayload(m.view, m.from);
     default:
       return assertNever(m);
   }

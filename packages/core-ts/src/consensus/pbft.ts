@@ -200,6 +200,9 @@ export class PbftReplica implements Replica {
   /** A background verification of log certificates for serving catch-up is under way. */
   private verifyingLog = false;
   private readonly higherView = new Map<ValidatorId, number>();
+  /** Per validator: the view and the highest seq (commit votes, checkpoints) last seen from it. */
+  private readonly peerView: number[];
+  private readonly peerSeq: number[];
   private readonly jobs = new Map<number, (valid: Uint8Array) => void>();
   private nextJobId = 1;
   private nextPersistToken = 1;
@@ -225,6 +228,8 @@ export class PbftReplica implements Replica {
     this.genesisDigest = this.crypto.blake3(genesis);
     this.stable = { seq: 0, stateDigest: this.genesisDigest, snapshot: genesis, proof: [] };
     this.fetchPeer = (opts.id + 1) % this.vs.size;
+    this.peerView = Array<number>(this.vs.size).fill(-1);
+    this.peerSeq = Array<number>(this.vs.size).fill(0);
     if (opts.restored !== undefined) this.restore(opts.restored);
   }
 
@@ -468,6 +473,7 @@ export class PbftReplica implements Replica {
         break;
     }
     if (m.from !== from) return this.drop(from, `${m.kind} signed as ${m.from} arrived on link ${from}`);
+    this.notePeer(from, m);
     switch (m.kind) {
       case 'pre-prepare':
         return this.admit(m, () => this.onPrePrepare(m));
@@ -485,9 +491,67 @@ export class PbftReplica implements Replica {
         return this.onFetch(m);
       case 'state':
         return this.onStateMessage(m);
+      case 'timeout':
+      case 'timeout-cert':
+        return this.drop(from, `${m.kind} not handled yet`);
+      case 'blocks-request':
+      case 'blocks':
+        return this.drop(from, `${m.kind} is served by the runtime, not the replica`);
       default:
         return assertNever(m);
     }
+  }
+
+  /** What a peer's message says about where it stands (link-authenticated; for status only). */
+  private notePeer(from: ValidatorId, m: Message): void {
+    switch (m.kind) {
+      case 'pre-prepare':
+      case 'prepare':
+      case 'timeout':
+        this.peerView[from] = m.view;
+        break;
+      case 'commit':
+        this.peerView[from] = m.view;
+        this.peerSeq[from] = Math.max(this.peerSeq[from]!, m.seq);
+        break;
+      case 'checkpoint':
+        this.peerSeq[from] = Math.max(this.peerSeq[from]!, m.seq);
+        break;
+      case 'view-change':
+        this.peerView[from] = m.newView;
+        break;
+      case 'new-view':
+        this.peerView[from] = m.view;
+        break;
+      default:
+        break;
+    }
+  }
+
+  private standing(): ReplicaStatus['standing'] {
+    const peerViews = this.peerView.map((v, id) => (id === this.id ? this.view : v));
+    const same: ValidatorId[] = [];
+    const other: ValidatorId[] = [];
+    peerViews.forEach((v, id) => {
+      if (v === this.view) same.push(id);
+      else if (v >= 0) other.push(id);
+    });
+    // The highest height shown by peers holding f+1 of the stake: an honest validator is there.
+    const byHeight = [...this.peerSeq.keys()].filter((id) => id !== this.id).sort((a, b) => this.peerSeq[b]! - this.peerSeq[a]!);
+    let power = 0;
+    let shown = 0;
+    for (const id of byHeight) {
+      power += this.vs.stake(id);
+      if (power >= this.vs.weakQuorumPower) {
+        shown = this.peerSeq[id]!;
+        break;
+      }
+    }
+    return {
+      behindSeqs: Math.max(0, shown - this.lastExecuted),
+      viewAlone: !this.isQuorum(same) && this.vs.isWeakQuorum(other),
+      peerViews,
+    };
   }
 
   private noteHigherView(from: ValidatorId, view: number): void {
@@ -1442,6 +1506,7 @@ export class PbftReplica implements Replica {
       sessions: this.state.sessionCount,
       evictedSessions: this.state.evictedSessions,
       viewChangeTimeoutTicks: this.timeoutTicks(),
+      standing: this.standing(),
     };
   }
 

@@ -155,7 +155,7 @@ export class SafetyRules {
     const persist: PersistRecord[] = [];
     if (body.newView > this.viewFloor) {
       this.viewFloor = body.newView;
-      persist.push({ kind: 'view', view: body.newView });
+      persist.push({ kind: 'view', view: body.newView, justification: null });
     }
     const unsigned = { ...body, from: this.id, sig: new Uint8Array(64) };
     const sig = this.crypto.ed25519Sign(this.seed32, signingPayload(unsigned));

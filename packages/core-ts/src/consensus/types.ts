@@ -184,6 +184,50 @@ export interface StateTransfer {
   readonly from: ValidatorId;
 }
 
+/**
+ * "I stopped waiting for progress in `view`." Not binding: the signer may still vote in `view`
+ * (a validator that is only slow or cut off from the primary stays in the quorum). Signed so
+ * that a quorum of them is transferable proof (a TimeoutCert) that validators holding a quorum
+ * of stake, so at least f+1 honest ones, gave up on `view`.
+ */
+export interface Timeout {
+  readonly kind: 'timeout';
+  readonly view: number;
+  readonly from: ValidatorId;
+  readonly sig: Signature;
+}
+
+/**
+ * Timeouts of one view from distinct validators holding a quorum of stake. The only thing that
+ * moves a validator into view-change mode: whoever holds one for a view >= its own signs a
+ * view-change for `view + 1`, and every view-change travels with the certificate that justifies
+ * it, so a validator is never alone in a higher view (issue 14). Unsigned container.
+ */
+export interface TimeoutCert {
+  readonly kind: 'timeout-cert';
+  readonly view: number;
+  readonly timeouts: readonly Timeout[];
+  readonly from: ValidatorId;
+}
+
+/**
+ * Block back-fill, served by the runtime from its block store (not by the replica, which keeps
+ * only what is above its stable checkpoint): "send me the certified batches fromSeq..toSeq".
+ */
+export interface BlocksRequest {
+  readonly kind: 'blocks-request';
+  readonly fromSeq: number;
+  readonly toSeq: number;
+  readonly from: ValidatorId;
+}
+
+/** Answer to a BlocksRequest: certified batches in seq order (possibly fewer than asked). */
+export interface Blocks {
+  readonly kind: 'blocks';
+  readonly batches: readonly CertifiedBatch[];
+  readonly from: ValidatorId;
+}
+
 export type Message =
   | ClientRequest
   | PrePrepare
@@ -194,7 +238,11 @@ export type Message =
   | NewView
   | Reply
   | Fetch
-  | StateTransfer;
+  | StateTransfer
+  | Timeout
+  | TimeoutCert
+  | BlocksRequest
+  | Blocks;
 export type MessageKind = Message['kind'];
 
 // ---------------------------------------------------------------------------------------------
@@ -240,8 +288,12 @@ export type PersistRecord =
    * it, also after a restart (one per seq, the highest view replaces a lower one).
    */
   | { kind: 'prepared'; cert: PreparedCert }
-  /** SafetyRules signed a view-change for `view`: never vote in a lower view again. */
-  | { kind: 'view'; view: number }
+  /**
+   * SafetyRules signed a view-change for `view`: never vote in a lower view again. `justification`
+   * is the timeout certificate for `view - 1` it rests on (resent after a restart, so peers that
+   * never saw it can follow).
+   */
+  | { kind: 'view'; view: number; justification: TimeoutCert | null }
   /** A committed batch and its quorum certificate (append to the block log, keyed by seq). */
   | { kind: 'committed'; batch: CommittedBatch }
   /** A stable checkpoint with its snapshot and proof; the runtime may drop log entries <= seq. */
@@ -263,6 +315,7 @@ export type SlashReason = 'Equivocation' | 'InvalidProposal' | 'InvalidVote' | '
 
 export type ReplicaEvent =
   | { kind: 'slash'; reason: SlashReason; validator: ValidatorId; detail: string; evidence?: Evidence }
+  | { kind: 'timed-out'; view: number }
   | { kind: 'view-change-started'; view: number }
   | { kind: 'new-view'; view: number; primary: ValidatorId }
   | { kind: 'checkpoint-stable'; seq: number }
@@ -353,6 +406,8 @@ export interface RestoredState {
   /** Everything SafetyRules signed (the 'vote' and 'view' records). */
   readonly votes: readonly VoteRecord[];
   readonly view: number;
+  /** The timeout certificate for `view - 1` persisted with the view record (null: none or view 0). */
+  readonly justification?: TimeoutCert | null;
   /** The 'prepared' records above the checkpoint (the highest view for each seq). */
   readonly prepared: readonly PreparedCert[];
   readonly checkpoint: StableCheckpoint | null;
@@ -383,6 +438,19 @@ export interface SlotStatus {
   readonly requests: number;
 }
 
+/** How this replica stands against its peers, from what they last sent it (for health checks). */
+export interface ReplicaStanding {
+  /** How far our height is below the height f+1 peers have shown (commit votes, checkpoints); 0 when not behind. */
+  readonly behindSeqs: number;
+  /**
+   * True when the validators last seen in our view (self included) hold no quorum of stake while
+   * peers last seen in other views hold at least f+1 of it: we are alone in another view.
+   */
+  readonly viewAlone: boolean;
+  /** Each validator's view as last seen in a message from it (our own for us; -1: never heard from). */
+  readonly peerViews: readonly number[];
+}
+
 export interface ReplicaStatus {
   readonly id: ValidatorId;
   readonly protocol: 'pbft';
@@ -402,6 +470,7 @@ export interface ReplicaStatus {
   readonly sessions: number;
   readonly evictedSessions: number;
   readonly viewChangeTimeoutTicks: number;
+  readonly standing: ReplicaStanding;
 }
 
 export interface Replica {
