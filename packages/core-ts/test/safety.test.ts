@@ -71,7 +71,7 @@ describe('SafetyRules', () => {
 
   it('keeps its promises across a restart from its persisted records', () => {
     const sr = new SafetyRules(1, seeds[1]!, crypto);
-    const records = [...sr.signPrepare(0, 5, d(1)).persist, ...sr.signViewChange({ kind: 'view-change', newView: 2, stableSeq: 0, stableDigest: d(0), checkpointProof: [], prepared: [] }).persist];
+    const records = [...sr.signPrepare(0, 5, d(1)).persist, ...sr.signViewChange({ kind: 'view-change', newView: 2, stableSeq: 0, stableDigest: d(0), checkpointProof: [], prepared: [] }, null).persist];
     const votes = records.flatMap((r) => (r.kind === 'vote' ? [r.vote] : []));
     const view = Math.max(0, ...records.flatMap((r) => (r.kind === 'view' ? [r.view] : [])));
     const again = new SafetyRules(1, seeds[1]!, crypto, { votes, view });

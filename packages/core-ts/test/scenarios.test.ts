@@ -13,7 +13,7 @@ const crypto = cachingCrypto(nodeEd25519Backend());
 describe('scenario traces', () => {
   const files = readdirSync(dir).filter((f) => f.endsWith('.txt')).sort();
   it('has the scenarios the issue asks for', () => {
-    expect(files).toEqual(expect.arrayContaining(['normal.txt', 'batching.txt', 'checkpoint.txt', 'view-change.txt', 'catch-up.txt', 'crash-recovery.txt', 'equivocation.txt']));
+    expect(files).toEqual(expect.arrayContaining(['normal.txt', 'batching.txt', 'checkpoint.txt', 'view-change.txt', 'catch-up.txt', 'crash-recovery.txt', 'equivocation.txt', 'lone-timeout.txt']));
   });
   it.each(files)('%s', (file) => {
     const path = dir + file;

@@ -54,6 +54,13 @@ describe('simulator: seeds with f Byzantine validators, faults, crashes', () => 
     [471786, 'agreement at seq 1 with crashes and no Byzantine validator: restarted validators forgot their prepared certificates (n=4; on the schedule before f44cbad, see crash-recovery.txt)'],
     [473104, 'the same as 471786 (n=4)'],
     [253606, 'a peer served a certificate whose lazily counted commits failed verification: the catching-up replica rejected its valid checkpoint too (n=7, 2 bad-signature)'],
+    // Issue 14, found by the rejoin checker on the code before timeout certificates (96fb0cc):
+    // a validator that timed out alone signed a view-change by itself and stayed in that view.
+    [159, 'r3 stranded alone in view-change for view 1 while the others committed in view 0 (n=4)'],
+    [181, 'two validators stranded in view 3 while five committed in view 2 (n=7)'],
+    [197, 'r1 stranded in view 1 at height 9 while the others reached 100 (n=4, a twin primary)'],
+    [200, 'r0 stranded in view 3 (n=5)'],
+    [252, 'r0 stranded in view 4 after three view changes (n=4)'],
   ])('regression seed %i (%s)', (seed) => {
     const r = runSimulation({ seed, crypto });
     expect(r.safetyViolations, describeFailure(r)).toEqual([]);
@@ -92,6 +99,22 @@ describe('simulator: seeds with f Byzantine validators, faults, crashes', () => 
 });
 
 describe('simulator catches planted bugs', () => {
+  // Issue 14: the rejoin checker must see a validator that strands itself. The planted bug is the
+  // view-change rule before timeout certificates (a timer fires: sign a view-change alone; join
+  // on f+1 view-changes). Seed 29 of the first 40 fails with it.
+  it('a replica that starts a view change alone (stranded validator)', () => {
+    let found: SimResult | null = null;
+    for (let seed = 1; seed <= 60 && found === null; seed++) {
+      const r = runSimulation({ seed, crypto, plantedBugs: { viewChangeAlone: true } });
+      expect(r.safetyViolations, describeFailure(r)).toEqual([]);
+      if (r.livenessFailure !== null) found = r;
+    }
+    expect(found).not.toBeNull();
+    expect(found!.livenessFailure).toMatch(/^rejoin: /);
+    const fixed = runSimulation({ seed: found!.seed, crypto });
+    expect(fixed.livenessFailure, describeFailure(fixed)).toBeNull();
+  });
+
   const firstFailing = (mk: (seed: number) => SimOptions, seeds: number): SimResult | null => {
     for (let seed = 1; seed <= seeds; seed++) {
       const r = runSimulation({ ...mk(seed), crypto });

@@ -5,11 +5,20 @@
 // stake, then broadcasts commit; it *commits* with a quorum of matching commits and executes
 // batches in seq order. Seqs in flight stay within (low, low + watermarkWindow]; a checkpoint
 // every checkpointInterval seqs becomes stable at a quorum and truncates the log.
-// View change: a backup with pending work and no progress for a timeout (doubling per failed
-// view, reset on progress) signs a view-change carrying its stable checkpoint proof and its
-// prepared certificates; f+1 view-changes for higher views make a replica join; the new primary
-// gathers a quorum and re-proposes the highest prepared batch for every seq above the highest
-// stable checkpoint (null batches for gaps) in a new-view, which backups recompute and check.
+// View change: a replica with pending work and no progress for a timeout (doubling per failed
+// view, reset on progress) does not leave its view alone: it broadcasts a signed *timeout* for
+// the view and keeps voting in it. Timeouts from f+1 peers make a replica time out too; timeouts
+// from a quorum form a *timeout certificate* (TC), and whoever holds a TC for a view >= its own
+// signs a view-change for the next view (carrying its stable checkpoint proof and prepared
+// certificates) and sends it together with the TC, so every peer that receives one can follow.
+// A replica is therefore never alone in a higher view: a restarted validator, or one cut off
+// from the primary, times out without a quorum and stays in (and rejoins) the view the others
+// are committing in (issue 14; HotStuff's timeout certificates and QBFT's round-change
+// justification are the same idea). A replica that sees a quorum commit in its view a batch it
+// lacks is behind, not the victim of a bad primary: it fetches and does not time out.
+// The new primary gathers a quorum of view-changes and re-proposes the highest prepared batch
+// for every seq above the highest stable checkpoint (null batches for gaps) in a new-view, which
+// backups recompute and check.
 // Catch-up: a lagging or restarted replica fetches the stable checkpoint and certified batches
 // from a peer, verifies every signature and quorum, applies them, and only then votes again.
 //
@@ -55,6 +64,8 @@ import type {
   SlotStatus,
   StableCheckpoint,
   StateTransfer,
+  Timeout,
+  TimeoutCert,
   ValidatorId,
   ViewChange,
   Vote,
@@ -67,13 +78,19 @@ export interface PlantedBugs {
   readonly weakQuorum?: boolean;
   /** New primary ignores prepared certificates; backups do not recompute the new-view. */
   readonly skipNewViewCertCheck?: boolean;
+  /**
+   * A replica whose timer fires signs a view-change for the next view by itself, without a
+   * timeout certificate (the code before issue 14's fix): a replica cut off from the primary
+   * strands itself in a higher view the others never join.
+   */
+  readonly viewChangeAlone?: boolean;
 }
 
 export interface PbftReplicaOptions extends ReplicaOptions {
   readonly plantedBugs?: PlantedBugs;
 }
 
-type SignedMsg = PrePrepare | Vote | Checkpoint | ViewChange | NewView;
+type SignedMsg = PrePrepare | Vote | Checkpoint | ViewChange | NewView | Timeout;
 type Mode = 'normal' | 'view-change' | 'catching-up';
 type ReplyBody = Pick<Reply, 'seq' | 'clientId' | 'requestSeq' | 'result'>;
 
@@ -189,6 +206,16 @@ export class PbftReplica implements Replica {
   /** Tick of our last answer to a peer's outdated view-change. */
   private readonly helpedAt = new Map<ValidatorId, number>();
   private lastNewView: NewView | null = null;
+  /** Verified timeouts for views >= ours: at most one per validator (its highest view). */
+  private readonly timeouts = new Map<number, Map<ValidatorId, Timeout>>();
+  /** Our timeout for the current view, while we have given up waiting in it (retransmitted). */
+  private myTimeout: Timeout | null = null;
+  /** The timeout certificate for view - 1 that made us leave it (sent with our view-change). */
+  private justification: TimeoutCert | null = null;
+  /** Last tick at which f+1 validators were seen committing a new seq in our view (it is alive). */
+  private liveTick = -Infinity;
+  /** Highest seq f+1 validators were seen committing in our view. */
+  private liveSeq = 0;
   private vcAttempts = 0;
   /** Tick at which a quorum of view-changes for the current view was seen (-1: not yet). */
   private vcQuorumTick = -1;
@@ -254,6 +281,8 @@ export class PbftReplica implements Replica {
       if (b.seq % this.cfg.checkpointInterval === 0) this.takeCheckpoint(b.seq);
     }
     this.view = Math.max(this.view, this.safety.highestView);
+    const j = r.justification ?? null;
+    if (j !== null && j.view === this.view - 1) this.justification = j;
     // The prepared certificates this validator committed to: its view-changes must report them
     // (see SafetyRules). In the current view they also let it resume voting once caught up.
     for (const cert of r.prepared) {
@@ -492,8 +521,9 @@ export class PbftReplica implements Replica {
       case 'state':
         return this.onStateMessage(m);
       case 'timeout':
+        return this.onTimeoutMessage(m);
       case 'timeout-cert':
-        return this.drop(from, `${m.kind} not handled yet`);
+        return this.onTimeoutCertMessage(m);
       case 'blocks-request':
       case 'blocks':
         return this.drop(from, `${m.kind} is served by the runtime, not the replica`);
@@ -776,6 +806,15 @@ export class PbftReplica implements Replica {
     if (!this.note(c)) return;
     const slot = this.slotFor(c.seq);
     if (!slot.commits.has(c.from)) slot.commits.set(c.from, c);
+    if (c.seq > this.liveSeq && !slot.executed && this.vs.isWeakQuorum(this.matching(slot.commits, c.digest).map((v) => v.from))) {
+      // f+1 matching commits (so at least one honest validator prepared it) for a higher seq
+      // than before in our view: the view is alive. If we cannot follow (no pre-prepare: cut off
+      // from the primary, or behind), that is ours to fix by fetching, not a reason to give up
+      // on the primary. Only a rise counts: commits retransmitted for a slot stuck behind a hole
+      // are no progress.
+      this.liveTick = this.now;
+      this.liveSeq = c.seq;
+    }
     this.checkCommitted(slot);
   }
 
@@ -812,6 +851,7 @@ export class PbftReplica implements Replica {
     if (this.nextSeq <= pp.seq) this.nextSeq = pp.seq + 1;
     this.lastProgressTick = this.now;
     this.vcAttempts = 0;
+    if (this.mode === 'normal') this.myTimeout = null; // progress: stop reporting a timeout
     this.log.set(pp.seq, cert);
     for (const r of pp.batch) {
       const key = requestKey(r);
@@ -940,18 +980,20 @@ export class PbftReplica implements Replica {
     const timeout = this.timeoutTicks();
     if (this.mode === 'normal') {
       const busy = this.pending.size > 0 || this.nextSeq - 1 > this.lastExecuted;
-      if (busy && this.now - this.lastProgressTick >= timeout) this.startViewChange(this.view + 1);
+      if (busy && this.now - Math.max(this.lastProgressTick, this.liveTick) >= timeout) this.onTimer();
     } else if (this.mode === 'view-change') {
       // As in PBFT: the timer for giving up on view v runs only once a quorum asked for v.
-      // A replica alone in a higher view waits there (retransmitting) instead of racing ahead.
-      if (this.vcQuorumTick >= 0 && this.now - this.vcQuorumTick >= timeout) this.startViewChange(this.view + 1);
+      if (this.vcQuorumTick >= 0 && this.now - this.vcQuorumTick >= timeout) this.onTimer();
     }
     if (this.now - this.lastRetransmitTick >= this.cfg.retransmitTicks) {
       this.lastRetransmitTick = this.now;
       this.retransmit();
     }
     const behindView = this.vs.isWeakQuorum([...this.higherView].filter(([, v]) => v > this.view).map(([id]) => id));
-    const gap = this.lastExecuted < this.lagTarget || [...this.slots.values()].some((s) => s.committed && !s.executed && s.seq > this.lastExecuted + 1);
+    const gap =
+      this.lastExecuted < this.lagTarget ||
+      (this.mode === 'normal' && this.lastExecuted < this.liveSeq) ||
+      [...this.slots.values()].some((s) => s.committed && !s.executed && s.seq > this.lastExecuted + 1);
     // Executed up to the high watermark but the checkpoint there never became stable here (its
     // votes were lost, and peers that saw it stable no longer resend theirs): nothing above the
     // watermark can be accepted until a peer's proof arrives, so ask for it.
@@ -966,7 +1008,9 @@ export class PbftReplica implements Replica {
   }
 
   private retransmit(): void {
+    if (this.myTimeout !== null && this.myTimeout.view === this.view) this.resend(this.myTimeout);
     if (this.mode === 'view-change') {
+      if (this.justification !== null) this.resend(this.justification);
       if (this.myViewChange !== null) this.resend(this.myViewChange);
       return;
     }
@@ -1081,7 +1125,11 @@ export class PbftReplica implements Replica {
   // -------------------------------------------------------------------------------------------
   // View change
 
-  private startViewChange(view: number): void {
+  /**
+   * Leave for `view` (only with the timeout certificate for view - 1 that justifies it, except
+   * after a restart that lost it, or with the planted bug).
+   */
+  private startViewChange(view: number, justification: TimeoutCert | null): void {
     if (view < this.view || (view === this.view && this.mode === 'view-change')) return;
     // Consecutive view changes without execution progress double the timeout (reset in applyBatch).
     this.vcAttempts++;
@@ -1089,6 +1137,11 @@ export class PbftReplica implements Replica {
     this.mode = 'view-change';
     this.vcQuorumTick = -1;
     this.myViewChange = null;
+    if (justification !== null && justification.view === view - 1) this.justification = justification;
+    else if (this.justification !== null && this.justification.view !== view - 1) this.justification = null;
+    this.dropTimeoutsBelow(view);
+    // The certificate first: a peer still in a lower view follows it, then takes our view-change.
+    if (this.justification !== null) this.resend(this.justification);
     this.event({ kind: 'view-change-started', view });
     // A view-change is transferable: every signature in it is verified first (commit
     // certificates restored after a restart, or still under lazy background verification).
@@ -1100,6 +1153,101 @@ export class PbftReplica implements Replica {
       for (const b of bad) this.slash('InvalidVote', b.from, `bad signature on ${b.kind} found before a view-change`);
       if (this.mode === 'view-change' && this.view === view && this.myViewChange === null) this.sendViewChange(view);
     });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Timeouts and timeout certificates (the pacemaker)
+
+  private onTimer(): void {
+    if (this.bugs.viewChangeAlone === true) return this.startViewChange(this.view + 1, null);
+    this.timeOut();
+  }
+
+  /** Give up waiting in the current view: say so, signed, and keep voting in it. */
+  private timeOut(): void {
+    if (this.myTimeout !== null && this.myTimeout.view === this.view) return;
+    const t = this.own(this.safety.signTimeout(this.view));
+    this.myTimeout = t;
+    this.event({ kind: 'timed-out', view: t.view });
+    this.resend(t);
+    this.storeTimeout(t);
+  }
+
+  private onTimeoutMessage(t: Timeout): void {
+    if (t.view < this.view) return this.helpBehind(t.from, t.view);
+    if (this.timeouts.get(t.view)?.has(t.from) === true) return;
+    // One timeout per validator is kept (its highest): a lower one than we hold is stale.
+    for (const [v, byFrom] of this.timeouts) if (v > t.view && byFrom.has(t.from)) return;
+    this.verifyThen([t], (bad) => {
+      if (bad.length > 0) return this.slash('InvalidVote', t.from, `bad signature on timeout for view ${t.view}`);
+      if (t.view >= this.view) this.storeTimeout(t);
+    });
+  }
+
+  private storeTimeout(t: Timeout): void {
+    for (const [v, byFrom] of this.timeouts) {
+      if (v < t.view && byFrom.delete(t.from) && byFrom.size === 0) this.timeouts.delete(v);
+      if (v > t.view && byFrom.has(t.from)) return;
+    }
+    let byFrom = this.timeouts.get(t.view);
+    if (byFrom === undefined) this.timeouts.set(t.view, (byFrom = new Map()));
+    byFrom.set(t.from, t);
+    // f+1 others gave up on our view (so at least one honest validator): so do we, as PBFT's
+    // join rule does for view-changes (otherwise an idle replica could hold back a needed change).
+    if (t.view === this.view && this.myTimeout?.view !== this.view) {
+      const others = [...byFrom.keys()].filter((id) => id !== this.id);
+      if (this.vs.isWeakQuorum(others)) this.timeOut();
+    }
+    if (this.isQuorum(byFrom.keys())) {
+      const timeouts = [...byFrom.values()].sort((a, b) => a.from - b.from);
+      this.onTimeoutCert({ kind: 'timeout-cert', view: t.view, timeouts, from: this.id });
+    }
+  }
+
+  private validTimeoutCert(tc: TimeoutCert): string | null {
+    const ids = new Set<ValidatorId>();
+    for (const t of tc.timeouts) {
+      if (!this.vs.has(t.from) || ids.has(t.from)) return 'bad or duplicate signer';
+      if (t.view !== tc.view) return `a timeout for view ${t.view} in a certificate for view ${tc.view}`;
+      ids.add(t.from);
+    }
+    return this.isQuorum(ids) ? null : 'timeouts do not form a quorum';
+  }
+
+  private onTimeoutCertMessage(tc: TimeoutCert): void {
+    if (tc.view < this.view) return;
+    if (this.justification !== null && this.justification.view >= tc.view) return;
+    const err = this.validTimeoutCert(tc);
+    if (err !== null) return this.drop(tc.from, `timeout certificate for view ${tc.view}: ${err}`);
+    this.verifyThen(tc.timeouts, (bad) => {
+      if (bad.length > 0) return this.drop(tc.from, `timeout certificate for view ${tc.view} carries ${bad.length} bad signature(s)`);
+      this.onTimeoutCert(tc);
+    });
+  }
+
+  /** A verified certificate that a quorum gave up on `tc.view`: move to the next view. */
+  private onTimeoutCert(tc: TimeoutCert): void {
+    if (tc.view < this.view) return;
+    this.startViewChange(tc.view + 1, tc);
+  }
+
+  private dropTimeoutsBelow(view: number): void {
+    for (const v of this.timeouts.keys()) if (v < view) this.timeouts.delete(v);
+    if (this.myTimeout !== null && this.myTimeout.view < view) this.myTimeout = null;
+  }
+
+  /**
+   * A peer reports a timeout (or a view-change) for a view we already left: hand it what lets
+   * it rejoin (at most once per retransmit period): the new-view of our view, or the timeout
+   * certificate we left on.
+   */
+  private helpBehind(peer: ValidatorId, view: number): void {
+    if (this.now - (this.helpedAt.get(peer) ?? -Infinity) < this.cfg.retransmitTicks) return;
+    this.helpedAt.set(peer, this.now);
+    if (this.lastNewView !== null && this.lastNewView.view > view) {
+      this.resend({ kind: 'state', checkpoint: null, batches: [], newView: this.lastNewView, from: this.id }, peer);
+    }
+    if (this.mode === 'view-change' && this.justification !== null && this.justification.view >= view) this.resend(this.justification, peer);
   }
 
   /**
@@ -1131,14 +1279,17 @@ export class PbftReplica implements Replica {
   }
 
   private sendViewChange(view: number): void {
-    const signed = this.safety.signViewChange({
-      kind: 'view-change',
-      newView: view,
-      stableSeq: this.stable.seq,
-      stableDigest: this.stable.stateDigest,
-      checkpointProof: this.stable.proof,
-      prepared: this.certificatesFor(view),
-    });
+    const signed = this.safety.signViewChange(
+      {
+        kind: 'view-change',
+        newView: view,
+        stableSeq: this.stable.seq,
+        stableDigest: this.stable.stateDigest,
+        checkpointProof: this.stable.proof,
+        prepared: this.certificatesFor(view),
+      },
+      this.justification,
+    );
     const vc = this.own(signed.message);
     this.myViewChange = vc;
     this.ownViewChanges.set(view, vc);
@@ -1169,7 +1320,9 @@ export class PbftReplica implements Replica {
     this.verifyThen(this.nestedSigned(vc), (bad) => {
       if (bad.length > 0) return this.slash('InvalidVote', vc.from, `view-change carries ${bad.length} bad signature(s)`);
       this.storeViewChange(vc);
-      this.joinRule();
+      // No joining on view-changes alone: their sender also sends the timeout certificate that
+      // justifies them, and that is what we follow (onTimeoutCert).
+      if (this.bugs.viewChangeAlone === true) this.joinRule();
       this.tryNewView(vc.newView);
     });
   }
@@ -1205,7 +1358,7 @@ export class PbftReplica implements Replica {
     }
   }
 
-  /** f+1 (weak quorum) view-changes for views above ours: join the smallest of them. */
+  /** Planted bug only (the code before issue 14): f+1 view-changes for higher views, join the smallest. */
   private joinRule(): void {
     const senders = new Set<ValidatorId>();
     let smallest = Infinity;
@@ -1214,7 +1367,7 @@ export class PbftReplica implements Replica {
       for (const id of m.keys()) if (id !== this.id) senders.add(id);
       smallest = Math.min(smallest, v);
     }
-    if (smallest !== Infinity && this.vs.isWeakQuorum(senders)) this.startViewChange(smallest);
+    if (smallest !== Infinity && this.vs.isWeakQuorum(senders)) this.startViewChange(smallest, null);
   }
 
   /** The new-view's re-proposals, computed from a quorum of view-changes (primary and backups alike). */
@@ -1315,6 +1468,9 @@ export class PbftReplica implements Replica {
     this.mode = 'normal';
     this.lastNewView = nv;
     this.myViewChange = null;
+    this.justification = null;
+    this.dropTimeoutsBelow(nv.view);
+    this.liveTick = -Infinity;
     this.lastProgressTick = this.now;
     for (const v of this.viewChanges.keys()) if (v <= nv.view) this.viewChanges.delete(v);
     for (const [id, v] of this.higherView) if (v <= nv.view) this.higherView.delete(id);
@@ -1461,7 +1617,7 @@ export class PbftReplica implements Replica {
     if (this.view > 0 && this.lastNewView?.view !== this.view) {
       // We signed a view-change for this view before a restart and never saw its new-view.
       this.mode = 'normal';
-      this.startViewChange(this.view);
+      this.startViewChange(this.view, this.justification);
       return;
     }
     this.mode = 'normal';

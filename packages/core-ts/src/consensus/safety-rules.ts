@@ -15,7 +15,7 @@
 // Signing is deterministic (RFC 8032), so re-signing the same statement is harmless.
 
 import type { CryptoBackend } from '../crypto/backend.js';
-import { replyRootPayload, signingPayload, statementPayload } from '../codec/codec.js';
+import { replyRootPayload, signingPayload, statementPayload, timeoutPayload } from '../codec/codec.js';
 import type {
   Checkpoint,
   ClientRequest,
@@ -26,6 +26,8 @@ import type {
   PrePrepare,
   PreparedCert,
   Prepare,
+  Timeout,
+  TimeoutCert,
   ValidatorId,
   ViewChange,
   VoteRecord,
@@ -150,16 +152,24 @@ export class SafetyRules {
     return { kind: 'checkpoint', seq, stateDigest, from: this.id, sig };
   }
 
-  /** Signing a view-change for v promises never to vote in a view below v again. */
-  signViewChange(body: Unsigned<ViewChange>): Signed<ViewChange> {
+  /**
+   * Signing a view-change for v promises never to vote in a view below v again. `justification`
+   * (the timeout certificate for v - 1 that made us leave) is persisted with that promise.
+   */
+  signViewChange(body: Unsigned<ViewChange>, justification: TimeoutCert | null): Signed<ViewChange> {
     const persist: PersistRecord[] = [];
     if (body.newView > this.viewFloor) {
       this.viewFloor = body.newView;
-      persist.push({ kind: 'view', view: body.newView, justification: null });
+      persist.push({ kind: 'view', view: body.newView, justification });
     }
     const unsigned = { ...body, from: this.id, sig: new Uint8Array(64) };
     const sig = this.crypto.ed25519Sign(this.seed32, signingPayload(unsigned));
     return { message: { ...unsigned, sig }, persist };
+  }
+
+  /** A timeout is a report, not a promise: the validator may still vote in `view`. No obligation. */
+  signTimeout(view: number): Timeout {
+    return { kind: 'timeout', view, from: this.id, sig: this.crypto.ed25519Sign(this.seed32, timeoutPayload(view, this.id)) };
   }
 
   signNewView(body: Unsigned<NewView>): NewView {

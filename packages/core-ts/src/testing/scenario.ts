@@ -32,6 +32,7 @@ import type {
   PreparedCert,
   ReplicaEvent,
   StableCheckpoint,
+  TimeoutCert,
   ValidatorId,
   VoteRecord,
 } from '../consensus/types.js';
@@ -49,6 +50,8 @@ interface Durable {
   /** Prepared certificate per seq (writes here are durable at once, in order). */
   prepared: Map<number, PreparedCert>;
   view: number;
+  /** The timeout certificate persisted with `view`. */
+  justification: TimeoutCert | null;
   checkpoint: StableCheckpoint | null;
   committed: Map<number, CommittedBatch>;
 }
@@ -76,6 +79,14 @@ export function formatMessage(m: Message): string {
       return `fetch next=s${m.nextSeq}`;
     case 'state':
       return `state checkpoint=${m.checkpoint === null ? '-' : `s${m.checkpoint.seq}`} batches=[${m.batches.map((b) => `s${b.prePrepare.seq}`).join(' ')}] new-view=${m.newView === null ? '-' : `v${m.newView.view}`}`;
+    case 'timeout':
+      return `timeout v${m.view}`;
+    case 'timeout-cert':
+      return `timeout-cert v${m.view} from=[${m.timeouts.map((t) => t.from).join(' ')}]`;
+    case 'blocks-request':
+      return `blocks-request s${m.fromSeq}..s${m.toSeq}`;
+    case 'blocks':
+      return `blocks [${m.batches.map((b) => `s${b.prePrepare.seq}`).join(' ')}]`;
     default:
       return 'unknown';
   }
@@ -85,6 +96,8 @@ function formatEvent(e: ReplicaEvent): string | null {
   switch (e.kind) {
     case 'slash':
       return `slash ${e.reason} validator=${e.validator}${e.evidence === undefined ? '' : ' with evidence'} (${e.detail})`;
+    case 'timed-out':
+      return `timed-out v${e.view}`;
     case 'view-change-started':
       return `view-change-started v${e.view}`;
     case 'new-view':
@@ -189,7 +202,7 @@ export class ScenarioCluster {
       fetchTicks: 3,
     };
     this.replicas = this.seeds.map((_, id) => this.make(id));
-    this.durable = this.seeds.map(() => ({ votes: [], prepared: new Map(), view: 0, checkpoint: null, committed: new Map() }));
+    this.durable = this.seeds.map(() => ({ votes: [], prepared: new Map(), view: 0, justification: null, checkpoint: null, committed: new Map() }));
     this.queue = [];
     this.lines.push(`${n} validators, quorum ${this.vs.quorumPower}, f=${this.vs.faultyPowerMax}`);
   }
@@ -261,7 +274,10 @@ export class ScenarioCluster {
     for (const rec of records) {
       if (rec.kind === 'vote') d.votes.push(rec.vote);
       else if (rec.kind === 'prepared') d.prepared.set(rec.cert.prePrepare.seq, rec.cert);
-      else if (rec.kind === 'view') d.view = Math.max(d.view, rec.view);
+      else if (rec.kind === 'view') {
+        if (rec.view > d.view) d.justification = rec.justification;
+        d.view = Math.max(d.view, rec.view);
+      }
       else if (rec.kind === 'committed') d.committed.set(rec.batch.seq, rec.batch);
       else if (rec.kind === 'checkpoint') {
         d.checkpoint = rec.checkpoint;
@@ -277,7 +293,7 @@ export class ScenarioCluster {
     const committed: CommittedBatch[] = [];
     for (let s = from + 1; d.committed.has(s); s++) committed.push(d.committed.get(s)!);
     const prepared = [...d.prepared.keys()].filter((s) => s > from).sort((a, b) => a - b).map((s) => d.prepared.get(s)!);
-    this.replicas[id] = this.make(id, { votes: d.votes, view: d.view, prepared, checkpoint: d.checkpoint, committed });
+    this.replicas[id] = this.make(id, { votes: d.votes, view: d.view, justification: d.justification, prepared, checkpoint: d.checkpoint, committed });
     this.lines.push(
       `r${id} restarted from checkpoint s${from} with ${committed.length} committed batches, ${d.votes.length} vote records and ${prepared.length} prepared certificates`,
     );

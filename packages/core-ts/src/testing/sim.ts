@@ -14,6 +14,11 @@
 //                Byzantine validator; no honest validator is ever accused; (lazy runs) every
 //                valid conflicting pair delivered to an honest replica is reported
 //   liveness     after the heal every request is accepted by its client within the budget
+//   rejoin       after the last request, every honest validator takes part again: within
+//                rejoinTicks a probe request commits with a commit vote from every honest
+//                validator in the view it commits in (unless that view's primary is Byzantine),
+//                and every honest validator executes it and is in that view, in normal mode
+//                (a validator stranded alone in another view, or stuck behind, fails this)
 // Same seed + same options = same run, event for event.
 
 import type { CryptoBackend } from '../crypto/backend.js';
@@ -37,6 +42,7 @@ import type {
   PreparedCert,
   RestoredState,
   StableCheckpoint,
+  TimeoutCert,
   ValidatorId,
   VoteRecord,
 } from '../consensus/types.js';
@@ -73,6 +79,8 @@ export interface SimOptions {
   readonly requestsPerClient?: number;
   readonly faultTicks?: number;
   readonly livenessTicks?: number;
+  /** Ticks after the last client request for every honest validator to take part in a commit (default 600). */
+  readonly rejoinTicks?: number;
   /** Crash/restart probability per tick in the fault phase (default 0.01). */
   readonly crashRate?: number;
   readonly crypto?: CryptoBackend;
@@ -104,6 +112,8 @@ export interface SimResult {
 }
 
 const TICK_UNITS = 10; // simulated time units per logical tick
+/** Probe requests the rejoin checker may send before it gives up (bounds the run). */
+const PROBE_REQUESTS_MAX = 100;
 
 const SIM_CONFIG: Partial<PbftConfig> = {
   checkpointInterval: 4,
@@ -179,6 +189,8 @@ function less(a: Queued, b: Queued): boolean {
 interface Durable {
   votes: VoteRecord[];
   view: number;
+  /** The timeout certificate persisted with `view`. */
+  justification: TimeoutCert | null;
   /** Highest-view prepared certificate per seq (writes may land out of order). */
   prepared: Map<number, PreparedCert>;
   checkpoint: StableCheckpoint | null;
@@ -204,6 +216,8 @@ interface Node {
 
 interface Client {
   readonly id: string;
+  /** The rejoin probe: starts once every other client is done, runs until the rejoin check holds. */
+  readonly probe: boolean;
   nextSeq: number;
   collector: ReplyCollector | null;
   request: ClientRequest | null;
@@ -285,7 +299,7 @@ export function runSimulation(opts: SimOptions): SimResult {
       replicas,
       alive: true,
       epoch: 0,
-      durable: { votes: [], view: 0, prepared: new Map(), checkpoint: null, committed: new Map() },
+      durable: { votes: [], view: 0, justification: null, prepared: new Map(), checkpoint: null, committed: new Map() },
       lastCommitSeq: 0,
       twinOf: Array.from({ length: n }, () => rng.int(0, 1)),
       history: [],
@@ -347,6 +361,7 @@ export function runSimulation(opts: SimOptions): SimResult {
       case 'view-change':
       case 'new-view':
       case 'reply':
+      case 'timeout':
         return { ...m, sig: crypto.ed25519Sign(seeds[id]!, signingPayload({ ...m, sig: new Uint8Array(64) } as never)) } as Message;
       default:
         return m;
@@ -379,6 +394,11 @@ export function runSimulation(opts: SimOptions): SimResult {
           }
           break;
         case 'double-vote':
+          if (m.kind === 'commit' && rng.chance(0.05)) {
+            // Timeouts for views nobody is in: alone they must neither move a view nor grow memory.
+            const view = m.view + rng.int(1, 1_000_000);
+            transmit(node.id, to, encodeMessage(resign({ kind: 'timeout', view, from: node.id, sig: new Uint8Array(64) }, node.id)));
+          }
           if ((m.kind === 'prepare' || m.kind === 'commit' || m.kind === 'checkpoint') && rng.chance(0.5)) {
             const other = m.kind === 'checkpoint' ? resign({ ...m, stateDigest: altDigest() }, node.id) : resign({ ...m, digest: altDigest() }, node.id);
             transmit(node.id, to, encodeMessage(other));
@@ -421,6 +441,10 @@ export function runSimulation(opts: SimOptions): SimResult {
   const delivered = new Map<string, Set<string>>();
   const reportedEquivocation = new Set<string>();
   const restartedAfter = new Map<number, number>();
+  /** Rejoin checker: view of the batch committed at each seq, and the (view, seq) each honest node signed a commit for. */
+  const committedView = new Map<number, number>();
+  const commitVotes: Set<string>[] = Array.from({ length: n }, () => new Set());
+  const probeSeqs: number[] = [];
   const hexOf = (b: Uint8Array): string => Array.from(b.subarray(0, 6), (x) => x.toString(16).padStart(2, '0')).join('');
 
   const checkOutput = (node: Node, out: Output): void => {
@@ -428,7 +452,10 @@ export function runSimulation(opts: SimOptions): SimResult {
       if (!honest(node.id)) continue;
       const d = hexOf(c.digest);
       const prior = committedAt.get(c.seq);
-      if (prior === undefined) committedAt.set(c.seq, d);
+      if (prior === undefined) {
+        committedAt.set(c.seq, d);
+        committedView.set(c.seq, c.view);
+      }
       else if (prior !== d) violate(`agreement: seq ${c.seq} committed as ${prior} and ${d} (replica ${node.id})`);
       if (c.seq <= node.lastCommitSeq) violate(`total order: replica ${node.id} committed seq ${c.seq} after ${node.lastCommitSeq}`);
       node.lastCommitSeq = c.seq;
@@ -478,6 +505,9 @@ export function runSimulation(opts: SimOptions): SimResult {
   // ---- running replicas ---------------------------------------------------------------------
   const handle = (node: Node, twin: number, out: Output): void => {
     checkOutput(node, out);
+    if (healed && honest(node.id)) {
+      for (const env of out.sendAfterPersist) if (env.message.kind === 'commit') commitVotes[node.id]!.add(`${env.message.view}:${env.message.seq}`);
+    }
     for (const job of out.verify) {
       const valid = crypto.ed25519VerifyBatch(job.items);
       q.push(now + rng.int(0, 5), { kind: 'verified', node: node.id, twin, epoch: node.epoch, jobId: job.jobId, valid });
@@ -534,6 +564,7 @@ export function runSimulation(opts: SimOptions): SimResult {
           d.votes.push(rec.vote);
           break;
         case 'view':
+          if (rec.view > d.view || (rec.view === d.view && d.justification === null)) d.justification = rec.justification;
           d.view = Math.max(d.view, rec.view);
           break;
         case 'prepared': {
@@ -574,6 +605,7 @@ export function runSimulation(opts: SimOptions): SimResult {
     const restored: RestoredState = {
       votes: forget ? [] : d.votes,
       view: forget ? 0 : d.view,
+      justification: forget ? null : d.justification,
       prepared: forget || opts.forgetPreparedOnRestart === true ? [] : [...d.prepared.keys()].filter((s) => s > cpSeq).sort((a, b) => a - b).map((s) => d.prepared.get(s)!),
       checkpoint: d.checkpoint,
       committed,
@@ -590,8 +622,9 @@ export function runSimulation(opts: SimOptions): SimResult {
   // ---- clients ------------------------------------------------------------------------------
   const clientCount = opts.clients ?? 3;
   const perClient = opts.requestsPerClient ?? 6;
-  const clients: Client[] = Array.from({ length: clientCount }, (_, i) => ({
-    id: `c${i}`,
+  const clients: Client[] = Array.from({ length: clientCount + 1 }, (_, i) => ({
+    id: i < clientCount ? `c${i}` : 'probe',
+    probe: i === clientCount,
     nextSeq: 1,
     collector: null,
     request: null,
@@ -611,9 +644,11 @@ export function runSimulation(opts: SimOptions): SimResult {
     }
   };
 
+  const mainDone = (): boolean => clients.every((c) => c.probe || c.done);
   const clientTick = (tick: number): void => {
     for (const c of clients) {
       if (c.done) continue;
+      if (c.probe && !(healed && mainDone())) continue;
       if (c.request === null) {
         const r: ClientRequest = { kind: 'request', clientId: c.id, requestSeq: c.nextSeq, op: utf8Encode(`add ${c.id} 1`) };
         submitted.add(`${c.id}#${c.nextSeq}`);
@@ -643,12 +678,13 @@ export function runSimulation(opts: SimOptions): SimResult {
     if (text !== String(c.request.requestSeq)) {
       violate(`exactly-once: ${c.id}#${c.request.requestSeq} accepted result ${JSON.stringify(text)}, expected ${c.request.requestSeq}`);
     }
-    accepted++;
+    if (c.probe) probeSeqs.push(res.seq);
+    else accepted++;
     log(`t=${now} client ${c.id} accepted #${c.request.requestSeq} seq ${res.seq} from [${res.signers.join(',')}]`);
     c.request = null;
     c.collector = null;
     c.nextSeq++;
-    if (c.nextSeq > perClient) c.done = true;
+    if (c.probe ? c.nextSeq > PROBE_REQUESTS_MAX : c.nextSeq > perClient) c.done = true;
   };
 
   // ---- main loop ----------------------------------------------------------------------------
@@ -657,6 +693,25 @@ export function runSimulation(opts: SimOptions): SimResult {
   const endTick = faultTicks + livenessTicks;
   let tick = 0;
   let finishTick = -1;
+  let mainDoneTick = -1;
+  const rejoinTicks = opts.rejoinTicks ?? 600;
+  /**
+   * A probe seq that every honest validator executed, in normal mode in the view it committed
+   * in, and signed a commit for. A Byzantine primary may keep up to f honest backups from voting
+   * (PBFT tolerates it and so must we): under one, executing it and sharing the view is enough.
+   */
+  const rejoinedAt = (): number | undefined =>
+    probeSeqs.find((seq) => {
+      const view = committedView.get(seq)!;
+      const votingRequired = honest(vs.primary(view));
+      return nodes.every((x) => {
+        if (!honest(x.id)) return true;
+        const st = x.replicas[0]!.status();
+        if (st.committedHeight < seq || st.view !== view || st.mode !== 'normal') return false;
+        return !votingRequired || commitVotes[x.id]!.has(`${view}:${seq}`);
+      });
+    });
+  const rejoined = (): boolean => rejoinedAt() !== undefined;
   for (;;) {
     const item = q.pop();
     if (item === undefined) break;
@@ -692,9 +747,11 @@ export function runSimulation(opts: SimOptions): SimResult {
             if (mine.length > 0) transmit(node.id, rng.int(0, n - 1), rng.pick(rng.pick(mine)));
           }
         }
-        // Once every request is accepted after the heal, drain a few ticks (pending verify jobs,
-        // evidence) before the end-of-run checks.
-        if (healed && finishTick < 0 && clients.every((c) => c.done)) finishTick = tick + 3;
+        // Once every request is accepted after the heal and every honest validator took part in
+        // a probe's commit, drain a few ticks (pending verify jobs, evidence) before the
+        // end-of-run checks.
+        if (healed && mainDoneTick < 0 && mainDone()) mainDoneTick = tick;
+        if (mainDoneTick >= 0 && finishTick < 0 && (rejoined() || tick - mainDoneTick >= rejoinTicks)) finishTick = tick + 3;
         if ((finishTick >= 0 && tick >= finishTick) || tick >= endTick) break;
         q.push(now + TICK_UNITS, { kind: 'tick' });
         continue;
@@ -773,8 +830,18 @@ export function runSimulation(opts: SimOptions): SimResult {
     if (restartedAfter.has(node)) continue;
     if (!reportedEquivocation.has(key)) violate(`evidence: replica ${node} saw conflicting statements ${key.slice(key.indexOf('|') + 1)} and reported none`);
   }
-  const pendingClients = clients.filter((c) => !c.done);
-  if (pendingClients.length > 0) {
+  const pendingClients = clients.filter((c) => !c.done && !c.probe);
+  const rejoinFailure =
+    pendingClients.length > 0 || rejoined()
+      ? null
+      : `rejoin: no probe request committed with a commit vote from every honest validator within ${rejoinTicks} ticks after the last request (${probeSeqs.length} probes, seqs ${probeSeqs[0] ?? '-'}..${probeSeqs[probeSeqs.length - 1] ?? '-'}; ${nodes
+          .filter((x) => honest(x.id))
+          .map((x) => {
+            const st = x.replicas[0]!.status();
+            return `r${x.id} ${st.mode} view ${st.view} height ${st.committedHeight}`;
+          })
+          .join('; ')})`;
+  if (pendingClients.length > 0 || rejoinFailure !== null) {
     // What a stuck run looks like, for --trace.
     for (const node of nodes) {
       if (!node.alive) continue;
@@ -785,7 +852,7 @@ export function runSimulation(opts: SimOptions): SimResult {
   }
   const livenessFailure =
     pendingClients.length === 0
-      ? null
+      ? rejoinFailure
       : `liveness: ${pendingClients.map((c) => `${c.id}#${c.nextSeq}`).join(', ')} not accepted ${livenessTicks} ticks after heal`;
   return {
     seed: opts.seed,
