@@ -38,7 +38,7 @@ describe('persist records', () => {
       { kind: 'prepared', cert: cert(0, 1, 1) },
       { kind: 'prepared', cert: cert(0, 2, 2) },
     ]);
-    await persist(store, [{ kind: 'view', view: 1 }, { kind: 'prepared', cert: cert(1, 2, 2) }]);
+    await persist(store, [{ kind: 'view', view: 1, justification: null }, { kind: 'prepared', cert: cert(1, 2, 2) }]);
     await store.close();
     stores.length = 0;
     const again = open(dir).store;
@@ -46,6 +46,21 @@ describe('persist records', () => {
     expect(r.view).toBe(1);
     expect(r.votes).toEqual([{ kind: 'prepare', view: 0, seq: 1, digest: b(32, 1) }]);
     expect(r.prepared).toEqual([cert(0, 1, 1), cert(1, 2, 2)]);
+  });
+
+  it('restores the timeout certificate persisted with the view record, and reads the older u53-only record', async () => {
+    const { store } = open();
+    const tc = { kind: 'timeout-cert' as const, view: 4, timeouts: [0, 1, 2].map((from) => ({ kind: 'timeout' as const, view: 4, from, sig: b(64, from + 1) })), from: 3 };
+    await persist(store, [{ kind: 'view', view: 5, justification: tc }]);
+    expect(loadRestoredState(store)).toMatchObject({ view: 5, justification: tc });
+    await persist(store, [{ kind: 'view', view: 6, justification: null }]);
+    expect(loadRestoredState(store)).toMatchObject({ view: 6, justification: null });
+    const old = new Uint8Array(8);
+    old[7] = 9; // the layout before issue 14: the view alone
+    await store.persistBatch([{ kind: 'safety', key: 'view', value: old }]);
+    expect(loadRestoredState(store)).toMatchObject({ view: 9, justification: null });
+    await store.persistBatch([{ kind: 'safety', key: 'view', value: new Uint8Array([...old, 0xff]) }]);
+    expect(() => loadRestoredState(store)).toThrow(CodecError);
   });
 
   it('a stable checkpoint deletes the certificates it covers', async () => {

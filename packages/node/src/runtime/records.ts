@@ -2,7 +2,9 @@
 // and rebuilds a RestoredState from the store after a restart.
 //
 // Layout (kind / key -> value):
-//   safety / "view"        -> u53 highest view SafetyRules signed a view-change for
+//   safety / "view"        -> u53 highest view SafetyRules signed a view-change for, then (since
+//                             issue 14) the timeout certificate for view - 1 it rests on, encoded
+//                             as a 'timeout-cert' message (absent: none, or written before)
 //   safety / "v:<seq>:<k>" -> vote record (kind, view, seq, digest) for slot seq, k = pp|p|c
 //   cert   / seq           -> the prepared certificate this validator signed its commit for seq on
 //                             (the highest view: a later one overwrites), so a view-change after a
@@ -21,8 +23,10 @@ import {
   CODEC_LIMITS,
   decodeMessage,
   decodePreparedCert,
+  decodeTimeoutCert,
   encodeMessage,
   encodePreparedCert,
+  encodeTimeoutCert,
   type CertifiedBatch,
   type ClientRequest,
   type CommittedBatch,
@@ -31,6 +35,7 @@ import {
   type PreparedCert,
   type RestoredState,
   type StableCheckpoint,
+  type TimeoutCert,
   type VoteRecord,
 } from '@bpci/core';
 import type { Store, StoreRecord } from '../storage/store.js';
@@ -72,6 +77,22 @@ function encodeU53(n: number): Uint8Array {
   const w = new Writer(8);
   w.u53(n);
   return w.finish();
+}
+
+function encodeViewRecord(view: number, justification: TimeoutCert | null): Uint8Array {
+  const head = encodeU53(view);
+  if (justification === null) return head;
+  const tc = encodeTimeoutCert(justification);
+  const out = new Uint8Array(head.length + tc.length);
+  out.set(head, 0);
+  out.set(tc, head.length);
+  return out;
+}
+
+function decodeViewRecord(b: Uint8Array): { view: number; justification: TimeoutCert | null } {
+  if (b.length < 8) throw new CodecError('truncated', `view record of ${b.length} bytes`);
+  const view = new Reader(b.subarray(0, 8)).u53('view');
+  return { view, justification: b.length > 8 ? decodeTimeoutCert(b.subarray(8)) : null };
 }
 
 function encodeCertified(cert: CertifiedBatch, from: number): Uint8Array {
@@ -130,7 +151,7 @@ export function toStoreRecords(records: readonly PersistRecord[], self: number, 
         out.push({ kind: 'safety', key: `v:${rec.vote.seq}:${VOTE_SHORT[rec.vote.kind]}`, value: encodeVote(rec.vote) });
         break;
       case 'view':
-        out.push({ kind: 'safety', key: 'view', value: encodeU53(rec.view) });
+        out.push({ kind: 'safety', key: 'view', value: encodeViewRecord(rec.view, rec.justification) });
         break;
       case 'prepared':
         out.push({ kind: 'cert', key: rec.cert.prePrepare.seq, value: encodePreparedCert(rec.cert) });
@@ -182,12 +203,13 @@ export function committedFromCert(cert: CertifiedBatch): CommittedBatch {
 export function loadRestoredState(store: Store): RestoredState | null {
   const votes: VoteRecord[] = [];
   let view = 0;
+  let justification: TimeoutCert | null = null;
   let any = false;
   for (let start: string | undefined = undefined; ; ) {
     const page = store.range('safety', { start: start ?? '', limit: 4096 });
     for (const e of page) {
       any = true;
-      if (e.key === 'view') view = new Reader(e.value).u53('view');
+      if (e.key === 'view') ({ view, justification } = decodeViewRecord(e.value));
       else votes.push(decodeVote(e.value));
     }
     if (page.length < 4096) break;
@@ -212,5 +234,5 @@ export function loadRestoredState(store: Store): RestoredState | null {
     committed.push(committedFromCert(decodeBlock(e.value)));
     any = true;
   }
-  return any ? { votes, view, prepared, checkpoint, committed } : null;
+  return any ? { votes, view, justification, prepared, checkpoint, committed } : null;
 }
