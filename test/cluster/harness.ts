@@ -424,9 +424,17 @@ export async function startLoad(cluster: Cluster, clients: number, prefix: strin
  * Every accepted request is in the committed log of every listed validator: block `seq` (the one
  * the f+1 replies named) holds its tx id with a valid inclusion proof, and its transaction index
  * (GET /api/v1/transactions/:id, persisted with the block) gives the result the client accepted.
+ * A validator that holds a block only through back-fill never executed it: its index gives the
+ * height and `result_known: false` and no result. That is accepted only with `opts.backfilled`
+ * (the height must still match), and `opts.unknownResults` counts such answers.
  * Returns a list of problems (empty = all good).
  */
-export async function checkNoLoss(apiUrls: readonly string[], accepted: readonly Accepted[], concurrency = 8): Promise<string[]> {
+export async function checkNoLoss(
+  apiUrls: readonly string[],
+  accepted: readonly Accepted[],
+  concurrency = 8,
+  opts: { backfilled?: boolean; unknownResults?: { count: number } } = {},
+): Promise<string[]> {
   const problems: string[] = [];
   let next = 0;
   const worker = async (): Promise<void> => {
@@ -441,9 +449,13 @@ export async function checkNoLoss(apiUrls: readonly string[], accepted: readonly
         }
         // The block is there, so its transaction index entry must be too (same store write),
         // also at a validator that restarted since.
-        const t = await getJson<{ status: string; height: number; result: string }>(`${u}/api/v1/transactions/${a.txId}`);
+        const t = await getJson<{ status: string; height: number; result?: string; result_known?: boolean }>(`${u}/api/v1/transactions/${a.txId}`);
         if (t.status !== 200) {
           problems.push(`${a.clientId}#${a.requestSeq} (seq ${a.seq}) block present but transaction unknown at ${u}: HTTP ${t.status}`);
+        } else if (t.json.result_known === false) {
+          if (!opts.backfilled) problems.push(`${a.clientId}#${a.requestSeq} at ${u}: result unknown (back-filled), not expected here`);
+          else if (t.json.height !== a.seq || t.json.result !== undefined) problems.push(`${a.clientId}#${a.requestSeq} at ${u}: back-filled at height ${t.json.height} with result ${t.json.result}; client accepted seq ${a.seq}`);
+          else if (opts.unknownResults) opts.unknownResults.count++;
         } else if (t.json.height !== a.seq || t.json.result !== a.resultHex) {
           problems.push(`${a.clientId}#${a.requestSeq} at ${u}: height ${t.json.height} result ${t.json.result}; client accepted seq ${a.seq} result ${a.resultHex}`);
         }
@@ -456,11 +468,12 @@ export async function checkNoLoss(apiUrls: readonly string[], accepted: readonly
 
 /**
  * The committed logs of the listed validators agree. Waits until every one reports the same
- * committed height, then compares every block's digest and Merkle root. A validator listed in
- * `snapshotCaughtUp` (restarted, then caught up from a peer's stable checkpoint) may lack the
- * blocks the snapshot covered: every height it lacks must be at or below its stable checkpoint
- * (it may have caught up that way more than once, so several ranges are allowed); every block it
- * has must match. Everyone else must hold every block. `gaps[i]` lists the heights i lacks.
+ * committed height, then compares every block's digest and Merkle root. Every validator must hold
+ * every block: one that caught up from a peer's stable checkpoint back-fills the blocks the
+ * snapshot covered (wait for that with `waitBackfilled` first). Only a validator listed in
+ * `snapshotCaughtUp` may lack blocks, and only at or below its stable checkpoint (for a test that
+ * does not wait for back-fill; several ranges are allowed); every block it has must match.
+ * `gaps[i]` lists the heights i lacks.
  */
 export async function compareLogs(cluster: Cluster, indices: readonly number[], snapshotCaughtUp: readonly number[] = [], waitMs = 30_000): Promise<{ height: number; problems: string[]; gaps: Record<number, number[]> }> {
   const heights = async () => Promise.all(indices.map((i) => cluster.state(i).then((s) => s.last_committed_sequence, () => -1)));
@@ -511,6 +524,29 @@ export async function compareLogs(cluster: Cluster, indices: readonly number[], 
     if (m[m.length - 1]! > stable) problems.push(`validator ${i} lacks blocks up to ${m[m.length - 1]}, above its stable checkpoint ${stable}`);
   }
   return { height, problems, gaps };
+}
+
+/**
+ * Resolves once validator i's block log has no gap at or below its stable checkpoint
+ * (`bpci_backfill_remaining_blocks` 0, sampled from its store at the scrape) while it is in normal
+ * mode; returns how many blocks it back-filled since it started (`bpci_backfill_blocks_total`).
+ */
+export async function waitBackfilled(cluster: Cluster, i: number, ms: number): Promise<{ backfilled: number; stable: number }> {
+  const read = async () => {
+    const [text, st] = await Promise.all([cluster.metrics(i), cluster.state(i)]);
+    return {
+      remaining: metricSum(text, 'bpci_backfill_remaining_blocks'),
+      backfilled: metricSum(text, 'bpci_backfill_blocks_total'),
+      rejected: metricSum(text, 'bpci_backfill_rejected_total'),
+      mode: st.mode,
+      stable: (st as unknown as { last_stable_checkpoint: number }).last_stable_checkpoint,
+    };
+  };
+  const r = await until(`validator ${i}'s back-fill to finish`, ms, async () => {
+    const s = await read();
+    return s.remaining === 0 && s.mode === 'normal' ? s : undefined;
+  }, async () => JSON.stringify(await read()));
+  return { backfilled: r.backfilled, stable: r.stable };
 }
 
 /**

@@ -119,6 +119,12 @@ export interface TransactionStatus {
   readonly index?: number;
   /** Hex result of executing it, if the state machine returns one. */
   readonly result?: string;
+  /**
+   * Committed ones: false when this validator holds the block only through back-fill (it caught
+   * up from a snapshot past it and never executed it): the block and its certificate are proven,
+   * the result is not known here (no `result`, no `committedAt`); ask a validator that executed it.
+   */
+  readonly resultKnown?: boolean;
   readonly committedAt?: number;
 }
 

@@ -52,11 +52,15 @@ export class NodeMetrics {
   readonly persistRecords: Counter;
   readonly verifyBatchSize: Histogram<'where'>;
   readonly signaturesVerified: Counter<'result'>;
+  readonly backfillBlocks: Counter;
+  readonly backfillRejected: Counter<'reason'>;
+  readonly blocksRequestsServed: Counter<'result'>;
 
   private roundsCommitted = 0;
   private roundsFailed = 0;
   private readonly queueSources = new Map<string, () => number>();
   private sessionSource: (() => { sessions: number; evicted: number }) | null = null;
+  private backfillRemainingSource: (() => number) | null = null;
 
   constructor(opts: MetricsOptions = {}) {
     const r = this.registry;
@@ -187,6 +191,31 @@ export class NodeMetrics {
       labelNames: ['result'],
       registers,
     });
+    this.backfillBlocks = new Counter({
+      name: 'bpci_backfill_blocks_total',
+      help: 'Blocks missing below a snapshot this validator caught up from, fetched from peers, verified against their commit certificates and stored',
+      registers,
+    });
+    new Gauge({
+      name: 'bpci_backfill_remaining_blocks',
+      help: 'Blocks missing from the block log at or below the stable checkpoint (back-fill still to do)',
+      registers,
+      collect: function (this: Gauge) {
+        if (self.backfillRemainingSource !== null) this.set(self.backfillRemainingSource());
+      },
+    });
+    this.backfillRejected = new Counter({
+      name: 'bpci_backfill_rejected_total',
+      help: 'Back-fill answers or blocks not used, by reason (bad_certificate | wrong_seq | too_many | unsolicited | empty | timeout | write_failed)',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.blocksRequestsServed = new Counter({
+      name: 'bpci_blocks_requests_total',
+      help: "Peers' block back-fill requests, by result (served | throttled = over the per-peer rate, dropped)",
+      labelNames: ['result'],
+      registers,
+    });
     for (const reason of ['bad_mac', 'bad_signature', 'unknown_peer', 'frame_too_large'] as const) this.framesRejected.inc({ reason }, 0);
     this.roundsTotal.inc({ outcome: 'committed' }, 0);
     this.roundsTotal.inc({ outcome: 'failed' }, 0);
@@ -215,6 +244,11 @@ export class NodeMetrics {
   /** Where bpci_client_sessions and bpci_client_sessions_evicted read at each scrape. */
   setSessionSource(read: () => { sessions: number; evicted: number }): void {
     this.sessionSource = read;
+  }
+
+  /** Where bpci_backfill_remaining_blocks reads at each scrape. */
+  setBackfillRemainingSource(read: () => number): void {
+    this.backfillRemainingSource = read;
   }
 
   /** Registers a queue whose depth `bpci_queue_depth{queue}` reports at each scrape. */

@@ -114,6 +114,9 @@ export class NodeService implements NodeApiPort {
       decodeFailed: () => m?.byzantineFault('invalid_message'),
       // The client port closes a connection that sends garbage; without this hook nothing counted it.
       clientRejected: (reason) => m?.clientRejected.inc({ reason }),
+      stored: (blocks) => m?.backfillBlocks.inc(blocks),
+      rejected: (reason) => m?.backfillRejected.inc({ reason }),
+      blocksServed: (result) => m?.blocksRequestsServed.inc({ result }),
     };
   }
 
@@ -127,6 +130,8 @@ export class NodeService implements NodeApiPort {
         const st = node.replica.status();
         return { sessions: st.sessions, evicted: st.evictedSessions };
       });
+      const backfill = node.backfill;
+      if (backfill) m.setBackfillRemainingSource(() => backfill.remaining());
     }
   }
 
@@ -267,14 +272,18 @@ export class NodeService implements NodeApiPort {
     return txIdOf(this.opts.crypto, r);
   }
 
-  /** Recent commits from memory; older ones (and all after a restart) from the store's tx index. */
-  private committedTx(txId: string): { height: number; index: number; result: string; committedAt: number } | undefined {
+  /**
+   * Recent commits from memory; older ones (and all after a restart) from the store's tx index.
+   * result null: in a block back-filled from peers, never executed here (result unknown).
+   */
+  private committedTx(txId: string): { height: number; index: number; result: string | null; committedAt: number } | undefined {
     const c = this.txIndex.get(txId);
     if (c !== undefined || !/^[0-9a-f]{64}$/.test(txId)) return c;
     const bytes = this.node.store?.get('tx', txId);
     if (bytes === undefined) return undefined;
     try {
       const t = decodeTxRecord(bytes);
+      if (t.resultKnown === false) return { height: t.height, index: t.index, result: null, committedAt: 0 };
       return { height: t.height, index: t.index, result: hex(t.result), committedAt: t.committedAt };
     } catch {
       return undefined; // a damaged record reads as unknown, never as a crash
@@ -305,7 +314,10 @@ export class NodeService implements NodeApiPort {
 
   private statusOf(txId: string): TransactionStatus | undefined {
     const c = this.committedTx(txId);
-    if (c) return { txId, status: 'committed', roundId: String(c.height), height: c.height, index: c.index, result: c.result, committedAt: c.committedAt };
+    if (c) {
+      const where = { txId, status: 'committed', roundId: String(c.height), height: c.height, index: c.index } as const;
+      return c.result === null ? { ...where, resultKnown: false } : { ...where, result: c.result, resultKnown: true, committedAt: c.committedAt };
+    }
     if (this.pendingTx.has(txId)) return { txId, status: 'pending' };
     return undefined;
   }

@@ -13,7 +13,12 @@
 //                             only that batch: the codec's strict decoder checks it on the way back)
 //   checkpoint / seq       -> the stable checkpoint with its snapshot and quorum proof
 //   tx / <tx id hex>       -> (height, index in the batch, committed-at ms, result), written in the
-//                             same transaction as its block, so the API answers after a restart
+//                             same transaction as its block, so the API answers after a restart.
+//                             A block back-filled from a peer (backfill.ts: below a snapshot this
+//                             validator caught up from, so it never executed it) writes
+//                             (height, index, 0, empty) plus a trailing flags byte 1 = "result
+//                             unknown": the certificate proves the block, not the results, and the
+//                             state before it is gone. Records without the byte have a known result.
 // Older checkpoints and prepared certificates at or below a stable checkpoint's seq are deleted in
 // the same write that stores the checkpoint, so they stay bounded by the watermark window; blocks
 // (the API's block log), votes (tiny) and the tx index stay.
@@ -95,7 +100,8 @@ function decodeViewRecord(b: Uint8Array): { view: number; justification: Timeout
   return { view, justification: b.length > 8 ? decodeTimeoutCert(b.subarray(8)) : null };
 }
 
-function encodeCertified(cert: CertifiedBatch, from: number): Uint8Array {
+/** A block record's value: a 'state' message holding only `cert`. */
+export function encodeCertified(cert: CertifiedBatch, from: number): Uint8Array {
   return encodeMessage({ kind: 'state', checkpoint: null, batches: [cert], newView: null, from });
 }
 
@@ -112,16 +118,26 @@ export function txIdOf(crypto: Pick<CryptoBackend, 'blake3'>, r: ClientRequest):
 export interface TxRecord {
   readonly height: number;
   readonly index: number;
+  /** Wall-clock ms when it committed here; 0 when unknown (back-filled). */
   readonly committedAt: number;
   readonly result: Uint8Array;
+  /**
+   * False for a transaction of a back-filled block: this validator never executed it, so it does
+   * not know the result (`result` is then empty and means nothing). Absent = true.
+   */
+  readonly resultKnown?: boolean;
 }
 
+const TX_FLAG_RESULT_UNKNOWN = 1;
+
 export function encodeTxRecord(t: TxRecord): Uint8Array {
-  const w = new Writer(32 + t.result.length);
+  const w = new Writer(33 + t.result.length);
   w.u53(t.height);
   w.u32(t.index);
   w.u53(t.committedAt);
   w.bytes(t.result, CODEC_LIMITS.resultBytesMax);
+  // Records of executed transactions keep the original layout (no flags byte).
+  if (t.resultKnown === false) w.u8(TX_FLAG_RESULT_UNKNOWN);
   return w.finish();
 }
 
@@ -131,8 +147,14 @@ export function decodeTxRecord(b: Uint8Array): TxRecord {
   const index = r.u32('index');
   const committedAt = r.u53('committedAt');
   const result = r.bytes(CODEC_LIMITS.resultBytesMax, 'result');
+  let resultKnown = true;
+  if (r.remaining > 0) {
+    const flags = r.u8('tx flags');
+    if (flags !== TX_FLAG_RESULT_UNKNOWN) throw new CodecError('bad-value', `tx record flags ${flags}`);
+    resultKnown = false;
+  }
   r.end();
-  return { height, index, committedAt, result };
+  return resultKnown ? { height, index, committedAt, result } : { height, index, committedAt, result, resultKnown };
 }
 
 /** With `tx`, committed batches also write one transaction-index record per request. */

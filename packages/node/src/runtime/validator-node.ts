@@ -16,6 +16,11 @@
 // as soon as the current one lands), the block index keeps BLOCK_INDEX_MAX recent blocks in
 // memory (older ones are read from the store), and every queue in the transport and client
 // port is bounded there.
+//
+// Block back-fill (backfill.ts): 'blocks-request' and 'blocks' messages are the runtime's, not
+// the replica's: they are answered from the block store (BlocksServer, rate-limited per peer) and
+// fed to BlockBackfill, which the tick drives after the replica's tick and which writes below the
+// stable checkpoint only when this group commit leaves room (see writeState()).
 
 import { performance } from 'node:perf_hooks';
 import {
@@ -24,6 +29,7 @@ import {
   encodeMessage,
   KvApp,
   ValidatorSet,
+  type BlocksRequest,
   type ClientRequest,
   type CommittedBatch,
   type CryptoBackend,
@@ -43,6 +49,8 @@ import type { CryptoPool } from '../crypto/pool.js';
 import { silentLogger, type Logger } from '../log.js';
 import { ClientServer } from './client-server.js';
 import { loadRestoredState, toStoreRecords, type TxIndexing } from './records.js';
+import { BlockBackfill, BlocksServer, memoryBlockSource, storeBlockSource, type BackfillLimits, type BackfillObserver } from './backfill.js';
+import { MAC_BYTES } from '../transport/link-crypto.js';
 
 export interface ValidatorAddress {
   readonly publicKey: Uint8Array;
@@ -52,7 +60,7 @@ export interface ValidatorAddress {
 }
 
 /** Hooks for metrics and the API; every one is optional and must not throw. */
-export interface NodeObserver extends TransportObserver {
+export interface NodeObserver extends TransportObserver, BackfillObserver {
   committed?(batch: CommittedBatch, atMs: number): void;
   event?(e: ReplicaEvent): void;
   persisted?(records: number, ms: number): void;
@@ -63,6 +71,8 @@ export interface NodeObserver extends TransportObserver {
   inbound?(from: number, message: Message): void;
   /** Every envelope this validator sends (after persist, for signed ones). */
   outbound?(e: Envelope): void;
+  /** A peer's blocks request was answered (with `blocks` blocks) or dropped over its rate. */
+  blocksServed?(result: 'served' | 'throttled', blocks: number): void;
 }
 
 export interface ValidatorNodeOptions {
@@ -85,6 +95,8 @@ export interface ValidatorNodeOptions {
   readonly logger?: Logger;
   readonly observer?: NodeObserver;
   readonly app?: StateMachine;
+  /** Block back-fill bounds (backfill.ts BACKFILL_DEFAULTS); back-fill runs only with a store. */
+  readonly backfill?: Partial<BackfillLimits>;
 }
 
 const GROUP_RECORDS_MAX = 8192;
@@ -100,6 +112,9 @@ export class ValidatorNode {
   readonly transport: Transport;
   readonly clients: ClientServer | null;
   readonly app: StateMachine;
+  /** Fetches blocks missing below a snapshot this validator caught up from; null in memory mode. */
+  readonly backfill: BlockBackfill | null;
+  private readonly blocksServer: BlocksServer;
   readonly startedAtMs = Date.now();
   private readonly log: Logger;
   private readonly obs: NodeObserver;
@@ -159,6 +174,36 @@ export class ValidatorNode {
       logger: this.log,
       observer: this.obs,
     });
+    this.blocksServer = new BlocksServer({
+      self: opts.index,
+      source: opts.store ? storeBlockSource(opts.store) : memoryBlockSource(this.recentBlocks),
+      frameBytesMax: this.transport.limits.frameBytesMax - MAC_BYTES,
+      logger: this.log,
+    });
+    const store = opts.store;
+    this.backfill = store
+      ? new BlockBackfill({
+          self: opts.index,
+          validators: this.validatorSet,
+          crypto: opts.crypto,
+          store,
+          peers: peers.map((p) => p.id),
+          connected: (peer) => this.transport.isConnected(peer),
+          send: (peer, bytes) => {
+            this.transport.send(peer, bytes);
+          },
+          // The newest stable checkpoint in the store: every block record at or below it was
+          // written in the same group commit or an earlier one, so it is in the store now or was
+          // never written (covered by a snapshot). Above it, records may still be in flight.
+          floor: () => store.lastNumericKey('checkpoint') ?? 0,
+          // Not while the replica catches up itself (its state transfer comes first).
+          ready: () => this.replica.status().mode === 'normal',
+          writeState: () => this.writeState(),
+          logger: this.log,
+          observer: this.obs,
+          ...(opts.backfill ? { limits: opts.backfill } : {}),
+        })
+      : null;
     this.clients = opts.clientListen
       ? new ClientServer({
           host: opts.clientListen.host,
@@ -178,7 +223,10 @@ export class ValidatorNode {
     // simply cannot hear yet and wander into a view change alone.
     await node.waitForLinks(opts.startupLinkWaitMs ?? STARTUP_LINK_WAIT_MS);
     const tickMs = opts.tickMs ?? DEFAULT_TICK_MS;
-    node.tickTimer = setInterval(() => node.step({ kind: 'tick' }), tickMs);
+    node.tickTimer = setInterval(() => {
+      node.step({ kind: 'tick' });
+      node.backfill?.tick();
+    }, tickMs);
     if (!opts.store) node.log.warn({}, 'memory mode: nothing is persisted; signed messages leave before any write (benchmarks only)');
     node.log.info({ index: opts.index, listen: opts.listen, clients: opts.clientListen, crypto: opts.crypto.name }, 'validator started');
     return node;
@@ -249,6 +297,12 @@ export class ValidatorNode {
     for (const job of out.verify) this.runVerify(job);
   }
 
+  /** For back-fill writes: 'idle' = no group commit pending or running; 'turn-free' = none queued for this turn. */
+  private writeState(): 'idle' | 'turn-free' | 'busy' {
+    if (this.groupRecords.length > 0 || this.groupAfter.length > 0 || this.flushScheduled) return 'busy';
+    return this.flushing ? 'turn-free' : 'idle';
+  }
+
   private scheduleFlush(): void {
     if (this.flushScheduled || this.flushing) return;
     this.flushScheduled = true;
@@ -314,7 +368,33 @@ export class ValidatorNode {
       return;
     }
     this.obs.inbound?.(from, message);
+    // Block back-fill is served by the runtime from its store; the replica drops these kinds.
+    if (message.kind === 'blocks-request') {
+      this.serveBlocks(from, message);
+      return;
+    }
+    if (message.kind === 'blocks') {
+      this.backfill?.onBlocks(from, message);
+      return;
+    }
     this.step({ kind: 'message', from, message });
+  }
+
+  private serveBlocks(from: number, req: BlocksRequest): void {
+    let r;
+    try {
+      r = this.blocksServer.serve(from, req);
+    } catch (e) {
+      this.log.warn({ from, err: e instanceof Error ? e.message : String(e) }, 'serving a blocks request failed');
+      return;
+    }
+    this.obs.blocksServed?.(r.kind, r.kind === 'served' ? r.blocks : 0);
+    if (r.kind !== 'served') return;
+    try {
+      this.transport.send(from, r.bytes);
+    } catch (e) {
+      this.log.warn({ from, err: e instanceof Error ? e.message : String(e) }, 'blocks answer not sent');
+    }
   }
 
   /** Takes a client request that arrived another way (HTTP) and relays it to every peer, as a
@@ -399,7 +479,8 @@ export class ValidatorNode {
     this.stopped = true;
     if (this.tickTimer) clearInterval(this.tickTimer);
     await Promise.allSettled([this.transport.close(), this.clients?.close()]);
-    // Let an in-flight group commit land before the store closes.
+    // Let an in-flight group commit (and back-fill write) land before the store closes.
+    await this.backfill?.stop();
     while (this.flushing) await new Promise((r) => setTimeout(r, 1));
     if (this.opts.store) await this.opts.store.close();
     if (this.opts.pool) await this.opts.pool.close();

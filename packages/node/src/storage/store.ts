@@ -243,8 +243,23 @@ export class Store {
     }
   }
 
-  count(kind: RecordKind): number {
-    return this.dbs[kind].getCount();
+  /** Keys of one kind in key order, bounded by `limit` (no values are read). */
+  keys(kind: RecordKind, q: RangeQuery): RecordKey[] {
+    if (!Number.isInteger(q.limit) || q.limit < 0) throw new StoreError(`keys limit must be a non-negative integer, got ${q.limit}`);
+    const opts: { start?: LmdbKey; end?: LmdbKey; limit: number; reverse?: boolean } = { limit: q.limit };
+    if (q.start !== undefined) opts.start = lk(q.start);
+    if (q.end !== undefined) opts.end = lk(q.end);
+    if (q.reverse) opts.reverse = true;
+    return [...this.dbs[kind].getKeys(opts)] as RecordKey[];
+  }
+
+  /** Entries of one kind, or only those in [start, end) when a range is given (counted, not read). */
+  count(kind: RecordKind, q?: { readonly start?: RecordKey; readonly end?: RecordKey }): number {
+    if (q === undefined) return this.dbs[kind].getCount();
+    const opts: { start?: LmdbKey; end?: LmdbKey } = {};
+    if (q.start !== undefined) opts.start = lk(q.start);
+    if (q.end !== undefined) opts.end = lk(q.end);
+    return this.dbs[kind].getKeysCount(opts);
   }
 
   async close(): Promise<void> {
