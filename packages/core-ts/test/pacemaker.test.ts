@@ -86,6 +86,8 @@ describe('pacemaker: timeouts and timeout certificates', () => {
     const tc: TimeoutCert = { kind: 'timeout-cert', view: 4, timeouts: [timeout(4, 0), timeout(4, 1), timeout(4, 2)], from: 2 };
     const msgs = sent(deliver(r, 2, tc));
     expect(msgs.find((m) => m.kind === 'view-change')).toMatchObject({ newView: 5 });
+    // It relays the certificate under its own id (a container must come from the link it is on).
+    expect(msgs.find((m) => m.kind === 'timeout-cert')).toMatchObject({ view: 4, from: 3 });
     expect(r.status()).toMatchObject({ view: 5, mode: 'view-change' });
   });
 

@@ -71,6 +71,7 @@ describe('simulator: seeds with f Byzantine validators, faults, crashes', () => 
   it.each([
     [9818, 'a state transfer carried our new-view before its pre-prepares were durable; after a crash we signed another pre-prepare for view 1 seq 1 (n=4)'],
     [8672, 'restarted replicas re-executed their committed batches without taking their checkpoints, so peer proofs never made them stable: stuck at the high watermark (n=5)'],
+    [20675, 'a timeout certificate relayed with the id of the validator that formed it was dropped by every peer (container from != link): two validators stayed in view-change for view 3, two for view 4 (n=4, on a0310a1)'],
   ])('crash-heavy regression seed %i (%s)', (seed) => {
     const r = runSimulation({ seed, crypto, ...SIM_PROFILES['crash-heavy'] });
     expect(r.safetyViolations, `${describeFailure(r)} --profile crash-heavy`).toEqual([]);

@@ -282,7 +282,7 @@ export class PbftReplica implements Replica {
     }
     this.view = Math.max(this.view, this.safety.highestView);
     const j = r.justification ?? null;
-    if (j !== null && j.view === this.view - 1) this.justification = j;
+    if (j !== null && j.view === this.view - 1) this.justification = { ...j, from: this.id };
     // The prepared certificates this validator committed to: its view-changes must report them
     // (see SafetyRules). In the current view they also let it resume voting once caught up.
     for (const cert of r.prepared) {
@@ -1137,7 +1137,9 @@ export class PbftReplica implements Replica {
     this.mode = 'view-change';
     this.vcQuorumTick = -1;
     this.myViewChange = null;
-    if (justification !== null && justification.view === view - 1) this.justification = justification;
+    // Relayed under our id: a container's `from` must be the link it arrives on (crash-heavy seed
+    // 20675: peers dropped certificates relayed with their former's id and two views never met).
+    if (justification !== null && justification.view === view - 1) this.justification = { ...justification, from: this.id };
     else if (this.justification !== null && this.justification.view !== view - 1) this.justification = null;
     this.dropTimeoutsBelow(view);
     // The certificate first: a peer still in a lower view follows it, then takes our view-change.
