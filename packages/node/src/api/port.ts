@@ -182,6 +182,8 @@ export interface EvidenceInfo {
 export interface HealthReport {
   readonly status: 'ok' | 'degraded' | 'down';
   readonly checks: Readonly<Record<string, { readonly ok: boolean; readonly detail?: string }>>;
+  /** Why it is not ok, one line each (e.g. "behind by 312 seqs", "alone in view 5 (peers: 4,4,4)"); absent when ok. */
+  readonly reasons?: readonly string[];
 }
 
 export interface NodeApiPort {

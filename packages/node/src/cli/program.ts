@@ -337,7 +337,7 @@ export function buildProgram(opts: BuildOptions = {}): Command {
   program
     .command('health')
     .description('process health, or consensus health with --consensus')
-    .option('--consensus', 'consensus health (quorum links, progress)', false)
+    .option('--consensus', 'consensus health (quorum of links; behind, alone in a view or out of normal mode past a grace period)', false)
     .action(
       act(async (o: { consensus: boolean }) => {
         try {

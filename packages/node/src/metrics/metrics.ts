@@ -20,6 +20,12 @@ export type Phase = 'pre_prepare' | 'prepared' | 'committed';
 export type VoteType = 'pre_prepare' | 'prepare' | 'commit' | 'checkpoint' | 'view_change' | 'new_view';
 export type FaultKind = 'equivocation' | 'bad_signature' | 'invalid_message' | 'bad_mac' | (string & {});
 
+/** What the consensus-health metrics read at a scrape: degraded now, and cumulative seconds by reason. */
+export interface ConsensusHealthSample {
+  readonly degraded: boolean;
+  readonly secondsByReason: ReadonlyMap<string, number>;
+}
+
 export interface MetricsOptions {
   /** Label every series with this validator id. */
   readonly validator?: string;
@@ -58,6 +64,8 @@ export class NodeMetrics {
 
   private roundsCommitted = 0;
   private roundsFailed = 0;
+  private consensusHealthSource: (() => ConsensusHealthSample) | null = null;
+  private readonly degradedSecondsReported = new Map<string, number>();
   private readonly queueSources = new Map<string, () => number>();
   private sessionSource: (() => { sessions: number; evicted: number }) | null = null;
   private backfillRemainingSource: (() => number) | null = null;
@@ -158,6 +166,30 @@ export class NodeMetrics {
       registers,
     });
     this.linksUp = new Gauge({ name: 'bpci_transport_links_up', help: 'Authenticated validator links currently open', registers });
+    // Consensus health (issue 14), sampled at scrape time from the node's health tracker.
+    new Gauge({
+      name: 'bpci_consensus_degraded',
+      help: '1 when /health/consensus is not ok (behind, alone in a view, out of normal mode past the grace period, or no quorum of links), else 0',
+      registers,
+      collect: function (this: Gauge) {
+        if (self.consensusHealthSource !== null) this.set(self.consensusHealthSource().degraded ? 1 : 0);
+      },
+    });
+    const degradedSeconds: Counter<'reason'> = new Counter({
+      name: 'bpci_consensus_degraded_seconds_total',
+      help: 'Seconds /health/consensus reported degraded or down, by reason (any | behind | view_alone | not_normal | no_quorum_links; reasons that hold together each accrue)',
+      labelNames: ['reason'],
+      registers,
+      collect: () => {
+        if (self.consensusHealthSource === null) return;
+        for (const [reason, total] of self.consensusHealthSource().secondsByReason) {
+          const delta = total - (self.degradedSecondsReported.get(reason) ?? 0);
+          if (delta > 0) degradedSeconds.inc({ reason }, delta);
+          self.degradedSecondsReported.set(reason, Math.max(total, self.degradedSecondsReported.get(reason) ?? 0));
+        }
+      },
+    });
+    for (const reason of ['any', 'behind', 'view_alone', 'not_normal', 'no_quorum_links']) degradedSeconds.inc({ reason }, 0);
     this.clientRejected = new Counter({
       name: 'bpci_client_connections_rejected_total',
       help: 'Client-port connections closed because of what the client sent or did, by reason (malformed | too-large | not-request | client-id-taken | too-many-connections | slow-reader)',
@@ -239,6 +271,11 @@ export class NodeMetrics {
 
   byzantineFault(kind: FaultKind): void {
     this.byzantineFaults.inc({ kind });
+  }
+
+  /** Where bpci_consensus_degraded and bpci_consensus_degraded_seconds_total read at each scrape. */
+  setConsensusHealthSource(read: () => ConsensusHealthSample): void {
+    this.consensusHealthSource = read;
   }
 
   /** Where bpci_client_sessions and bpci_client_sessions_evicted read at each scrape. */

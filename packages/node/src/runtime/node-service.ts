@@ -42,6 +42,8 @@ import { ApiError } from '../api/port.js';
 import type { NodeMetrics } from '../metrics/metrics.js';
 import { PhaseTimer } from '../metrics/metrics.js';
 import { decodeBlock, decodeTxRecord, txIdOf } from './records.js';
+import { ConsensusHealthTracker, HEALTH_SAMPLE_MS, healthThresholdsOf, type ConsensusAssessment, type HealthThresholds } from './consensus-health.js';
+import { DEFAULT_PBFT_CONFIG } from '@bpci/core';
 import type { NodeObserver, ValidatorNode } from './validator-node.js';
 
 const ROUNDS_TRACKED_MAX = 1024;
@@ -69,6 +71,10 @@ export interface NodeServiceOptions {
   readonly verify: 'lazy' | 'eager';
   readonly crypto: CryptoBackend;
   readonly metrics?: NodeMetrics;
+  /** Consensus health thresholds (start-node derives them from the config); default: the core's defaults at 10 ms ticks. */
+  readonly healthThresholds?: HealthThresholds;
+  /** Monotonic clock in ms for the health grace periods (default performance.now). */
+  readonly nowMs?: () => number;
 }
 
 export class NodeService implements NodeApiPort {
@@ -85,9 +91,12 @@ export class NodeService implements NodeApiPort {
   private faults = 0;
   private committedRounds = 0;
   private lastCommitAtMs = 0;
+  private readonly healthTracker: ConsensusHealthTracker;
+  private healthTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly opts: NodeServiceOptions) {
     this.phase = opts.metrics ? new PhaseTimer(opts.metrics) : undefined;
+    this.healthTracker = new ConsensusHealthTracker(opts.healthThresholds ?? healthThresholdsOf(DEFAULT_PBFT_CONFIG, 10));
   }
 
   /** Observer hooks to pass to ValidatorNode.start; call attach() with the node afterwards. */
@@ -132,7 +141,22 @@ export class NodeService implements NodeApiPort {
       });
       const backfill = node.backfill;
       if (backfill) m.setBackfillRemainingSource(() => backfill.remaining());
+      m.setConsensusHealthSource(() => {
+        const a = this.sampleConsensusHealth();
+        return { degraded: a.report.status !== 'ok', secondsByReason: this.healthTracker.degradedSeconds() };
+      });
     }
+    // Grace clocks and degraded seconds run on wall time whether or not anyone asks.
+    this.healthTimer = setInterval(() => {
+      if (!this.node.isStopped) this.sampleConsensusHealth();
+    }, HEALTH_SAMPLE_MS);
+    this.healthTimer.unref();
+  }
+
+  /** Stops the health sampler (the node's own stop is separate). */
+  close(): void {
+    if (this.healthTimer !== null) clearInterval(this.healthTimer);
+    this.healthTimer = null;
   }
 
   private name(i: number): string {
@@ -569,25 +593,47 @@ export class NodeService implements NodeApiPort {
       ? { ok: persistError === null, detail: persistError ?? (this.node.durable ? 'lmdb, durable group commit' : 'lmdb, no fsync') }
       : { ok: true, detail: 'memory mode (nothing persisted)' };
     const running = !this.node.isStopped;
+    // The process's own health decides 'down' (503); consensus that is not ok (including no quorum
+    // of links, which /health/consensus reports as down) makes the aggregate 'degraded'.
+    const c = this.consensusHealth();
+    const reasons = [...(storage.ok ? [] : [`storage: ${storage.detail}`]), ...(running ? [] : ['runtime stopped']), ...(c.reasons ?? (c.status === 'ok' ? [] : [`consensus ${c.status}`]))];
     return {
-      status: storage.ok && running ? 'ok' : 'down',
-      checks: { storage, runtime: { ok: running, detail: running ? 'running' : 'stopped' } },
+      status: storage.ok && running ? (c.status === 'ok' ? 'ok' : 'degraded') : 'down',
+      checks: {
+        storage,
+        runtime: { ok: running, detail: running ? 'running' : 'stopped' },
+        consensus: { ok: c.status === 'ok', detail: c.status === 'ok' ? 'ok' : `${c.status}: ${(c.reasons ?? []).join('; ')}` },
+      },
+      ...(reasons.length > 0 ? { reasons } : {}),
     };
   }
 
-  consensusHealth(): HealthReport {
+  /** Samples the replica into the health tracker (grace clocks, degraded seconds). */
+  private sampleConsensusHealth(): ConsensusAssessment {
     const st = this.node.replica.status();
     const connected = this.node.connectedPeers();
     const n = this.opts.validatorNames.length;
-    const quorumLinks = connected + 1 >= this.quorumCount();
-    const ok = quorumLinks && st.mode !== 'view-change';
-    return {
-      status: ok ? 'ok' : quorumLinks ? 'degraded' : 'down',
-      checks: {
-        links: { ok: quorumLinks, detail: `${connected}/${n - 1} peers connected` },
-        mode: { ok: st.mode === 'normal', detail: st.mode },
-        committed: { ok: true, detail: `height ${st.committedHeight}, view ${st.view}, last commit ${this.lastCommitAtMs ? new Date(this.lastCommitAtMs).toISOString() : 'never'}` },
+    return this.healthTracker.sample(
+      {
+        mode: st.mode,
+        view: st.view,
+        committedHeight: st.committedHeight,
+        self: this.node.index,
+        standing: st.standing,
+        peersConnected: connected,
+        peersTotal: n - 1,
+        quorumLinks: connected + 1 >= this.quorumCount(),
+        committedDetail: `height ${st.committedHeight}, view ${st.view}, last commit ${this.lastCommitAtMs ? new Date(this.lastCommitAtMs).toISOString() : 'never'}`,
       },
-    };
+      this.opts.nowMs ? this.opts.nowMs() : performance.now(),
+    );
+  }
+
+  /**
+   * Degraded when behind, alone in a view, or out of normal mode past the grace period; down
+   * without a quorum of links (rules in consensus-health.ts).
+   */
+  consensusHealth(): HealthReport {
+    return this.sampleConsensusHealth().report;
   }
 }

@@ -14,6 +14,7 @@ import { createLogger } from '../log.js';
 import { NodeMetrics } from '../metrics/metrics.js';
 import { createApi } from '../api/server.js';
 import { NodeService } from './node-service.js';
+import { healthThresholdsOf } from './consensus-health.js';
 import { DEFAULT_TICK_MS, ValidatorNode } from './validator-node.js';
 
 export interface RunningNode {
@@ -51,9 +52,10 @@ export async function startNodeFromConfig(file: string, opts: StartNodeOptions =
   const store = nd.durability === 'memory' ? null : openStore(path.resolve(nd.dataDir), { durable: true });
   const metrics = new NodeMetrics();
   const names = config.activeValidators.map((v) => v.validatorId);
-  const service = new NodeService({ validatorNames: names, verify: nd.verify, crypto, metrics });
   const pbft = pbftConfigOf(config);
-  resolveConfig(pbft); // throws a ConfigError naming a bad relation before anything listens
+  const resolved = resolveConfig(pbft); // throws a ConfigError naming a bad relation before anything listens
+  const healthThresholds = healthThresholdsOf(resolved, tickMsOf(config));
+  const service = new NodeService({ validatorNames: names, verify: nd.verify, crypto, metrics, healthThresholds });
   const node = await ValidatorNode.start({
     index: nd.index,
     validators: config.activeValidators.map((v) => ({ publicKey: v.publicKey, stake: v.stake, host: v.host, port: v.port })),
@@ -80,6 +82,7 @@ export async function startNodeFromConfig(file: string, opts: StartNodeOptions =
     apiUrl,
     async stop() {
       await api.close();
+      service.close();
       await node.stop();
       logger.flush?.();
     },
