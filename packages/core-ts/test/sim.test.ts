@@ -61,6 +61,10 @@ describe('simulator: seeds with f Byzantine validators, faults, crashes', () => 
     [197, 'r1 stranded in view 1 at height 9 while the others reached 100 (n=4, a twin primary)'],
     [200, 'r0 stranded in view 3 (n=5)'],
     [252, 'r0 stranded in view 4 after three view changes (n=4)'],
+    // Found by the 10,000-seed default run on a0310a1's core: a replica whose links came up after
+    // the others' checkpoint votes never learned it was behind (their commits were beyond its
+    // high watermark), so it stayed at height 0 in the right view and never fetched.
+    [1209215, 'r1 left at height 0 in view 0 while the others reached 92 (n=5, a twin)'],
   ])('regression seed %i (%s)', (seed) => {
     const r = runSimulation({ seed, crypto });
     expect(r.safetyViolations, describeFailure(r)).toEqual([]);

@@ -558,6 +558,22 @@ export class PbftReplica implements Replica {
     }
   }
 
+  /**
+   * The highest sequence number shown (in a commit or a checkpoint, within the watermarks or
+   * beyond them) by peers holding f+1 of the stake: at least one honest validator has prepared
+   * or executed that far. Link-authenticated claims only; used to decide to fetch, never to
+   * accept anything.
+   */
+  private peersHeight(): number {
+    const byHeight = [...this.peerSeq.keys()].filter((id) => id !== this.id).sort((a, b) => this.peerSeq[b]! - this.peerSeq[a]!);
+    let power = 0;
+    for (const id of byHeight) {
+      power += this.vs.stake(id);
+      if (power >= this.vs.weakQuorumPower) return this.peerSeq[id]!;
+    }
+    return 0;
+  }
+
   private standing(): ReplicaStatus['standing'] {
     const peerViews = this.peerView.map((v, id) => (id === this.id ? this.view : v));
     const same: ValidatorId[] = [];
@@ -566,19 +582,8 @@ export class PbftReplica implements Replica {
       if (v === this.view) same.push(id);
       else if (v >= 0) other.push(id);
     });
-    // The highest height shown by peers holding f+1 of the stake: an honest validator is there.
-    const byHeight = [...this.peerSeq.keys()].filter((id) => id !== this.id).sort((a, b) => this.peerSeq[b]! - this.peerSeq[a]!);
-    let power = 0;
-    let shown = 0;
-    for (const id of byHeight) {
-      power += this.vs.stake(id);
-      if (power >= this.vs.weakQuorumPower) {
-        shown = this.peerSeq[id]!;
-        break;
-      }
-    }
     return {
-      behindSeqs: Math.max(0, shown - this.lastExecuted),
+      behindSeqs: Math.max(0, this.peersHeight() - this.lastExecuted),
       viewAlone: !this.isQuorum(same) && this.vs.isWeakQuorum(other),
       peerViews,
     };
@@ -993,6 +998,10 @@ export class PbftReplica implements Replica {
     const gap =
       this.lastExecuted < this.lagTarget ||
       (this.mode === 'normal' && this.lastExecuted < this.liveSeq) ||
+      // Peers holding f+1 of the stake show heights we have not reached, perhaps beyond our high
+      // watermark where their messages cannot be taken (a replica that restarted far behind, or
+      // whose links came up after the checkpoint votes that would have told it): fetch.
+      (this.mode === 'normal' && this.lastExecuted < this.peersHeight()) ||
       [...this.slots.values()].some((s) => s.committed && !s.executed && s.seq > this.lastExecuted + 1);
     // Executed up to the high watermark but the checkpoint there never became stable here (its
     // votes were lost, and peers that saw it stable no longer resend theirs): nothing above the
