@@ -40,6 +40,7 @@ import {
   type PbftConfig,
   type PbftReplica,
   type ReplicaEvent,
+  type SignedItemRef,
   type StateMachine,
   type VerifyJob,
 } from '@bpci/core';
@@ -64,7 +65,8 @@ export interface NodeObserver extends TransportObserver, BackfillObserver {
   committed?(batch: CommittedBatch, atMs: number): void;
   event?(e: ReplicaEvent): void;
   persisted?(records: number, ms: number): void;
-  verified?(items: number, invalid: number, ms: number): void;
+  /** A verify job finished: `signed[i]` was checked, `valid[i]` is 1 when its signature is good. */
+  verified?(items: number, invalid: number, ms: number, signed: readonly SignedItemRef[], valid: Uint8Array): void;
   decodeFailed?(from: number, error: string): void;
   clientRejected?(reason: string): void;
   /** Every decoded message from an authenticated peer, before the replica sees it. */
@@ -228,6 +230,13 @@ export class ValidatorNode {
       node.backfill?.tick();
     }, tickMs);
     if (!opts.store) node.log.warn({}, 'memory mode: nothing is persisted; signed messages leave before any write (benchmarks only)');
+    const f = faultToleranceOf(node.validatorSet);
+    if (f === 0) {
+      node.log.warn(
+        { validators: opts.validators.length, fault_tolerance: 0 },
+        `fault tolerance f = 0: ${opts.validators.length} validator(s) tolerate no faulty or crashed validator (a quorum needs every one of them here); run 3f+1 >= 4 for f >= 1`,
+      );
+    }
     node.log.info({ index: opts.index, listen: opts.listen, clients: opts.clientListen, crypto: opts.crypto.name }, 'validator started');
     return node;
   }
@@ -409,7 +418,7 @@ export class ValidatorNode {
     const done = (valid: Uint8Array): void => {
       let invalid = 0;
       for (const v of valid) if (v !== 1) invalid++;
-      this.obs.verified?.(valid.length, invalid, performance.now() - t0);
+      this.obs.verified?.(valid.length, invalid, performance.now() - t0, job.items, valid);
       this.step({ kind: 'verified', jobId: job.jobId, valid });
     };
     const pool = this.opts.pool;
@@ -446,9 +455,8 @@ export class ValidatorNode {
 
   private onEvent(ev: ReplicaEvent): void {
     this.obs.event?.(ev);
-    if (ev.kind === 'slash') this.log.warn({ reason: ev.reason, validator: ev.validator, detail: ev.detail }, 'slashing event');
-    else if (ev.kind === 'dropped') this.log.debug({ from: ev.from, reason: ev.reason }, 'dropped input');
-    else this.log.info({ ...ev }, ev.kind);
+    const line = eventLogLine(ev);
+    this.log[line.level](line.fields, line.msg);
   }
 
   /** Resolves when (clientId, requestSeq) executes here, or rejects after timeoutMs. */
@@ -484,5 +492,40 @@ export class ValidatorNode {
     while (this.flushing) await new Promise((r) => setTimeout(r, 1));
     if (this.opts.store) await this.opts.store.close();
     if (this.opts.pool) await this.opts.pool.close();
+  }
+}
+
+/**
+ * Faulty validators the set tolerates (f): the largest number whose combined stake stays within
+ * the protocol's faulty bound, counting the smallest stakes first. 0 for one or two validators.
+ */
+export function faultToleranceOf(vs: { readonly validators: readonly { readonly stake: number }[]; readonly faultyPowerMax: number }): number {
+  const stakes = vs.validators.map((v) => v.stake).sort((a, b) => a - b);
+  let sum = 0;
+  let f = 0;
+  for (const s of stakes) {
+    if (sum + s > vs.faultyPowerMax) break;
+    sum += s;
+    f++;
+  }
+  return f;
+}
+
+/**
+ * How a replica event is logged. The logger puts this node's own id under `validator` on every
+ * line, so the validator an event is about goes under `offender_replica` (its replica index),
+ * never a second `validator` key (JSON parsers keep one of the two). Inactivity (the primary of
+ * a view was replaced by a view change: a crash, a restart, a slow link) is not misbehaviour: it
+ * is logged at info as a leader replacement, not as a slashing event.
+ */
+export function eventLogLine(ev: ReplicaEvent): { level: 'debug' | 'info' | 'warn'; fields: Record<string, unknown>; msg: string } {
+  switch (ev.kind) {
+    case 'slash':
+      if (ev.reason === 'Inactivity') return { level: 'info', fields: { replaced_primary_replica: ev.validator, detail: ev.detail }, msg: 'leader replaced (view change)' };
+      return { level: 'warn', fields: { reason: ev.reason, offender_replica: ev.validator, detail: ev.detail }, msg: 'byzantine behaviour detected (slashing event)' };
+    case 'dropped':
+      return { level: 'debug', fields: { from: ev.from, reason: ev.reason }, msg: 'dropped input' };
+    default:
+      return { level: 'info', fields: { ...ev }, msg: ev.kind };
   }
 }
