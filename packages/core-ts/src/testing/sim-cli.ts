@@ -3,10 +3,12 @@
 // Simulator CLI (Node only; with node-ed25519.ts the only files in @bpci/core allowed to touch node:*).
 //   npm run sim -- --protocol pbft --seeds N [--seed S] [--validators n] [--byzantine k]
 //                  [--verify lazy|eager] [--behaviour b] [--trace]
-//                  [--profile crash-heavy]
+//                  [--profile crash-heavy] [--fingerprint]
 //                  [--plant weak-quorum|skip-new-view-check|forget-safety|forget-prepared|view-change-alone]   (planted bugs: must fail)
 // Ends with `runs=N safety_violations=X liveness_failures=Y`; exit 0 only when both are 0.
 // Each failing run prints `reproduce: npm run sim -- --protocol pbft --seed N`.
+// --fingerprint prints one line per seed with its outcome, counts and a digest of every frame
+// delivered: two builds that print the same lines for a seed range behave the same on it.
 
 import { parseArgs } from 'node:util';
 import type { CryptoBackend } from '../crypto/backend.js';
@@ -37,6 +39,7 @@ const { values } = parseArgs({
     behaviour: { type: 'string' },
     trace: { type: 'boolean', default: false },
     quiet: { type: 'boolean', default: false },
+    fingerprint: { type: 'boolean', default: false },
     crypto: { type: 'string', default: 'node' },
     plant: { type: 'string' },
     profile: { type: 'string' },
@@ -93,12 +96,18 @@ for (let i = 0; i < runs; i++) {
     ...(values.verify === undefined ? {} : { verify: values.verify as 'lazy' | 'eager' }),
     ...(values.behaviour === undefined ? {} : { behaviour: values.behaviour as ByzantineBehaviour }),
     trace: values.trace,
+    fingerprint: values.fingerprint,
   });
   if (values.trace) for (const line of res.trace) process.stdout.write(`${line}\n`);
   const bad = res.safetyViolations.length > 0 || res.livenessFailure !== null;
   if (res.safetyViolations.length > 0) safety++;
   if (res.livenessFailure !== null) liveness++;
-  if (bad) {
+  if (values.fingerprint) {
+    const outcome = res.safetyViolations.length > 0 ? 'safety' : res.livenessFailure !== null ? 'liveness' : 'ok';
+    process.stdout.write(
+      `seed=${seed} ${outcome} n=${res.n} byzantine=${res.byzantine.map((b) => `${b.id}:${b.behaviour}`).join(',') || 'none'} verify=${res.verify} requests=${res.committedRequests} view_changes=${res.viewChanges} ticks=${res.ticks} deliveries=${res.deliveries} fp=${res.fingerprint}\n`,
+    );
+  } else if (bad) {
     const byz = res.byzantine.map((b) => `${b.id}:${b.behaviour}`).join(',') || 'none';
     process.stdout.write(`seed=${seed} n=${res.n} byzantine=${byz} verify=${res.verify}\n`);
     for (const v of res.safetyViolations) process.stdout.write(`  safety: ${v}\n`);
