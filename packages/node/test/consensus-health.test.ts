@@ -96,6 +96,32 @@ describe('consensus health rules', () => {
     expect(a.report.status).toBe('down');
     expect(a.report.reasons).toEqual(['no quorum of links (1/3 peers connected)']);
   });
+
+  it('a minority of links up is down; a quorum of links is not', () => {
+    // 7 validators (f = 2, quorum 5): 3 peers + self hold no quorum.
+    expect(assessConsensusHealth(sample({ peersConnected: 3, peersTotal: 6, quorumLinks: false }), {}, 0, T).report.status).toBe('down');
+    expect(assessConsensusHealth(sample({ peersConnected: 4, peersTotal: 6, quorumLinks: true }), {}, 0, T).report.status).toBe('ok');
+  });
+
+  it('committed: requests pending with no commit for the grace period is degraded; idle or committing is ok', () => {
+    // idle: nothing pending, however long since the last commit
+    const idle = assessConsensusHealth(sample({ pendingRequests: 0, commitAgeMs: 3_600_000 }), {}, 0, T);
+    expect(idle.report.status).toBe('ok');
+    expect(idle.report.checks.committed!.ok).toBe(true);
+    // a burst after an idle hour: pending, last commit long ago, but not for the grace period yet
+    const a0 = assessConsensusHealth(sample({ pendingRequests: 12, commitAgeMs: 3_600_000 }), {}, 0, T);
+    expect(a0.report.status).toBe('ok');
+    expect(a0.report.checks.committed!.detail).toMatch(/12 requests pending for 0\.0 s \(counts after 5\.0 s\)/);
+    const a1 = assessConsensusHealth(sample({ pendingRequests: 12, commitAgeMs: 3_605_000 }), a0.onsets, 5_000, T);
+    expect(a1.report.status).toBe('degraded');
+    expect(a1.report.checks.committed!.ok).toBe(false);
+    expect(a1.report.reasons).toEqual(['no commit for 3605.0 s with 12 requests pending']);
+    // under load something is always pending, but commits keep coming: ok
+    const b0 = assessConsensusHealth(sample({ pendingRequests: 40, commitAgeMs: 3 }), {}, 0, T);
+    const b1 = assessConsensusHealth(sample({ pendingRequests: 40, commitAgeMs: 2 }), b0.onsets, 60_000, T);
+    expect(b1.report.status).toBe('ok');
+    expect(b1.report.checks.committed!.ok).toBe(true);
+  });
 });
 
 describe('ConsensusHealthTracker', () => {

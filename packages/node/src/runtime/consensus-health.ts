@@ -14,7 +14,9 @@
 // - behind by more than `behindSeqsMax` (a checkpoint interval) for `graceMs` -> degraded;
 // - alone in a view (the core's viewAlone: the validators last seen in our view hold no quorum
 //   while f+1 of the stake was last seen in other views) for `graceMs` -> degraded;
-// - mode other than normal (view-change, catching-up) for `graceMs` -> degraded.
+// - mode other than normal (view-change, catching-up) for `graceMs` -> degraded;
+// - stalled: client requests pending for `graceMs` and no commit at this validator for
+//   `graceMs` (the 'committed' check) -> degraded. Idle (nothing pending) is not stalled.
 // A condition's clock restarts whenever it stops holding at a sample.
 //
 // `assessConsensusHealth` is a pure function of one sample, the onset times and now;
@@ -25,8 +27,8 @@
 import type { ReplicaStanding } from '@bpci/core';
 import type { HealthReport } from '../api/port.js';
 
-export type DegradedReason = 'behind' | 'view_alone' | 'not_normal' | 'no_quorum_links';
-export const DEGRADED_REASONS: readonly DegradedReason[] = ['behind', 'view_alone', 'not_normal', 'no_quorum_links'];
+export type DegradedReason = 'behind' | 'view_alone' | 'not_normal' | 'stalled' | 'no_quorum_links';
+export const DEGRADED_REASONS: readonly DegradedReason[] = ['behind', 'view_alone', 'not_normal', 'stalled', 'no_quorum_links'];
 
 /** Grace period floor, and how many view-change timeouts (phase_timeout_seconds) it spans at least. */
 export const HEALTH_GRACE_MIN_MS = 5_000;
@@ -70,6 +72,10 @@ export interface ConsensusSample {
   readonly quorumLinks: boolean;
   /** Free text for the 'committed' check (height, view, last commit time). */
   readonly committedDetail?: string;
+  /** Client requests waiting at the replica (status().pendingRequests); absent = 0. */
+  readonly pendingRequests?: number;
+  /** ms since this validator last committed (since it started when it never did); absent = never stalled. */
+  readonly commitAgeMs?: number;
 }
 
 /** When each condition was first seen holding, in ms (absent: not holding at the last sample). */
@@ -90,6 +96,7 @@ export function assessConsensusHealth(s: ConsensusSample, prev: Onsets, nowMs: n
     behind: behind > t.behindSeqsMax,
     view_alone: s.standing.viewAlone,
     not_normal: s.mode !== 'normal',
+    stalled: (s.pendingRequests ?? 0) > 0 && s.commitAgeMs !== undefined,
     no_quorum_links: !s.quorumLinks,
   };
   const onsets: Partial<Record<DegradedReason, number>> = {};
@@ -99,6 +106,9 @@ export function assessConsensusHealth(s: ConsensusSample, prev: Onsets, nowMs: n
     behind: holding.behind && (behind > t.behindSeqsNow || heldMs('behind') >= t.graceMs),
     view_alone: holding.view_alone && heldMs('view_alone') >= t.graceMs,
     not_normal: holding.not_normal && heldMs('not_normal') >= t.graceMs,
+    // Requests waiting for the grace period AND no commit for as long: under load with commits
+    // flowing something is always pending, and a burst after an idle hour is not stalled yet.
+    stalled: holding.stalled && heldMs('stalled') >= t.graceMs && s.commitAgeMs! >= t.graceMs,
     no_quorum_links: holding.no_quorum_links,
   };
   const degraded = DEGRADED_REASONS.filter((r) => counts[r]);
@@ -109,6 +119,7 @@ export function assessConsensusHealth(s: ConsensusSample, prev: Onsets, nowMs: n
     behind: `behind by ${behind} seqs`,
     view_alone: `alone in view ${s.view} (peers: ${peers.join(',')})`,
     not_normal: `in ${s.mode} mode for ${secs(heldMs('not_normal'))}`,
+    stalled: `no commit for ${secs(s.commitAgeMs ?? 0)} with ${s.pendingRequests ?? 0} requests pending`,
     no_quorum_links: `no quorum of links (${s.peersConnected}/${s.peersTotal} peers connected)`,
   };
   const reasons = degraded.map((r) => texts[r]);
@@ -126,7 +137,13 @@ export function assessConsensusHealth(s: ConsensusSample, prev: Onsets, nowMs: n
           ok: !counts.behind,
           detail: `${texts.behind}${pending('behind')}; degraded above ${t.behindSeqsMax} for ${secs(t.graceMs)}, above ${t.behindSeqsNow} at once`,
         },
-        committed: { ok: true, detail: s.committedDetail ?? `height ${s.committedHeight}, view ${s.view}` },
+        committed: {
+          ok: !counts.stalled,
+          detail:
+            `${s.committedDetail ?? `height ${s.committedHeight}, view ${s.view}`}; ${s.pendingRequests ?? 0} requests pending` +
+            (holding.stalled ? `${counts.stalled ? `, no commit for ${secs(s.commitAgeMs!)}` : pending('stalled')}` : '') +
+            `; degraded when requests wait ${secs(t.graceMs)} with no commit for as long`,
+        },
       },
       ...(reasons.length > 0 ? { reasons } : {}),
     },
