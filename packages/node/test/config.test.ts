@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -178,5 +179,21 @@ describe('key files', () => {
     expect(a[3]!.apiUrl).toBe('http://127.0.0.1:18004');
     const b = writeLocalCluster({ dir, validators: 4, basePort: 17001, apiBasePort: 18001 });
     expect(b[1]!.config.validators[1]!.publicKeyHex).toBe(a[1]!.config.validators[1]!.publicKeyHex);
+  });
+
+  it('keeps a local cluster\'s private keys private: keys/ 0700, key files 0600, .bpci-cluster/ git-ignored (issue 13 §2)', () => {
+    const dir = tmpDir();
+    const members = writeLocalCluster({ dir, validators: 4, basePort: 17001, apiBasePort: 18001 });
+    expect(fs.statSync(path.join(dir, 'keys')).mode & 0o777).toBe(0o700);
+    for (const m of members) expect(fs.statSync(m.keyFile).mode & 0o777).toBe(0o600);
+    // A keys/ folder made earlier with the default mode is tightened on the next write.
+    fs.chmodSync(path.join(dir, 'keys'), 0o755);
+    writeLocalCluster({ dir, validators: 4, basePort: 17001, apiBasePort: 18001 });
+    expect(fs.statSync(path.join(dir, 'keys')).mode & 0o777).toBe(0o700);
+    // `bpci cluster up` defaults to ./.bpci-cluster: its keys must never be committed.
+    const repo = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../..');
+    const ignored = (p: string) => spawnSync('git', ['check-ignore', '-q', p], { cwd: repo }).status === 0;
+    expect(ignored('.bpci-cluster/keys/validator-001.json')).toBe(true);
+    expect(ignored('packages/node/.bpci-cluster/data/validator-001/data.mdb')).toBe(true);
   });
 });

@@ -44,7 +44,10 @@ export function writeLocalCluster(opts: LocalClusterOptions): LocalClusterMember
   const host = opts.host ?? '127.0.0.1';
   const keysDir = path.join(opts.dir, 'keys');
   const confDir = path.join(opts.dir, 'config');
-  fs.mkdirSync(keysDir, { recursive: true });
+  // keys/ holds private keys: owner-only (mode 0700; mkdir's mode applies only at creation, so a
+  // folder made earlier is tightened too). Each key file is created 0600 by generateKeyFile.
+  fs.mkdirSync(keysDir, { recursive: true, mode: 0o700 });
+  fs.chmodSync(keysDir, 0o700);
   fs.mkdirSync(confDir, { recursive: true });
   const n = opts.validators;
   const keys = [];
