@@ -6,6 +6,8 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 import { openStore, StoreError, type Store, type StoreRecord } from '../src/storage/store.js';
+import { acquireDirLock, DirLockedError, LOCK_FILE_NAME, processStartTicks, readDirLock } from '../src/storage/dir-lock.js';
+import { silentLogger } from '../src/log.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const dirs: string[] = [];
@@ -107,9 +109,11 @@ describe('store', () => {
     // of batch i resolved; we kill it while it is writing.
     const work = fs.mkdtempSync(path.join(here, '.kill-'));
     dirs.push(work);
-    const src = fs.readFileSync(path.join(here, '../src/storage/store.ts'), 'utf8');
-    const js = ts.transpileModule(src, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText;
-    fs.writeFileSync(path.join(work, 'store.mjs'), js);
+    for (const [from, to] of [['store.ts', 'store.mjs'], ['dir-lock.ts', 'dir-lock.js']] as const) {
+      const src = fs.readFileSync(path.join(here, '../src/storage', from), 'utf8');
+      const js = ts.transpileModule(src, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText;
+      fs.writeFileSync(path.join(work, to), js);
+    }
     fs.writeFileSync(
       path.join(work, 'child.mjs'),
       `import { openStore } from './store.mjs';
@@ -137,6 +141,7 @@ for (let k = 0; k < 4; k++) lane();
     const dbDir = path.join(work, 'db');
     const child = spawn(process.execPath, [path.join(work, 'child.mjs'), dbDir], { stdio: ['ignore', 'pipe', 'inherit'] });
     const acked = new Set<number>();
+    let duplicate: unknown;
     let buf = '';
     await new Promise<void>((resolve, reject) => {
       child.on('error', reject);
@@ -146,14 +151,29 @@ for (let k = 0; k < 4; k++) lane();
         const lines = buf.split('\n');
         buf = lines.pop()!;
         for (const l of lines) if (l.startsWith('ack ')) acked.add(Number(l.slice(4)));
-        if (acked.size >= 300 && !child.killed) child.kill('SIGKILL');
+        if (acked.size >= 300 && !child.killed) {
+          // While the child lives, its directory is locked: a second store refuses before LMDB opens.
+          try {
+            openStore(dbDir, { durable: true });
+            duplicate = 'opened';
+          } catch (e) {
+            duplicate = e;
+          }
+          child.kill('SIGKILL');
+        }
       });
     });
     expect(child.signalCode).toBe('SIGKILL');
     expect(acked.size).toBeGreaterThanOrEqual(300);
+    expect(duplicate).toBeInstanceOf(DirLockedError);
+    expect(String(duplicate)).toMatch(new RegExp(`locked by another live process: pid ${child.pid}`));
 
-    const s = openStore(dbDir, { durable: true });
+    // The child's lock is stale now (kill -9 leaves it behind): taken over, with one log line.
+    const lines: string[] = [];
+    const logger = { ...silentLogger, warn: (_o: object, msg?: string) => void lines.push(msg ?? '') };
+    const s = openStore(dbDir, { durable: true, logger });
     stores.push(s);
+    expect(lines).toEqual([expect.stringMatching(new RegExp(`took over the stale lock .* pid ${child.pid} is gone`))]);
     for (const i of acked) {
       expect(text(s.get('block', i))?.trim()).toBe(`block ${i}`);
       expect(text(s.get('cert', i))).toBe(`cert ${i}`);
@@ -164,5 +184,51 @@ for (let k = 0; k < 4; k++) lane();
     expect(blocks).toEqual(certs);
     const last = Number(text(s.get('safety', 'replica'))!.slice(5));
     expect(blocks).toContain(last);
+  });
+});
+
+describe('data dir lock (issue 13 §2: one process per validator)', () => {
+  it('refuses a second store on a directory in use, in this process too, and frees it on close', async () => {
+    const dir = tmpDir();
+    const a = openStore(dir, { durable: false, lockOwner: 'validator-002' });
+    expect(readDirLock(dir)).toMatchObject({ pid: process.pid, owner: 'validator-002' });
+    expect(() => openStore(dir, { durable: false })).toThrow(/already locked by this process \(pid \d+ \(validator-002\)/);
+    await a.close();
+    expect(fs.existsSync(path.join(dir, LOCK_FILE_NAME))).toBe(false);
+    const b = openStore(dir, { durable: false });
+    stores.push(b);
+  });
+
+  it('never opens LMDB under a lock held by another live process', async () => {
+    const dir = tmpDir();
+    const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+    try {
+      await new Promise((r) => child.once('spawn', r));
+      const ticks = processStartTicks(child.pid!);
+      fs.writeFileSync(
+        path.join(dir, LOCK_FILE_NAME),
+        JSON.stringify({ pid: child.pid, hostname: os.hostname(), owner: 'validator-002', started_at: 'then', token: 'x', ...(ticks ? { start_ticks: ticks } : {}) }),
+      );
+      expect(() => openStore(dir, { durable: true })).toThrow(new RegExp(`${dir} is locked by another live process: pid ${child.pid} \\(validator-002\\)`));
+      expect(fs.readdirSync(dir)).toEqual([LOCK_FILE_NAME]); // no data.mdb / lock.mdb: LMDB never opened
+      // A lock from another host cannot be checked: refused, never taken over.
+      fs.writeFileSync(path.join(dir, LOCK_FILE_NAME), JSON.stringify({ pid: 1, hostname: 'elsewhere', started_at: 'then', token: 'y' }));
+      expect(() => acquireDirLock(dir)).toThrow(/pid 1 on host elsewhere/);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
+  it('takes over a lock whose pid now belongs to another process (pid reuse after a crash)', () => {
+    if (processStartTicks(process.pid) === undefined) return; // no /proc: start times unknown
+    const dir = tmpDir();
+    // Our own pid, but another start time: the process that wrote it is gone.
+    fs.writeFileSync(path.join(dir, LOCK_FILE_NAME), JSON.stringify({ pid: process.pid, hostname: os.hostname(), started_at: 'then', start_ticks: '1', token: 'z' }));
+    const warned: string[] = [];
+    const lock = acquireDirLock(dir, { logger: { ...silentLogger, warn: (_o: object, m?: string) => void warned.push(m ?? '') } });
+    expect(warned).toHaveLength(1);
+    expect(readDirLock(dir)?.token).toBe(lock.owner.token);
+    lock.release();
+    expect(readDirLock(dir)).toBeUndefined();
   });
 });

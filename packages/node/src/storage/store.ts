@@ -20,9 +20,16 @@
 // - Keys: a non-negative integer (sequence numbers, heights: ordered numerically), a string
 //   (client ids, named records), or a tuple of those (e.g. [sequence, 'commit']) ordered
 //   element-wise. Values are bytes, at most valueBytesMax.
+// - One process per directory (dir-lock.ts): the store holds `<dir>/bpci.lock` from before LMDB
+//   opens until close(), or runs under a lock its caller took (`lock`). A directory locked by
+//   another live process throws DirLockedError and LMDB is never opened; a stale lock (its owner
+//   was killed) is taken over with a log line.
 
 import fs from 'node:fs';
+import path from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
+import { acquireDirLock, type DirLock } from './dir-lock.js';
+import type { Logger } from '../log.js';
 
 export const RECORD_KINDS = [
   /** The replica's safety record (last view/sequence voted, what was signed). */
@@ -67,6 +74,12 @@ export interface StoreOptions {
   readonly batchRecordsMax?: number;
   /** LMDB map size in bytes (default 8 GiB; it is address space, not disk). */
   readonly mapSizeBytes?: number;
+  /** The caller already holds this directory's lock (the node takes it before anything else); the store then leaves releasing it to the caller. */
+  readonly lock?: DirLock;
+  /** Recorded in a lock the store takes itself (e.g. the validator id). */
+  readonly lockOwner?: string;
+  /** Gets the line about a stale lock taken over. */
+  readonly logger?: Logger;
 }
 
 export interface RangeQuery {
@@ -129,6 +142,8 @@ export class Store {
   private readonly root: RootDatabase;
   private readonly dbs: Record<RecordKind, Database<Uint8Array, LmdbKey>>;
   private closed = false;
+  /** The lock this store took itself (released on close); null when the caller holds one. */
+  private readonly ownLock: DirLock | null;
   /** persistBatch calls completed, and records in them (metrics, the bench). */
   persistsCompleted = 0;
   recordsWritten = 0;
@@ -139,12 +154,26 @@ export class Store {
     this.valueBytesMax = opts.valueBytesMax ?? 16 * 1024 * 1024;
     this.batchRecordsMax = opts.batchRecordsMax ?? 65_536;
     fs.mkdirSync(dir, { recursive: true });
-    this.root = open({
-      path: dir,
-      maxDbs: RECORD_KINDS.length + 2,
-      mapSize: opts.mapSizeBytes ?? 8 * 1024 ** 3,
-      ...(opts.durable ? { separateFlushed: true } : { noSync: true }),
-    });
+    if (opts.lock) {
+      if (!opts.lock.held || path.resolve(opts.lock.dir) !== path.resolve(dir)) {
+        throw new StoreError(`store ${dir}: the lock passed in is ${opts.lock.held ? `for ${opts.lock.dir}` : 'released'}`);
+      }
+      this.ownLock = null;
+    } else {
+      // Before LMDB opens: a duplicate process must never get as far as the environment.
+      this.ownLock = acquireDirLock(dir, { ...(opts.lockOwner !== undefined ? { owner: opts.lockOwner } : {}), ...(opts.logger ? { logger: opts.logger } : {}) });
+    }
+    try {
+      this.root = open({
+        path: dir,
+        maxDbs: RECORD_KINDS.length + 2,
+        mapSize: opts.mapSizeBytes ?? 8 * 1024 ** 3,
+        ...(opts.durable ? { separateFlushed: true } : { noSync: true }),
+      });
+    } catch (err) {
+      this.ownLock?.release();
+      throw err;
+    }
     const dbs = {} as Record<RecordKind, Database<Uint8Array, LmdbKey>>;
     for (const kind of RECORD_KINDS) {
       dbs[kind] = this.root.openDB<Uint8Array, LmdbKey>(kind, { encoding: 'binary' });
@@ -265,7 +294,11 @@ export class Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.root.close();
+    try {
+      await this.root.close();
+    } finally {
+      this.ownLock?.release();
+    }
   }
 }
 
