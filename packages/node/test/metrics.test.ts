@@ -86,4 +86,22 @@ describe('metrics', () => {
     expect(await value(m, 'bpci_transport_frames_dropped_total', { peer: '3' })).toBe(5);
     expect(await value(m, 'bpci_transport_links_up')).toBe(1);
   });
+
+  it('exports Node.js process metrics under their standard names, with one prefix (issue 13 §4)', async () => {
+    const m = new NodeMetrics({ validator: 'validator-001' });
+    const text = (await m.exposition()).body;
+    expect(text).toMatch(/^process_cpu_user_seconds_total\{validator="validator-001"\} /m);
+    expect(text).toMatch(/^process_resident_memory_bytes\{validator="validator-001"\} /m);
+    expect(text).toMatch(/^nodejs_heap_size_used_bytes\{validator="validator-001"\} /m);
+    expect(text).toMatch(/^nodejs_eventloop_lag_seconds\{validator="validator-001"\} /m);
+    expect(text).not.toMatch(/process_process_|bpci_process_|bpci_nodejs_/);
+  });
+
+  it('counts a replaced primary apart from Byzantine faults', async () => {
+    const m = new NodeMetrics({ processMetrics: false });
+    m.leaderReplaced('validator-001');
+    expect(await value(m, 'bpci_leader_replacements_total', { primary: 'validator-001' })).toBe(1);
+    expect(() => m.byzantineFault('inactivity')).toThrow(/not a Byzantine fault/);
+    expect(await value(m, 'consensus_byzantine_faults_detected_total', { kind: 'inactivity' })).toBeUndefined();
+  });
 });

@@ -6,8 +6,10 @@
 // ibft_validator_votes_total, ibft_consensus_success_rate, consensus_byzantine_faults_detected_total.
 // The seed's hotstuff_* and auction_* metrics have no counterpart in a PBFT engine and are not
 // exported (a metric that is always zero would mislead a dashboard). Everything else is prefixed
-// `bpci_`. Latency histograms are in seconds (Prometheus convention) with buckets from 50 µs, since
-// a commit on loopback takes well under a millisecond.
+// `bpci_`, except the Node.js process metrics, which keep prom-client's standard names
+// (`process_cpu_user_seconds_total`, `nodejs_eventloop_lag_seconds`, ...) so stock Node.js
+// dashboards and alerts match them unchanged. Latency histograms are in seconds (Prometheus
+// convention) with buckets from 50 µs, since a commit on loopback takes well under a millisecond.
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { RejectReason, TransportObserver } from '../transport/transport.js';
@@ -29,7 +31,7 @@ export interface ConsensusHealthSample {
 export interface MetricsOptions {
   /** Label every series with this validator id. */
   readonly validator?: string;
-  /** Also export Node.js process metrics (CPU, heap, event loop lag). Default true. */
+  /** Also export Node.js process metrics (CPU, heap, event loop lag) under their standard names. Default true. */
   readonly processMetrics?: boolean;
 }
 
@@ -42,6 +44,7 @@ export class NodeMetrics {
   readonly votesTotal: Counter<'vote_type' | 'from'>;
   readonly successRate: Gauge;
   readonly byzantineFaults: Counter<'kind'>;
+  readonly leaderReplacements: Counter<'primary'>;
   readonly viewChanges: Counter;
   readonly view: Gauge;
   readonly lastCommittedSequence: Gauge;
@@ -75,7 +78,9 @@ export class NodeMetrics {
     // eslint-disable-next-line @typescript-eslint/no-this-alias -- collect() callbacks get the Gauge as `this`
     const self = this;
     if (opts.validator !== undefined) r.setDefaultLabels({ validator: opts.validator });
-    if (opts.processMetrics ?? true) collectDefaultMetrics({ register: r, prefix: 'bpci_process_' });
+    // No prefix: prom-client's own names already start with process_ / nodejs_ (a prefix of
+    // 'bpci_process_' gave bpci_process_process_cpu_user_seconds_total, which no dashboard knows).
+    if (opts.processMetrics ?? true) collectDefaultMetrics({ register: r });
     const registers = [r];
     this.roundsTotal = new Counter({
       name: 'triple_consensus_rounds_total',
@@ -113,8 +118,14 @@ export class NodeMetrics {
     });
     this.byzantineFaults = new Counter({
       name: 'consensus_byzantine_faults_detected_total',
-      help: 'Byzantine behaviour detected (equivocation evidence, bad signatures, invalid messages), by kind',
+      help: 'Byzantine behaviour detected (equivocation evidence, bad signatures, invalid messages), by kind; a replaced primary (Inactivity) is not counted here, see bpci_leader_replacements_total',
       labelNames: ['kind'],
+      registers,
+    });
+    this.leaderReplacements = new Counter({
+      name: 'bpci_leader_replacements_total',
+      help: 'Primaries replaced by a view change (the core\'s Inactivity events: a crash, a restart, a slow or cut link; not evidence of Byzantine behaviour), by the replaced primary',
+      labelNames: ['primary'],
       registers,
     });
     this.viewChanges = new Counter({ name: 'bpci_view_changes_total', help: 'Views this validator moved to', registers });
@@ -177,7 +188,7 @@ export class NodeMetrics {
     });
     const degradedSeconds: Counter<'reason'> = new Counter({
       name: 'bpci_consensus_degraded_seconds_total',
-      help: 'Seconds /health/consensus reported degraded or down, by reason (any | behind | view_alone | not_normal | no_quorum_links; reasons that hold together each accrue)',
+      help: 'Seconds /health/consensus reported degraded or down, by reason (any | behind | view_alone | not_normal | stalled | no_quorum_links; reasons that hold together each accrue)',
       labelNames: ['reason'],
       registers,
       collect: () => {
@@ -189,7 +200,7 @@ export class NodeMetrics {
         }
       },
     });
-    for (const reason of ['any', 'behind', 'view_alone', 'not_normal', 'no_quorum_links']) degradedSeconds.inc({ reason }, 0);
+    for (const reason of ['any', 'behind', 'view_alone', 'not_normal', 'stalled', 'no_quorum_links']) degradedSeconds.inc({ reason }, 0);
     this.clientRejected = new Counter({
       name: 'bpci_client_connections_rejected_total',
       help: 'Client-port connections closed because of what the client sent or did, by reason (malformed | too-large | not-request | client-id-taken | too-many-connections | slow-reader)',
@@ -198,7 +209,7 @@ export class NodeMetrics {
     });
     this.transactionsSubmitted = new Counter({
       name: 'bpci_transactions_submitted_total',
-      help: 'Client transactions submitted through the API, by result (accepted | rejected)',
+      help: 'Client transactions submitted through the HTTP API, once per transaction, by result (accepted | rejected)',
       labelNames: ['result'],
       registers,
     });
@@ -270,7 +281,13 @@ export class NodeMetrics {
   }
 
   byzantineFault(kind: FaultKind): void {
+    if (kind === 'inactivity') throw new Error('Inactivity is not a Byzantine fault: count it with leaderReplaced()');
     this.byzantineFaults.inc({ kind });
+  }
+
+  /** A view change replaced `primary` (the core's slash event with reason Inactivity). */
+  leaderReplaced(primary: string): void {
+    this.leaderReplacements.inc({ primary });
   }
 
   /** Where bpci_consensus_degraded and bpci_consensus_degraded_seconds_total read at each scrape. */
