@@ -99,6 +99,8 @@ export interface ValidatorNodeOptions {
   readonly app?: StateMachine;
   /** Block back-fill bounds (backfill.ts BACKFILL_DEFAULTS); back-fill runs only with a store. */
   readonly backfill?: Partial<BackfillLimits>;
+  /** Runs after the peer and client ports are bound and before any peer is dialed (the node binds its HTTP API here). */
+  readonly beforeLinks?: (node: ValidatorNode) => Promise<void>;
 }
 
 const GROUP_RECORDS_MAX = 8192;
@@ -218,8 +220,17 @@ export class ValidatorNode {
 
   static async start(opts: ValidatorNodeOptions): Promise<ValidatorNode> {
     const node = new ValidatorNode(opts);
-    await node.transport.start();
-    await node.clients?.start();
+    // Every port binds before any link is dialed: a second copy of this validator (its ports
+    // taken) fails here, before it dials a peer and replaces the live copy's links (issue 13 §2).
+    try {
+      await node.transport.listen();
+      await node.clients?.start();
+      await opts.beforeLinks?.(node);
+    } catch (e) {
+      await node.stop();
+      throw e;
+    }
+    node.transport.connect();
     // Logical time starts once this validator can hear a quorum (or after a grace period): a
     // replica that ticks while its links are still coming up would time out on a primary it
     // simply cannot hear yet and wander into a view change alone.
