@@ -19,4 +19,9 @@ async function loadRuntime(): Promise<Partial<RuntimeCommands> | undefined> {
 }
 
 const runtime = await loadRuntime();
-process.exitCode = await runCli(process.argv.slice(2), { io: processIo, ...(runtime ? { runtime } : {}) });
+const code = await runCli(process.argv.slice(2), { io: processIo, ...(runtime ? { runtime } : {}) });
+process.exitCode = code;
+// A failed command exits even if something it started still holds the event loop (a socket, a
+// timer): a validator that could not start must not linger half-started next to the live one.
+// Unreferenced, so a clean exit is never delayed by it.
+if (code !== 0) setTimeout(() => process.exit(code), 2_000).unref();

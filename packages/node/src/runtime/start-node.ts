@@ -1,6 +1,16 @@
 // Starts one validator from its YAML config: key file, crypto backend, store, runtime, HTTP API,
 // metrics. Returns a handle whose stop() shuts everything down in order (API, then runtime,
 // which lets the last group commit land before the store closes).
+//
+// One process per validator (issue 13 §2). The order guarantees that a second copy of a running
+// validator never disturbs the live one:
+//   1. the data dir lock (storage/dir-lock.ts), before anything touches the directory: a copy on
+//      the same data dir stops here and never opens LMDB;
+//   2. the store, under that lock, and the runtime built on it (nothing listens or dials yet);
+//   3. every port: peer port, client port, HTTP API: a copy with any port taken stops here;
+//   4. only then the links to peers are dialed.
+// A failure at any step undoes the earlier ones and throws StartupError, whose message is one
+// line naming the validator, the port or directory, and the process holding it.
 
 import path from 'node:path';
 import { resolveConfig, type PbftConfig } from '@bpci/core';
@@ -10,6 +20,8 @@ import { loadKeyFile } from '../keys/keyfile.js';
 import { selectBackend } from '../crypto/select.js';
 import { CryptoPool } from '../crypto/pool.js';
 import { openStore } from '../storage/store.js';
+import { acquireDirLock, DirLockedError } from '../storage/dir-lock.js';
+import { findPortOwner } from '../transport/port-owner.js';
 import { createLogger } from '../log.js';
 import { NodeMetrics } from '../metrics/metrics.js';
 import { createApi } from '../api/server.js';
@@ -29,64 +41,131 @@ export interface StartNodeOptions {
   readonly poolThreads?: number;
 }
 
+/** A validator that cannot start; the message is one line for the operator. */
+export class StartupError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StartupError';
+  }
+}
+
 export async function startNodeFromConfig(file: string, opts: StartNodeOptions = {}): Promise<RunningNode> {
   const config = loadConfig(file);
   const nd = config.node;
   const logger = createLogger({ validator: nd.validatorId, level: config.logging.level });
-  const key = loadKeyFile(nd.keyFile);
-  const me = config.activeValidators[nd.index];
-  if (!me || Buffer.compare(Buffer.from(me.publicKey), Buffer.from(key.publicKey)) !== 0) {
-    throw new Error(`key file ${nd.keyFile} does not hold the public key configured for ${nd.validatorId}`);
-  }
-  const selection = await selectBackend({ log: (line) => logger.info({ backend: 'crypto' }, line) });
-  const crypto = selection.backend;
-  const threads = opts.poolThreads ?? Number(process.env.BPCI_POOL_THREADS ?? 1);
-  let pool: CryptoPool | null = null;
-  if (threads > 0) {
-    try {
-      pool = await CryptoPool.create({ threads, inline: crypto });
-    } catch (e) {
-      logger.warn({ err: e instanceof Error ? e.message : String(e) }, 'crypto pool unavailable; verifying inline');
+  const me = config.activeValidators[nd.index]!;
+  // Undone in reverse order when a later step fails.
+  const undo: (() => Promise<void> | void)[] = [];
+  let node: ValidatorNode | undefined;
+  try {
+    const key = loadKeyFile(nd.keyFile);
+    if (Buffer.compare(Buffer.from(me.publicKey), Buffer.from(key.publicKey)) !== 0) {
+      throw new Error(`key file ${nd.keyFile} does not hold the public key configured for ${nd.validatorId}`);
     }
+    // 1. The data dir lock, in memory mode too (nothing else is written there then): it is how a
+    //    second process for this validator, and `bpci cluster status`, find the running one.
+    const dataDir = path.resolve(nd.dataDir);
+    const lock = acquireDirLock(dataDir, { owner: nd.validatorId, logger });
+    undo.push(() => lock.release());
+    const selection = await selectBackend({ log: (line) => logger.info({ backend: 'crypto' }, line) });
+    const crypto = selection.backend;
+    const threads = opts.poolThreads ?? Number(process.env.BPCI_POOL_THREADS ?? 1);
+    let pool: CryptoPool | null = null;
+    if (threads > 0) {
+      try {
+        pool = await CryptoPool.create({ threads, inline: crypto });
+        const p = pool;
+        undo.push(() => p.close());
+      } catch (e) {
+        logger.warn({ err: e instanceof Error ? e.message : String(e) }, 'crypto pool unavailable; verifying inline');
+      }
+    }
+    const pbft = pbftConfigOf(config);
+    const resolved = resolveConfig(pbft); // throws a ConfigError naming a bad relation before anything listens
+    // 2. The store, under the lock (the runtime restores from it when it is built).
+    const store = nd.durability === 'memory' ? null : openStore(dataDir, { durable: true, lock, logger });
+    if (store) undo.push(() => store.close());
+    const metrics = new NodeMetrics();
+    const names = config.activeValidators.map((v) => v.validatorId);
+    const healthThresholds = healthThresholdsOf(resolved, tickMsOf(config));
+    const service = new NodeService({ validatorNames: names, verify: nd.verify, crypto, metrics, healthThresholds });
+    undo.push(() => service.close());
+    const api = createApi({ node: service, metrics, logger: logger as unknown as FastifyBaseLogger });
+    undo.push(() => api.close());
+    // 3 and 4: ValidatorNode.start binds the peer and client ports, calls beforeLinks (the API
+    // port), and dials peers only when all three are bound; on a failure it stops itself.
+    node = await ValidatorNode.start({
+      index: nd.index,
+      validators: config.activeValidators.map((v) => ({ publicKey: v.publicKey, stake: v.stake, host: v.host, port: v.port })),
+      seed32: key.seed,
+      crypto,
+      pool,
+      store,
+      listen: { host: me.host, port: me.port },
+      clientListen: me.client ?? null,
+      pbft,
+      tickMs: tickMsOf(config),
+      transportLimits: nd.transport,
+      logger,
+      observer: service.observer(),
+      beforeLinks: async (n) => {
+        service.attach(n);
+        await api.listen({ host: nd.api.host, port: nd.api.port });
+      },
+    });
+    const running = node;
+    const apiUrl = `http://${nd.api.host}:${nd.api.port}`;
+    logger.info({ api: apiUrl, crypto: `${selection.name} (${selection.reason})`, durability: nd.durability, verify: nd.verify, data_dir: dataDir, pid: process.pid }, 'validator ready');
+    return {
+      config,
+      node: running,
+      apiUrl,
+      async stop() {
+        await api.close();
+        service.close();
+        await running.stop();
+        lock.release();
+        logger.flush?.();
+      },
+    };
+  } catch (e) {
+    const message = startupMessage(config, e);
+    for (const step of undo.reverse()) {
+      try {
+        await step();
+      } catch {
+        // best effort: the process is about to exit
+      }
+    }
+    logger.fatal({ err: e instanceof Error ? e.message : String(e) }, message);
+    logger.flush?.();
+    throw new StartupError(message);
   }
-  const store = nd.durability === 'memory' ? null : openStore(path.resolve(nd.dataDir), { durable: true });
-  const metrics = new NodeMetrics();
-  const names = config.activeValidators.map((v) => v.validatorId);
-  const pbft = pbftConfigOf(config);
-  const resolved = resolveConfig(pbft); // throws a ConfigError naming a bad relation before anything listens
-  const healthThresholds = healthThresholdsOf(resolved, tickMsOf(config));
-  const service = new NodeService({ validatorNames: names, verify: nd.verify, crypto, metrics, healthThresholds });
-  const node = await ValidatorNode.start({
-    index: nd.index,
-    validators: config.activeValidators.map((v) => ({ publicKey: v.publicKey, stake: v.stake, host: v.host, port: v.port })),
-    seed32: key.seed,
-    crypto,
-    pool,
-    store,
-    listen: { host: me.host, port: me.port },
-    clientListen: me.client ?? null,
-    pbft,
-    tickMs: tickMsOf(config),
-    transportLimits: nd.transport,
-    logger,
-    observer: service.observer(),
-  });
-  service.attach(node);
-  const api = createApi({ node: service, metrics, logger: logger as unknown as FastifyBaseLogger });
-  await api.listen({ host: nd.api.host, port: nd.api.port });
-  const apiUrl = `http://${nd.api.host}:${nd.api.port}`;
-  logger.info({ api: apiUrl, crypto: `${selection.name} (${selection.reason})`, durability: nd.durability, verify: nd.verify }, 'validator ready');
-  return {
-    config,
-    node,
-    apiUrl,
-    async stop() {
-      await api.close();
-      service.close();
-      await node.stop();
-      logger.flush?.();
-    },
-  };
+}
+
+/** One line: which validator, what it could not have (a port, its data dir) and who holds it. */
+function startupMessage(config: NodeConfig, e: unknown): string {
+  const nd = config.node;
+  const me = config.activeValidators[nd.index]!;
+  const id = nd.validatorId;
+  if (e instanceof DirLockedError) return `${id} not started: ${e.message}`;
+  const err = e as NodeJS.ErrnoException & { port?: number; address?: string };
+  if (err?.code === 'EADDRINUSE' || err?.code === 'EACCES' || err?.code === 'EADDRNOTAVAIL') {
+    const port = err.port;
+    const which =
+      port === me.port ? `peer port (validators[].endpoint ${me.host}:${me.port})`
+      : me.client && port === me.client.port ? `client port (validators[].client_endpoint ${me.client.host}:${me.client.port})`
+      : port === nd.api.port ? `HTTP API port (node.api ${nd.api.host}:${nd.api.port})`
+      : `port ${err.address ?? '?'}:${port ?? '?'}`;
+    const why = err.code === 'EADDRINUSE' ? 'address in use' : err.code === 'EACCES' ? 'permission denied' : 'address not available on this host';
+    let holder = '';
+    if (err.code === 'EADDRINUSE' && port !== undefined) {
+      const o = findPortOwner(port);
+      holder = o ? ` by pid ${o.pid} (${o.command})` : ' by another process';
+    }
+    return `${id} not started: cannot listen on its ${which}: ${why}${holder}; is this validator already running?`;
+  }
+  return `${id} not started: ${e instanceof Error ? e.message : String(e)}`;
 }
 
 function tickMsOf(config: NodeConfig): number {

@@ -1,7 +1,8 @@
 // Authenticated TCP links between validators.
 //
 // Contract:
-// - `start()` listens and dials; `send(to, payload)` / `broadcast(payload)` queue opaque bytes for a
+// - `start()` listens and dials (`listen()` then `connect()`: a node binds every port it needs
+//   before it dials anyone); `send(to, payload)` / `broadcast(payload)` queue opaque bytes for a
 //   peer; `onMessage(from, payload)` receives them after their MAC checks; `close()` stops all.
 // - Dial rule: the validator with the LOWER id dials the higher one; an acceptor only accepts links
 //   from lower ids. So there is exactly one link per pair and no de-duplication race. A new
@@ -284,21 +285,40 @@ export class Transport {
 
   /** Listens, then dials every higher-id peer. Resolves with the bound address. */
   async start(): Promise<{ host: string; port: number }> {
+    const bound = await this.listen();
+    this.connect();
+    return bound;
+  }
+
+  /**
+   * Binds the peer port and accepts links, without dialing anyone. A process that cannot bind
+   * (EADDRINUSE: another copy of this validator is running) rejects here, before it dialed a peer
+   * and replaced the live copy's links. Rejects with the listen error; the transport then holds
+   * nothing and `close()` is still safe.
+   */
+  async listen(): Promise<{ host: string; port: number }> {
     if (this.server) throw new Error('transport already started');
+    if (this.closed) throw new Error('transport is closed');
     const server = net.createServer((socket) => this.accept(socket));
     this.server = server;
-    server.on('error', (err) => this.log.error({ err: err.message }, 'transport server error'));
     await new Promise<void>((resolve, reject) => {
       const onError = (err: Error) => reject(err);
       server.once('error', onError);
       server.listen(this.listenAddr.port, this.listenAddr.host, () => {
         server.off('error', onError);
+        // Errors after the bind (rare: EMFILE on accept) are logged, never thrown.
+        server.on('error', (err) => this.log.error({ err: err.message }, 'transport server error'));
         resolve();
       });
     });
     const bound = server.address() as net.AddressInfo;
-    for (const p of this.peers.values()) if (this.selfId < p.addr.id) this.dial(p);
     return { host: bound.address, port: bound.port };
+  }
+
+  /** Dials every higher-id peer (after `listen()`); lower ids dial us. Idempotent. */
+  connect(): void {
+    if (!this.server || !this.server.listening) throw new Error('transport: connect() before listen()');
+    for (const p of this.peers.values()) if (this.selfId < p.addr.id) this.dial(p);
   }
 
   /** Queues `payload` for peer `to`. Returns false if `to` is not a peer or the transport is closed. */
@@ -362,7 +382,7 @@ export class Transport {
     }
     for (const c of [...this.pending]) this.closeConn(c);
     const server = this.server;
-    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+    if (server?.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
   // ---------------------------------------------------------------- connections
