@@ -9,7 +9,7 @@ import { cachingCrypto } from '../src/testing/sim-crypto.js';
 import { runSimulation, SIM_PROFILES, type SimResult } from '../src/testing/sim.js';
 import { nodeEd25519Backend } from './helpers/node-ed25519.js';
 
-const path = fileURLToPath(new URL('./testdata/sim-fingerprints.txt', import.meta.url));
+const path = fileURLToPath(new URL('./golden/sim-fingerprints.txt', import.meta.url));
 const crypto = cachingCrypto(nodeEd25519Backend());
 const DEFAULT_SEEDS = 60;
 const CRASH_SEEDS = 20;
