@@ -98,6 +98,9 @@ describe('a second copy of a running validator', () => {
     const tx = await postJson(`${live.apiUrl}/api/v1/transactions?wait=true&timeout_ms=20000`, { payload: 'set dup 1' }, 30_000);
     expect(tx.status, JSON.stringify(tx.json)).toBe(200);
     for (const m of cluster.members) expect((await getJson(`${m.apiUrl}/health`)).status).toBe(200);
+    // Every response states who answers (what `bpci cluster up` checks).
+    const h = await fetch(`${live.apiUrl}/health`);
+    expect([h.headers.get('x-bpci-validator-id'), h.headers.get('x-bpci-public-key'), h.headers.get('x-bpci-pid')]).toEqual(['validator-002', live.key.publicKeyText, String(livePid)]);
     // No copy got as far as a link: no validator logged a new one.
     expect(linkUps()).toEqual(before);
   }, 240_000);

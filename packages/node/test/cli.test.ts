@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fs from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -159,6 +160,62 @@ describe('runtime command hooks', () => {
       expect(ready).toBe(4);
       expect(out.join('\n')).toMatch(/4 validators up/);
       expect(fs.readFileSync(path.join(dir, 'logs', 'validator-003.log'), 'utf8')).toMatch(/fake validator-003 up/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  // issue 13 §2: "2 validators up" was printed while both had died with EADDRINUSE, because
+  // another cluster answered on their ports.
+  it('cluster up fails when the process answering a validator\'s port is not the one it started', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bpci-cluster-'));
+    const fake = path.join(path.dirname(new URL(import.meta.url).pathname), 'fixtures', 'fake-validator.mjs');
+    const base = 20_000 + Math.floor(Math.random() * 20_000);
+    // "Another cluster": a validator-001 with its own key and pid on our validator-001's API port.
+    const other = http.createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'x-bpci-validator-id': 'validator-001', 'x-bpci-public-key': `ed25519:${'ab'.repeat(32)}`, 'x-bpci-pid': String(process.pid) });
+      res.end('{"status":"ok"}');
+    });
+    await new Promise<void>((r) => other.listen(base + 100, '127.0.0.1', () => r()));
+    const ac = new AbortController();
+    try {
+      const run = runLocalCluster(
+        { validators: 4, dir, host: '127.0.0.1', basePort: base, apiBasePort: base + 100, durability: 'memory', verify: 'lazy' },
+        { out: () => {}, err: () => {} },
+        {
+          // validator-001 stays alive but never serves (its port is taken); the others are fakes.
+          nodeArgv: (config) => (config.endsWith('validator-001.yaml') ? [process.execPath, '-e', 'setInterval(() => {}, 1000)'] : [process.execPath, fake, 'node', 'start', '--config', config]),
+          signal: ac.signal,
+          readyTimeoutMs: 20_000,
+          onReady: () => setImmediate(() => ac.abort()),
+        },
+      );
+      await expect(run).rejects.toThrow(
+        new RegExp(`validator-001: the process answering http://127.0.0.1:${base + 100} is not the one this command started \\(pid \\d+\\): it is key ed25519:abab.*, not ed25519:.*, pid ${process.pid}, not \\d+; another cluster`),
+      );
+    } finally {
+      await new Promise<void>((r) => other.close(() => r()));
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('cluster up fails at once, with its last line, when a validator exits before it is up', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bpci-cluster-'));
+    const fake = path.join(path.dirname(new URL(import.meta.url).pathname), 'fixtures', 'fake-validator.mjs');
+    const base = 20_000 + Math.floor(Math.random() * 20_000);
+    const dies = "console.error('error: validator-002 not started: cannot listen on its HTTP API port: address in use'); process.exit(4)";
+    try {
+      await expect(
+        runLocalCluster(
+          { validators: 4, dir, host: '127.0.0.1', basePort: base, apiBasePort: base + 100, durability: 'memory', verify: 'lazy' },
+          { out: () => {}, err: () => {} },
+          {
+            nodeArgv: (config) => (config.endsWith('validator-002.yaml') ? [process.execPath, '-e', dies] : [process.execPath, fake, 'node', 'start', '--config', config]),
+            signal: new AbortController().signal,
+            readyTimeoutMs: 20_000,
+          },
+        ),
+      ).rejects.toThrow(/validator-002 exited before it was up \(code 4\): error: validator-002 not started: cannot listen on its HTTP API port/);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

@@ -16,7 +16,8 @@ import path from 'node:path';
 import { resolveConfig, type PbftConfig } from '@bpci/core';
 import type { FastifyBaseLogger } from 'fastify';
 import { loadConfig, type NodeConfig } from '../config/config.js';
-import { loadKeyFile } from '../keys/keyfile.js';
+import { loadKeyFile, publicKeyText } from '../keys/keyfile.js';
+import { identityHeaders } from '../cli/identity.js';
 import { selectBackend } from '../crypto/select.js';
 import { CryptoPool } from '../crypto/pool.js';
 import { openStore } from '../storage/store.js';
@@ -92,6 +93,13 @@ export async function startNodeFromConfig(file: string, opts: StartNodeOptions =
     undo.push(() => service.close());
     const api = createApi({ node: service, metrics, logger: logger as unknown as FastifyBaseLogger });
     undo.push(() => api.close());
+    // Who answers: every response names this validator, its key and its pid, so `bpci cluster up`
+    // can tell its own process from another one on the same port (issue 13 §2).
+    const identity = identityHeaders(nd.validatorId, publicKeyText(me.publicKey), process.pid);
+    api.addHook('onSend', async (_req, reply, payload) => {
+      for (const [k, v] of Object.entries(identity)) reply.header(k, v);
+      return payload;
+    });
     // 3 and 4: ValidatorNode.start binds the peer and client ports, calls beforeLinks (the API
     // port), and dials peers only when all three are bound; on a failure it stops itself.
     node = await ValidatorNode.start({
