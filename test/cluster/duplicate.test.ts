@@ -103,5 +103,11 @@ describe('a second copy of a running validator', () => {
     expect([h.headers.get('x-bpci-validator-id'), h.headers.get('x-bpci-public-key'), h.headers.get('x-bpci-pid')]).toEqual(['validator-002', live.key.publicKeyText, String(livePid)]);
     // No copy got as far as a link: no validator logged a new one.
     expect(linkUps()).toEqual(before);
+    // Log lines name peers by validator id, as in the config (not "peer":3).
+    for (const m of cluster.members) {
+      const text = fs.readFileSync(m.logFile, 'utf8');
+      expect(text).toMatch(/"peer":"validator-00\d"/);
+      expect(text).not.toMatch(/"peer":\d/);
+    }
   }, 240_000);
 });

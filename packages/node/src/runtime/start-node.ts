@@ -104,7 +104,7 @@ export async function startNodeFromConfig(file: string, opts: StartNodeOptions =
     // port), and dials peers only when all three are bound; on a failure it stops itself.
     node = await ValidatorNode.start({
       index: nd.index,
-      validators: config.activeValidators.map((v) => ({ publicKey: v.publicKey, stake: v.stake, host: v.host, port: v.port })),
+      validators: config.activeValidators.map((v) => ({ publicKey: v.publicKey, stake: v.stake, host: v.host, port: v.port, name: v.validatorId })),
       seed32: key.seed,
       crypto,
       pool,
