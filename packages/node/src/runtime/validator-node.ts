@@ -473,7 +473,7 @@ export class ValidatorNode {
 
   private onEvent(ev: ReplicaEvent): void {
     this.obs.event?.(ev);
-    const line = eventLogLine(ev);
+    const line = eventLogLine(ev, (i) => this.peerName(i));
     this.log[line.level](line.fields, line.msg);
   }
 
@@ -530,19 +530,25 @@ export function faultToleranceOf(vs: { readonly validators: readonly { readonly 
 }
 
 /**
- * How a replica event is logged. The logger puts this node's own id under `validator` on every
- * line, so the validator an event is about goes under `offender_replica` (its replica index),
+ * How a replica event is logged; `name` turns a replica index into the validator's config id
+ * (as peer lines do). The logger puts this node's own id under `validator` on every line, so the
+ * validator an event is about goes under `offender` (`replaced_primary`, `peer`, `primary`),
  * never a second `validator` key (JSON parsers keep one of the two). Inactivity (the primary of
  * a view was replaced by a view change: a crash, a restart, a slow link) is not misbehaviour: it
  * is logged at info as a leader replacement, not as a slashing event.
  */
-export function eventLogLine(ev: ReplicaEvent): { level: 'debug' | 'info' | 'warn'; fields: Record<string, unknown>; msg: string } {
+export function eventLogLine(
+  ev: ReplicaEvent,
+  name: (replica: number) => string | number = (i) => i,
+): { level: 'debug' | 'info' | 'warn'; fields: Record<string, unknown>; msg: string } {
   switch (ev.kind) {
     case 'slash':
-      if (ev.reason === 'Inactivity') return { level: 'info', fields: { replaced_primary_replica: ev.validator, detail: ev.detail }, msg: 'leader replaced (view change)' };
-      return { level: 'warn', fields: { reason: ev.reason, offender_replica: ev.validator, detail: ev.detail }, msg: 'byzantine behaviour detected (slashing event)' };
+      if (ev.reason === 'Inactivity') return { level: 'info', fields: { replaced_primary: name(ev.validator), detail: ev.detail }, msg: 'leader replaced (view change)' };
+      return { level: 'warn', fields: { reason: ev.reason, offender: name(ev.validator), detail: ev.detail }, msg: 'byzantine behaviour detected (slashing event)' };
     case 'dropped':
-      return { level: 'debug', fields: { from: ev.from, reason: ev.reason }, msg: 'dropped input' };
+      return { level: 'debug', fields: { peer: ev.from === 'client' ? 'client' : name(ev.from), reason: ev.reason }, msg: 'dropped input' };
+    case 'new-view':
+      return { level: 'info', fields: { view: ev.view, primary: name(ev.primary) }, msg: ev.kind };
     default:
       return { level: 'info', fields: { ...ev }, msg: ev.kind };
   }
