@@ -7,7 +7,8 @@ import type { FastifyInstance } from 'fastify';
 import { createApi } from '../src/api/server.js';
 import { runCli, type BenchConsensusOptions, type RuntimeCommands } from '../src/cli/program.js';
 import { loadKeyFile } from '../src/keys/keyfile.js';
-import { runLocalCluster } from '../src/cli/cluster.js';
+import { clusterRestart, runLocalCluster } from '../src/cli/cluster.js';
+import { processAlive } from '../src/storage/dir-lock.js';
 import { FakeNode } from './fake-node.js';
 
 let app: FastifyInstance;
@@ -161,6 +162,66 @@ describe('runtime command hooks', () => {
       expect(out.join('\n')).toMatch(/4 validators up/);
       expect(fs.readFileSync(path.join(dir, 'logs', 'validator-003.log'), 'utf8')).toMatch(/fake validator-003 up/);
     } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('cluster status, stop and restart <validator> act on a running local cluster (issue 13 §2)', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bpci-cluster-'));
+    const fake = path.join(path.dirname(new URL(import.meta.url).pathname), 'fixtures', 'fake-validator.mjs');
+    const nodeArgv = (config: string) => [process.execPath, fake, 'node', 'start', '--config', config];
+    const ac = new AbortController();
+    const base = 20_000 + Math.floor(Math.random() * 20_000);
+    let readyNow!: () => void;
+    const ready = new Promise<void>((r) => (readyNow = r));
+    const upErr: string[] = [];
+    const up = runLocalCluster(
+      { validators: 4, dir, host: '127.0.0.1', basePort: base, apiBasePort: base + 100, durability: 'memory', verify: 'lazy' },
+      { out: () => {}, err: (s) => upErr.push(s) },
+      { nodeArgv, signal: ac.signal, onReady: () => readyNow() },
+    );
+    const run = (args: string[]) => cli([...args, '--dir', dir]);
+    const pidOf = (out: string, id: string) => Number(new RegExp(`^${id}\\s+(\\d+)\\s`, 'm').exec(out)?.[1]);
+    try {
+      await ready;
+      const s1 = await run(['cluster', 'status']);
+      expect(s1.code, s1.out + s1.err).toBe(0);
+      expect(s1.out.match(/running\s+ok/g)).toHaveLength(4);
+      const pid2 = pidOf(s1.out, 'validator-002');
+      expect(pid2).toBeGreaterThan(0);
+
+      const stop = await run(['cluster', 'stop', 'validator-002']);
+      expect(stop.code, stop.err).toBe(0);
+      expect(stop.out).toMatch(new RegExp(`validator-002 stopped \\(pid ${pid2}\\)`));
+      const s2 = await run(['cluster', 'status', 'validator-002']);
+      expect(s2.code).toBe(1);
+      expect(s2.out).toMatch(/validator-002\s+-\s+stopped/);
+      expect((await run(['cluster', 'stop', 'validator-002'])).out).toMatch(/validator-002 is not running/);
+      expect(upErr.join('')).toMatch(/validator-002 exited \(code 0\)/);
+
+      const restarted = await clusterRestart(dir, 'validator-002', { nodeArgv });
+      expect(restarted).toMatch(/validator-002 was not running; validator-002 started \(pid \d+\)/);
+      const s3 = await run(['cluster', 'status']);
+      expect(s3.code, s3.out).toBe(0);
+      const pid2b = pidOf(s3.out, 'validator-002');
+      expect(pid2b).not.toBe(pid2);
+      // A restart of a running one stops it first.
+      const again = await clusterRestart(dir, 'validator-002', { nodeArgv });
+      expect(again).toMatch(new RegExp(`validator-002 stopped \\(pid ${pid2b}\\); validator-002 started`));
+      const pid2c = Number(/started \(pid (\d+)\)/.exec(again)![1]);
+
+      const unknown = await run(['cluster', 'stop', 'validator-009']);
+      expect(unknown.code).toBe(4);
+      expect(unknown.err).toMatch(/no validator "validator-009" in this cluster \(it has validator-001, validator-002, validator-003, validator-004\)/);
+
+      // Stopping `cluster up` also stops the validator restarted outside it.
+      ac.abort();
+      await up;
+      expect(processAlive(pid2c)).toBe(false);
+      expect((await run(['cluster', 'status'])).out.match(/stopped/g)).toHaveLength(4);
+    } finally {
+      ac.abort();
+      await up.catch(() => {});
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });

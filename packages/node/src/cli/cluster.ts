@@ -18,6 +18,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeLocalCluster, type LocalClusterMember } from '../config/local-cluster.js';
 import { publicKeyText } from '../keys/keyfile.js';
+import { loadConfig } from '../config/config.js';
+import { dirLockHolder, processAlive } from '../storage/dir-lock.js';
 import { identityMismatch, identityOf, type ApiIdentity } from './identity.js';
 import type { CliIo, ClusterUpOptions } from './program.js';
 
@@ -98,6 +100,8 @@ export async function runLocalCluster(opts: ClusterUpOptions, io: CliIo, popts: 
   let stopping = false;
   let resolveStopped!: () => void;
   const stopped = new Promise<void>((r) => (resolveStopped = r));
+  let resolveChildrenGone!: () => void;
+  const childrenGone = new Promise<void>((r) => (resolveChildrenGone = r));
 
   for (const m of members) {
     const log = fs.openSync(path.join(logsDir, `${m.validatorId}.log`), 'a');
@@ -109,19 +113,28 @@ export async function runLocalCluster(opts: ClusterUpOptions, io: CliIo, popts: 
       children.delete(m.validatorId);
       exited.set(m.validatorId, sig ?? `code ${code}`);
       if (!stopping) io.err(`${m.validatorId} exited (${sig ?? `code ${code}`}); see ${path.join(logsDir, `${m.validatorId}.log`)}`);
-      if (children.size === 0) resolveStopped();
+      if (children.size === 0 && stopping) resolveChildrenGone();
     });
   }
 
-  const stop = async (): Promise<void> => {
-    if (stopping) return;
+  let stopping_: Promise<void> | undefined;
+  // One stop, however many callers (signal, abort, the finally below): all wait for all of it.
+  const stop = (): Promise<void> => (stopping_ ??= stopAll());
+  const stopAll = async (): Promise<void> => {
     stopping = true;
+    // Validators of this cluster started by `bpci cluster restart` are not our children: they
+    // hold their data dir lock; stop them with ours.
+    const ours = new Set([...children.values()].map((c) => c.pid));
+    const restarted = members.map((m) => dirLockHolder(m.config.node.dataDir)?.pid).filter((pid): pid is number => pid !== undefined && !ours.has(pid));
     for (const c of children.values()) c.kill('SIGTERM');
+    const others = Promise.all(restarted.map((pid) => stopPid(pid, popts.stopGraceMs ?? 5_000)));
     const grace = setTimeout(() => {
       for (const c of children.values()) c.kill('SIGKILL');
     }, popts.stopGraceMs ?? 5_000);
-    if (children.size > 0) await stopped;
+    if (children.size > 0) await childrenGone;
     clearTimeout(grace);
+    await others;
+    resolveStopped();
   };
   const onSignal = () => void stop();
   if (popts.signal) popts.signal.addEventListener('abort', onSignal, { once: true });
@@ -164,7 +177,16 @@ export async function runLocalCluster(opts: ClusterUpOptions, io: CliIo, popts: 
           'Ctrl-C stops the cluster.',
         ].join('\n'),
       );
-      await stopped;
+      // Until Ctrl-C, or until no validator of this cluster runs any more: neither one of our
+      // children nor one started by `bpci cluster restart` (a data dir lock holder).
+      const watch = setInterval(() => {
+        if (children.size === 0 && members.every((m) => dirLockHolder(m.config.node.dataDir) === undefined)) resolveStopped();
+      }, 1000);
+      try {
+        await stopped;
+      } finally {
+        clearInterval(watch);
+      }
     }
   } finally {
     await stop();
@@ -173,4 +195,152 @@ export async function runLocalCluster(opts: ClusterUpOptions, io: CliIo, popts: 
       process.off('SIGTERM', onSignal);
     }
   }
+}
+
+// ------------------------------------------------------------------ status / stop / restart
+//
+// `bpci cluster status|stop|restart` act on a local cluster written by `cluster up` (the same
+// --dir), whether or not that `cluster up` still runs. A validator's process is the one holding
+// its data dir lock (storage/dir-lock.ts); its API must answer with that pid's identity. `stop`
+// sends SIGTERM to that pid (SIGKILL after the grace period); `restart` stops it and starts a
+// detached `bpci node start` for it, logging to the same <dir>/logs file. A `cluster up` that
+// still runs reports the exit of its own child and, when it stops, stops restarted ones too.
+
+export interface ClusterMemberStatus {
+  readonly validatorId: string;
+  readonly pid: number | null;
+  /** running: its process holds the lock and its API answers as it; stopped: no live lock holder. */
+  readonly state: 'running' | 'starting' | 'stopped' | 'foreign';
+  /** /health status when it answered as itself. */
+  readonly health: string | null;
+  readonly apiUrl: string;
+  readonly detail?: string;
+}
+
+/** The members of the local cluster in `dir` (its config/validator-NNN.yaml files). */
+export function readLocalCluster(dir: string): LocalClusterMember[] {
+  const confDir = path.join(path.resolve(dir), 'config');
+  let files: string[];
+  try {
+    files = fs.readdirSync(confDir).filter((f) => /^validator-\d{3}\.yaml$/.test(f)).sort();
+  } catch {
+    throw new ClusterError(`no local cluster in ${path.resolve(dir)} (no config/ folder; run bpci cluster up --dir ${dir} first)`);
+  }
+  if (files.length === 0) throw new ClusterError(`no validator configs in ${confDir}`);
+  return files.map((f) => {
+    const configFile = path.join(confDir, f);
+    const config = loadConfig(configFile);
+    const nd = config.node;
+    return { validatorId: nd.validatorId, index: nd.index, configFile, keyFile: nd.keyFile, apiUrl: `http://${nd.api.host}:${nd.api.port}`, config };
+  });
+}
+
+export class ClusterError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ClusterError';
+  }
+}
+
+function pick(members: readonly LocalClusterMember[], validator: string): LocalClusterMember {
+  const m = members.find((x) => x.validatorId === validator);
+  if (!m) throw new ClusterError(`no validator ${JSON.stringify(validator)} in this cluster (it has ${members.map((x) => x.validatorId).join(', ')})`);
+  return m;
+}
+
+async function memberStatus(m: LocalClusterMember): Promise<ClusterMemberStatus> {
+  const holder = dirLockHolder(m.config.node.dataDir);
+  if (!holder) return { validatorId: m.validatorId, pid: null, state: 'stopped', health: null, apiUrl: m.apiUrl };
+  let res: Response;
+  try {
+    res = await fetch(`${m.apiUrl}/health`, { signal: AbortSignal.timeout(2000) });
+  } catch {
+    return { validatorId: m.validatorId, pid: holder.pid, state: 'starting', health: null, apiUrl: m.apiUrl, detail: 'API not answering' };
+  }
+  let health: string | null = null;
+  try {
+    health = ((await res.json()) as { status?: string }).status ?? null;
+  } catch {
+    // not JSON: reported through the identity check below
+  }
+  const mismatch = identityMismatch(memberIdentity(m, holder.pid), identityOf(res.headers));
+  if (mismatch !== undefined) return { validatorId: m.validatorId, pid: holder.pid, state: 'foreign', health: null, apiUrl: m.apiUrl, detail: `another process answers on its API port: ${mismatch}` };
+  return { validatorId: m.validatorId, pid: holder.pid, state: 'running', health, apiUrl: m.apiUrl };
+}
+
+/** Status of every validator of the cluster in `dir` (or one). */
+export async function clusterStatus(dir: string, validator?: string): Promise<ClusterMemberStatus[]> {
+  const members = readLocalCluster(dir);
+  const chosen = validator === undefined ? members : [pick(members, validator)];
+  return Promise.all(chosen.map(memberStatus));
+}
+
+export function formatClusterStatus(rows: readonly ClusterMemberStatus[]): string {
+  const head = ['VALIDATOR', 'PID', 'STATE', 'HEALTH', 'API'];
+  const cells = rows.map((r) => [r.validatorId, r.pid === null ? '-' : String(r.pid), r.state, r.health ?? '-', r.detail ? `${r.apiUrl}  (${r.detail})` : r.apiUrl]);
+  const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
+  const fmt = (row: string[]) => row.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  return [fmt(head), ...cells.map(fmt)].join('\n');
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** SIGTERM, then SIGKILL after graceMs; resolves once the process is gone. */
+async function stopPid(pid: number, graceMs: number): Promise<'term' | 'kill'> {
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    return 'term'; // already gone
+  }
+  const end = Date.now() + graceMs;
+  while (processAlive(pid) && Date.now() < end) await sleep(50);
+  if (!processAlive(pid)) return 'term';
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // gone meanwhile
+  }
+  while (processAlive(pid)) await sleep(20);
+  return 'kill';
+}
+
+/** Stops one validator of the cluster in `dir`. Returns what it did, in one line. */
+export async function clusterStop(dir: string, validator: string, popts: Pick<ClusterProcessOptions, 'stopGraceMs'> = {}): Promise<string> {
+  const m = pick(readLocalCluster(dir), validator);
+  const holder = dirLockHolder(m.config.node.dataDir);
+  if (!holder) return `${m.validatorId} is not running`;
+  const how = await stopPid(holder.pid, popts.stopGraceMs ?? 10_000);
+  return `${m.validatorId} stopped (pid ${holder.pid}${how === 'kill' ? ', killed after the grace period' : ''})`;
+}
+
+/** Stops (if running) and starts again one validator of the cluster in `dir`, detached; waits until it is up as itself. */
+export async function clusterRestart(dir: string, validator: string, popts: ClusterProcessOptions = {}): Promise<string> {
+  const m = pick(readLocalCluster(dir), validator);
+  const stopped = await clusterStop(dir, validator, popts);
+  const logFile = path.join(path.resolve(dir), 'logs', `${m.validatorId}.log`);
+  fs.mkdirSync(path.dirname(logFile), { recursive: true });
+  const log = fs.openSync(logFile, 'a');
+  const [cmd, ...args] = (popts.nodeArgv ?? defaultNodeArgv)(m.configFile);
+  const child = spawn(cmd!, args, { stdio: ['ignore', log, log], detached: true });
+  fs.closeSync(log);
+  let exit: string | undefined;
+  child.once('exit', (code, sig) => (exit = sig ?? `code ${code}`));
+  const pid = child.pid;
+  if (pid === undefined) throw new ClusterError(`${m.validatorId}: could not start ${cmd}`);
+  const deadline = Date.now() + (popts.readyTimeoutMs ?? 30_000);
+  try {
+    for (;;) {
+      if (exit !== undefined) throw new ClusterError(`${m.validatorId} exited before it was up (${exit}): ${lastLogLine(logFile)} (log ${logFile})`);
+      const p = await probe(m, pid);
+      if (p.kind === 'up') break;
+      if (p.kind === 'foreign') throw new ClusterError(`${m.validatorId}: the process answering ${m.apiUrl} is not the one this command started (pid ${pid}): ${p.detail} (log ${logFile})`);
+      if (Date.now() > deadline) throw new ClusterError(`${m.validatorId} not healthy in time (pid ${pid}); see ${logFile}`);
+      await sleep(100);
+    }
+  } catch (e) {
+    if (exit === undefined) child.kill('SIGTERM');
+    throw e;
+  }
+  child.unref();
+  return `${stopped.endsWith('is not running') ? `${m.validatorId} was not running; ` : `${stopped}; `}${m.validatorId} started (pid ${pid}), api ${m.apiUrl}, log ${logFile}`;
 }
