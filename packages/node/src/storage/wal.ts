@@ -302,7 +302,10 @@ export async function openWal(dir: string, options: WalOptions = {}): Promise<Wa
         await io.ftruncate(fd, o.segmentBytes);
         size = o.segmentBytes;
         await io.fsync(fd);
-      } else if (zeroedBytes > 0) {
+      } else {
+        // Always, not only after zeroing: after a process crash the recovered records may still
+        // be only in the page cache, and the first new group will claim (synced LSN) that they
+        // are durable.
         await io.datasync(fd);
       }
       for (let i = 0; i <= scan.tail.index; i++) {
@@ -405,6 +408,14 @@ export class Wal {
   /** The error that stopped the WAL, or null. */
   get failed(): WalFailedError | null {
     return this.failure;
+  }
+
+  /**
+   * Resolves once no spare segment is being prepared in the background (a new WAL writes one
+   * segment of zeros right after open): benchmarks wait for it before they measure.
+   */
+  async settled(): Promise<void> {
+    while (this.spareJob !== null) await this.spareJob;
   }
 
   stats(): WalStats {
