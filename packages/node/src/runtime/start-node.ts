@@ -132,14 +132,14 @@ export async function startNodeFromConfig(file: string, opts: StartNodeOptions =
     });
     const running = node;
     const apiUrl = `http://${nd.api.host}:${nd.api.port}`;
-    logger.info({ api: apiUrl, crypto: `${selection.name} (${selection.reason})`, durability: nd.durability, verify: nd.verify, data_dir: dataDir, pid: process.pid }, 'validator ready');
+    logger.info({ api: apiUrl, crypto: `${selection.name} (${selection.reason})`, durability: nd.durability, verify: nd.verify, data_dir: dataDir }, 'validator ready');
     return {
       config,
       node: running,
       apiUrl,
       async stop(why: StopReason = {}) {
         const t0 = Date.now();
-        logger.info({ signal: why.signal ?? null, reason: why.reason ?? (why.signal ? 'signal' : 'stop requested'), pid: process.pid }, 'validator stopping');
+        logger.info({ signal: why.signal ?? null, reason: why.reason ?? (why.signal ? 'signal' : 'stop requested') }, 'validator stopping');
         await api.close();
         service.close();
         await running.stop();
