@@ -18,6 +18,11 @@ let livePid: number;
 beforeAll(async () => {
   ensureBuilt();
   cluster = await Cluster.create({ label: 'duplicate', phaseTimeoutSeconds: 1 });
+  // validator-004 also logs to a small rotating file (the seed's logging.outputs, plus rotation).
+  const v4 = cluster.members[3]!;
+  const doc = YAML.parse(fs.readFileSync(v4.configFile, 'utf8'));
+  doc.logging.outputs = [{ type: 'stdout' }, { type: 'file', path: fileLog(), max_size_bytes: 1024, max_files: 2 }, { type: 'elasticsearch', endpoint: 'http://127.0.0.1:9/' }];
+  fs.writeFileSync(v4.configFile, YAML.stringify(doc));
   for (const m of cluster.members) cluster.start(m.index);
   await cluster.waitHealthy([0, 1, 2, 3]);
   livePid = readDirLock(path.join(cluster.dir, 'data', 'validator-002'))!.pid;
@@ -27,6 +32,8 @@ afterAll(async () => {
   await cluster?.stopAll();
   cluster?.cleanup();
 });
+
+const fileLog = () => path.join(cluster.dir, 'logs', 'v4-file.log');
 
 /** Runs `bpci node start --config file` to its exit (killed after 60 s: then the test fails on the code). */
 function runNode(configFile: string): Promise<{ code: number | null; stderr: string; stdout: string }> {
@@ -98,7 +105,32 @@ describe('a second copy of a running validator', () => {
     const tx = await postJson(`${live.apiUrl}/api/v1/transactions?wait=true&timeout_ms=20000`, { payload: 'set dup 1' }, 30_000);
     expect(tx.status, JSON.stringify(tx.json)).toBe(200);
     for (const m of cluster.members) expect((await getJson(`${m.apiUrl}/health`)).status).toBe(200);
+    // Every response states who answers (what `bpci cluster up` checks).
+    const h = await fetch(`${live.apiUrl}/health`);
+    expect([h.headers.get('x-bpci-validator-id'), h.headers.get('x-bpci-public-key'), h.headers.get('x-bpci-pid')]).toEqual(['validator-002', live.key.publicKeyText, String(livePid)]);
     // No copy got as far as a link: no validator logged a new one.
     expect(linkUps()).toEqual(before);
+    // Log lines name peers by validator id, as in the config (not "peer":3).
+    for (const m of cluster.members) {
+      const text = fs.readFileSync(m.logFile, 'utf8');
+      expect(text).toMatch(/"peer":"validator-00\d"/);
+      expect(text).not.toMatch(/"peer":\d/);
+    }
   }, 240_000);
+
+  it('logs where it logs to, rotates its log file, and logs its shutdown with the signal', async () => {
+    await cluster.kill(3, 'SIGTERM');
+    const stdout = fs.readFileSync(cluster.members[3]!.logFile, 'utf8');
+    expect(stdout).toMatch(/"msg":"log outputs not supported by this build, ignored/);
+    const stopping = stdout.split('\n').find((l) => l.includes('"msg":"validator stopping"'));
+    expect(stopping, cluster.logTail(3)).toBeDefined();
+    expect(JSON.parse(stopping!)).toMatchObject({ validator: 'validator-004', signal: 'SIGTERM', reason: 'signal' });
+    expect(stdout).toMatch(/"signal":"SIGTERM".*"msg":"validator stopped"/);
+    // The same lines went to the file output, which rotated at 1 KiB and kept two old files.
+    expect(fs.existsSync(`${fileLog()}.1`)).toBe(true);
+    expect(fs.existsSync(`${fileLog()}.3`)).toBe(false);
+    const fileText = [`${fileLog()}.2`, `${fileLog()}.1`, fileLog()].filter((f) => fs.existsSync(f)).map((f) => fs.readFileSync(f, 'utf8')).join('');
+    expect(fileText).toMatch(/"msg":"validator stopped"/);
+    for (const f of [`${fileLog()}.1`, `${fileLog()}.2`]) if (fs.existsSync(f)) expect(fs.statSync(f).size).toBeLessThan(1024 + 4096);
+  }, 60_000);
 });

@@ -449,14 +449,16 @@ export async function checkNoLoss(
         }
         // The block is there, so its transaction index entry must be too (same store write),
         // also at a validator that restarted since.
-        const t = await getJson<{ status: string; height: number; result?: string; result_known?: boolean }>(`${u}/api/v1/transactions/${a.txId}`);
+        const t = await getJson<{ status: string; height: number; result?: string; result_encoding?: 'utf8' | 'hex'; result_known?: boolean }>(`${u}/api/v1/transactions/${a.txId}`);
+        // The API gives text results as text (result_encoding utf8), other bytes as hex.
+        const resultHex = t.json.result === undefined ? undefined : t.json.result_encoding === 'utf8' ? Buffer.from(t.json.result, 'utf8').toString('hex') : t.json.result;
         if (t.status !== 200) {
           problems.push(`${a.clientId}#${a.requestSeq} (seq ${a.seq}) block present but transaction unknown at ${u}: HTTP ${t.status}`);
         } else if (t.json.result_known === false) {
           if (!opts.backfilled) problems.push(`${a.clientId}#${a.requestSeq} at ${u}: result unknown (back-filled), not expected here`);
           else if (t.json.height !== a.seq || t.json.result !== undefined) problems.push(`${a.clientId}#${a.requestSeq} at ${u}: back-filled at height ${t.json.height} with result ${t.json.result}; client accepted seq ${a.seq}`);
           else if (opts.unknownResults) opts.unknownResults.count++;
-        } else if (t.json.height !== a.seq || t.json.result !== a.resultHex) {
+        } else if (t.json.height !== a.seq || resultHex !== a.resultHex) {
           problems.push(`${a.clientId}#${a.requestSeq} at ${u}: height ${t.json.height} result ${t.json.result}; client accepted seq ${a.seq} result ${a.resultHex}`);
         }
       }

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { verifyMerkleProof } from '@bpci/core';
-import { createApi } from '../src/api/server.js';
+import { createApi, toSnake } from '../src/api/server.js';
 import { NodeMetrics } from '../src/metrics/metrics.js';
 import { FakeNode } from './fake-node.js';
 
@@ -187,6 +187,71 @@ describe('blocks, evidence, health, metrics', () => {
     const small = createApi({ node, bodyLimitBytes: 100 });
     const r = await small.inject({ method: 'POST', url: '/api/v1/transactions', payload: { payload: 'x'.repeat(200) } });
     expect(r.statusCode).toBe(413);
+    expect(json(r)).toMatchObject({ error: 'payload_too_large', status_code: 413 });
     await small.close();
+  });
+});
+
+describe('errors in the API shape (issue 13 §4)', () => {
+  it('answers a known path with the wrong method 405 with an Allow header', async () => {
+    const r = await app.inject({ method: 'GET', url: '/api/v1/transactions' });
+    expect(r.statusCode).toBe(405);
+    expect(r.headers.allow).toBe('POST');
+    expect(json(r)).toMatchObject({ error: 'method_not_allowed', status_code: 405 });
+    const d = await app.inject({ method: 'DELETE', url: '/api/v1/transactions/' + 'a'.repeat(64) });
+    expect(d.statusCode).toBe(405);
+    expect(String(d.headers.allow).split(', ')).toEqual(['GET', 'HEAD']);
+    const p = await app.inject({ method: 'POST', url: '/health' });
+    expect(p.statusCode).toBe(405);
+    // An unknown path is still a 404.
+    expect(json(await app.inject({ method: 'DELETE', url: '/api/v1/nothing' }))).toMatchObject({ error: 'not_found', status_code: 404 });
+  });
+
+  it("maps Fastify's own errors to the API's codes, never fst_err_*", async () => {
+    const cases = [
+      { headers: { 'content-type': 'application/xml' }, payload: '<x/>', status: 415, error: 'unsupported_media_type' },
+      { headers: { 'content-type': 'application/json' }, payload: '{"payload":', status: 400, error: 'bad_request' },
+      { headers: { 'content-type': 'application/json' }, payload: '', status: 400, error: 'bad_request' },
+    ];
+    for (const c of cases) {
+      const r = await app.inject({ method: 'POST', url: '/api/v1/transactions', headers: c.headers, payload: c.payload });
+      expect(r.statusCode, r.body).toBe(c.status);
+      expect(json(r)).toMatchObject({ error: c.error, status_code: c.status });
+      expect(r.body).not.toMatch(/fst_err/i);
+    }
+  });
+
+  it("answers the seed's hotstuff and auction routes not_applicable, naming the running protocol", async () => {
+    for (const [method, url] of [
+      ['GET', '/api/v1/consensus/hotstuff/state/round-3'],
+      ['GET', '/api/v1/consensus/hotstuff/pipeline'],
+      ['GET', '/api/v1/consensus/hotstuff/metrics'],
+      ['GET', '/api/v1/consensus/hotstuff/execution/3'],
+      ['POST', '/api/v1/consensus/auction/bundles'],
+      ['GET', '/api/v1/consensus/auction/state/3'],
+      ['GET', '/api/v1/consensus/auction/winner/3'],
+      ['GET', '/api/v1/consensus/auction/evaluations/3'],
+      ['GET', '/health/hotstuff'],
+      ['GET', '/health/auction'],
+    ] as const) {
+      const r = await app.inject({ method, url, ...(method === 'POST' ? { payload: {} } : {}) });
+      expect(r.statusCode, url).toBe(404);
+      expect(json(r), url).toMatchObject({ error: 'not_applicable', status_code: 404, protocol: 'pbft' });
+      expect(json(r).message).toMatch(/runs pbft/);
+    }
+  });
+
+  it('says bytes when a utf8 payload is over the limit', async () => {
+    // 600 two-byte characters: 1200 bytes, over txBytesMax 1024, under any character count
+    const r = await app.inject({ method: 'POST', url: '/api/v1/transactions', payload: { payload: 'é'.repeat(600) } });
+    expect(r.statusCode).toBe(400);
+    expect(json(r).message).toBe('body/payload is 1200 bytes (encoding utf8); at most 1024 bytes allowed');
+    const long = await app.inject({ method: 'POST', url: '/api/v1/transactions', payload: { payload: 'a'.repeat(3000) } });
+    expect(json(long).message).toMatch(/3000 bytes .*at most 1024 bytes/);
+    expect(json(long).message).not.toMatch(/characters/);
+  });
+
+  it('rounds durations in ms to 3 decimals', async () => {
+    expect(toSnake({ durationMs: 17.303508000000875, p99LatencyMs: 0.1 + 0.2, count: 0.123456 })).toEqual({ duration_ms: 17.304, p99_latency_ms: 0.3, count: 0.123456 });
   });
 });

@@ -1,12 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fs from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { createApi } from '../src/api/server.js';
 import { runCli, type BenchConsensusOptions, type RuntimeCommands } from '../src/cli/program.js';
 import { loadKeyFile } from '../src/keys/keyfile.js';
-import { runLocalCluster } from '../src/cli/cluster.js';
+import { clusterRestart, runLocalCluster } from '../src/cli/cluster.js';
+import { processAlive } from '../src/storage/dir-lock.js';
 import { FakeNode } from './fake-node.js';
 
 let app: FastifyInstance;
@@ -159,6 +161,122 @@ describe('runtime command hooks', () => {
       expect(ready).toBe(4);
       expect(out.join('\n')).toMatch(/4 validators up/);
       expect(fs.readFileSync(path.join(dir, 'logs', 'validator-003.log'), 'utf8')).toMatch(/fake validator-003 up/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('cluster status, stop and restart <validator> act on a running local cluster (issue 13 §2)', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bpci-cluster-'));
+    const fake = path.join(path.dirname(new URL(import.meta.url).pathname), 'fixtures', 'fake-validator.mjs');
+    const nodeArgv = (config: string) => [process.execPath, fake, 'node', 'start', '--config', config];
+    const ac = new AbortController();
+    const base = 20_000 + Math.floor(Math.random() * 20_000);
+    let readyNow!: () => void;
+    const ready = new Promise<void>((r) => (readyNow = r));
+    const upErr: string[] = [];
+    const up = runLocalCluster(
+      { validators: 4, dir, host: '127.0.0.1', basePort: base, apiBasePort: base + 100, durability: 'memory', verify: 'lazy' },
+      { out: () => {}, err: (s) => upErr.push(s) },
+      { nodeArgv, signal: ac.signal, onReady: () => readyNow() },
+    );
+    const run = (args: string[]) => cli([...args, '--dir', dir]);
+    const pidOf = (out: string, id: string) => Number(new RegExp(`^${id}\\s+(\\d+)\\s`, 'm').exec(out)?.[1]);
+    try {
+      await ready;
+      const s1 = await run(['cluster', 'status']);
+      expect(s1.code, s1.out + s1.err).toBe(0);
+      expect(s1.out.match(/running\s+ok/g)).toHaveLength(4);
+      const pid2 = pidOf(s1.out, 'validator-002');
+      expect(pid2).toBeGreaterThan(0);
+
+      const stop = await run(['cluster', 'stop', 'validator-002']);
+      expect(stop.code, stop.err).toBe(0);
+      expect(stop.out).toMatch(new RegExp(`validator-002 stopped \\(pid ${pid2}\\)`));
+      const s2 = await run(['cluster', 'status', 'validator-002']);
+      expect(s2.code).toBe(1);
+      expect(s2.out).toMatch(/validator-002\s+-\s+stopped/);
+      expect((await run(['cluster', 'stop', 'validator-002'])).out).toMatch(/validator-002 is not running/);
+      expect(upErr.join('')).toMatch(/validator-002 exited \(code 0\)/);
+
+      const restarted = await clusterRestart(dir, 'validator-002', { nodeArgv });
+      expect(restarted).toMatch(/validator-002 was not running; validator-002 started \(pid \d+\)/);
+      const s3 = await run(['cluster', 'status']);
+      expect(s3.code, s3.out).toBe(0);
+      const pid2b = pidOf(s3.out, 'validator-002');
+      expect(pid2b).not.toBe(pid2);
+      // A restart of a running one stops it first.
+      const again = await clusterRestart(dir, 'validator-002', { nodeArgv });
+      expect(again).toMatch(new RegExp(`validator-002 stopped \\(pid ${pid2b}\\); validator-002 started`));
+      const pid2c = Number(/started \(pid (\d+)\)/.exec(again)![1]);
+
+      const unknown = await run(['cluster', 'stop', 'validator-009']);
+      expect(unknown.code).toBe(4);
+      expect(unknown.err).toMatch(/no validator "validator-009" in this cluster \(it has validator-001, validator-002, validator-003, validator-004\)/);
+
+      // Stopping `cluster up` also stops the validator restarted outside it.
+      ac.abort();
+      await up;
+      expect(processAlive(pid2c)).toBe(false);
+      expect((await run(['cluster', 'status'])).out.match(/stopped/g)).toHaveLength(4);
+    } finally {
+      ac.abort();
+      await up.catch(() => {});
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  // issue 13 §2: "2 validators up" was printed while both had died with EADDRINUSE, because
+  // another cluster answered on their ports.
+  it('cluster up fails when the process answering a validator\'s port is not the one it started', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bpci-cluster-'));
+    const fake = path.join(path.dirname(new URL(import.meta.url).pathname), 'fixtures', 'fake-validator.mjs');
+    const base = 20_000 + Math.floor(Math.random() * 20_000);
+    // "Another cluster": a validator-001 with its own key and pid on our validator-001's API port.
+    const other = http.createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'x-bpci-validator-id': 'validator-001', 'x-bpci-public-key': `ed25519:${'ab'.repeat(32)}`, 'x-bpci-pid': String(process.pid) });
+      res.end('{"status":"ok"}');
+    });
+    await new Promise<void>((r) => other.listen(base + 100, '127.0.0.1', () => r()));
+    const ac = new AbortController();
+    try {
+      const run = runLocalCluster(
+        { validators: 4, dir, host: '127.0.0.1', basePort: base, apiBasePort: base + 100, durability: 'memory', verify: 'lazy' },
+        { out: () => {}, err: () => {} },
+        {
+          // validator-001 stays alive but never serves (its port is taken); the others are fakes.
+          nodeArgv: (config) => (config.endsWith('validator-001.yaml') ? [process.execPath, '-e', 'setInterval(() => {}, 1000)'] : [process.execPath, fake, 'node', 'start', '--config', config]),
+          signal: ac.signal,
+          readyTimeoutMs: 20_000,
+          onReady: () => setImmediate(() => ac.abort()),
+        },
+      );
+      await expect(run).rejects.toThrow(
+        new RegExp(`validator-001: the process answering http://127.0.0.1:${base + 100} is not the one this command started \\(pid \\d+\\): it is key ed25519:abab.*, not ed25519:.*, pid ${process.pid}, not \\d+; another cluster`),
+      );
+    } finally {
+      await new Promise<void>((r) => other.close(() => r()));
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('cluster up fails at once, with its last line, when a validator exits before it is up', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bpci-cluster-'));
+    const fake = path.join(path.dirname(new URL(import.meta.url).pathname), 'fixtures', 'fake-validator.mjs');
+    const base = 20_000 + Math.floor(Math.random() * 20_000);
+    const dies = "console.error('error: validator-002 not started: cannot listen on its HTTP API port: address in use'); process.exit(4)";
+    try {
+      await expect(
+        runLocalCluster(
+          { validators: 4, dir, host: '127.0.0.1', basePort: base, apiBasePort: base + 100, durability: 'memory', verify: 'lazy' },
+          { out: () => {}, err: () => {} },
+          {
+            nodeArgv: (config) => (config.endsWith('validator-002.yaml') ? [process.execPath, '-e', dies] : [process.execPath, fake, 'node', 'start', '--config', config]),
+            signal: new AbortController().signal,
+            readyTimeoutMs: 20_000,
+          },
+        ),
+      ).rejects.toThrow(/validator-002 exited before it was up \(code 4\): error: validator-002 not started: cannot listen on its HTTP API port/);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

@@ -181,6 +181,37 @@ describe('key files', () => {
     expect(b[1]!.config.validators[1]!.publicKeyHex).toBe(a[1]!.config.validators[1]!.publicKeyHex);
   });
 
+  it('accepts the seed\'s logging block: outputs (file with rotation, elasticsearch) and consensus_logging (issue 13 §2)', () => {
+    const d = baseDoc();
+    // Verbatim from the seed, plus our rotation keys on the file output.
+    d.logging = {
+      level: 'info',
+      format: 'json',
+      outputs: [
+        { type: 'file', path: '/var/log/bpci/consensus.log' },
+        { type: 'elasticsearch', endpoint: 'http://elasticsearch:9200' },
+        { type: 'file', path: 'logs/v2.log', max_size_bytes: 10_485_760, max_files: 3 },
+        { type: 'stdout' },
+      ],
+      consensus_logging: { enabled: true, level: 'detailed', include_validator_votes: true, include_auction_bids: true },
+    };
+    const c = parseConfig(YAML.stringify(d), '/base');
+    expect(c.logging.outputs).toEqual([
+      { type: 'file', path: '/var/log/bpci/consensus.log', maxSizeBytes: undefined, maxFiles: 5 },
+      { type: 'elasticsearch', endpoint: 'http://elasticsearch:9200' },
+      { type: 'file', path: '/base/logs/v2.log', maxSizeBytes: 10_485_760, maxFiles: 3 },
+      { type: 'stdout' },
+    ]);
+    expect(c.logging.consensusLogging).toEqual({ enabled: true, level: 'detailed', includeValidatorVotes: true, includeAuctionBids: true });
+    expect(parseConfig(YAML.stringify(baseDoc()), '/base').logging.outputs).toEqual([{ type: 'stdout' }]);
+    expectConfigError((x) => (x.logging.outputs = [{ type: 'stdout' }, { type: 'syslog' }]), 'logging.outputs[1].type', /one of "stdout", "file", "elasticsearch"/);
+    expectConfigError((x) => (x.logging.outputs = [{ type: 'file', path: 'a.log', max_files: 2 }]), 'logging.outputs[0].max_files', /max_size_bytes/);
+    expectConfigError((x) => (x.logging.outputs = [{ type: 'file', path: 'a.log', max_size_bytes: 10 }]), 'logging.outputs[0].max_size_bytes', />= 1024/);
+    expectConfigError((x) => (x.logging.outputs = [{ type: 'stdout', path: 'a.log' }]), 'logging.outputs[0].path', /no such key/);
+    expectConfigError((x) => (x.logging.outputs = []), 'logging.outputs', /a list of 1\.\.8/);
+    expectConfigError((x) => (x.logging.consensus_logging = { level: 'verbose' }), 'logging.consensus_logging.level', /"basic", "detailed"/);
+  });
+
   it('keeps a local cluster\'s private keys private: keys/ 0700, key files 0600, .bpci-cluster/ git-ignored (issue 13 §2)', () => {
     const dir = tmpDir();
     const members = writeLocalCluster({ dir, validators: 4, basePort: 17001, apiBasePort: 18001 });

@@ -9,16 +9,19 @@ describe('replica event log lines', () => {
     const l = eventLogLine({ kind: 'slash', reason: 'Inactivity', validator: 0, detail: 'primary of view 0 replaced by view 1' });
     expect(l.level).toBe('info');
     expect(l.msg).not.toMatch(/slash|byzantine/i);
-    expect(l.fields).toEqual({ replaced_primary_replica: 0, detail: 'primary of view 0 replaced by view 1' });
+    expect(l.fields).toEqual({ replaced_primary: 0, detail: 'primary of view 0 replaced by view 1' });
     expect(l.fields).not.toHaveProperty('validator');
   });
 
   it('names the offender of real misbehaviour under its own key', () => {
-    const l = eventLogLine({ kind: 'slash', reason: 'InvalidVote', validator: 2, detail: 'bad signature on prepare seq 4' });
+    const names = (i: number) => `validator-00${i + 1}`;
+    const l = eventLogLine({ kind: 'slash', reason: 'InvalidVote', validator: 2, detail: 'bad signature on prepare seq 4' }, names);
     expect(l.level).toBe('warn');
     expect(l.msg).toMatch(/slashing/);
-    expect(l.fields).toEqual({ reason: 'InvalidVote', offender_replica: 2, detail: 'bad signature on prepare seq 4' });
+    expect(l.fields).toEqual({ reason: 'InvalidVote', offender: 'validator-003', detail: 'bad signature on prepare seq 4' });
     expect(l.fields).not.toHaveProperty('validator');
+    expect(eventLogLine({ kind: 'new-view', view: 3, primary: 3 }, names).fields).toEqual({ view: 3, primary: 'validator-004' });
+    expect(eventLogLine({ kind: 'dropped', from: 1, reason: 'stale' }, names).fields).toEqual({ peer: 'validator-002', reason: 'stale' });
   });
 
   it('counts the faulty validators a set tolerates', () => {

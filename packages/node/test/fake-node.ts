@@ -180,6 +180,7 @@ export class FakeNode implements NodeApiPort {
       viewChanges: 0,
       lastCommittedSequence: this.blocks.length,
       byzantineFaultsDetected: 1,
+      leaderReplacements: 0,
       transactionsCommitted: [...this.txs.values()].filter((t) => t.height !== undefined).length,
     };
   }

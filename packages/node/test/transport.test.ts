@@ -348,3 +348,35 @@ describe('transport over loopback', () => {
     expect(t.send(5, new Uint8Array(1))).toBe(false);
   });
 });
+
+describe('log lines (issue 13 §2)', () => {
+  it('name peers by validator id, not by index', async () => {
+    const lines: { level: string; obj: Record<string, unknown>; msg: string }[] = [];
+    const capture = (level: string) => (obj: object, msg?: string) => void lines.push({ level, obj: obj as Record<string, unknown>, msg: msg ?? '' });
+    const logger = { debug: capture('debug'), info: capture('info'), warn: capture('warn'), error: capture('error'), child: () => logger };
+    const named = (id: number, port: number): PeerAddress => ({ ...addr(id, port), name: `validator-00${id + 1}` });
+    const t1 = new Transport({ selfId: 1, listen: { host: '127.0.0.1', port: 0 }, peers: [named(0, 0)], identitySeed32: identity(1).seed, crypto, onMessage: () => {} });
+    open.push(t1);
+    const { port } = await t1.start();
+    const t0 = new Transport({
+      selfId: 0,
+      listen: { host: '127.0.0.1', port: 0 },
+      peers: [named(1, port)],
+      identitySeed32: identity(0).seed,
+      crypto,
+      limits: { reconnectDelayMsMin: 5, reconnectDelayMsMax: 50 },
+      onMessage: () => {},
+      logger,
+    });
+    open.push(t0);
+    await t0.start();
+    await waitFor(() => t0.isConnected(1), 'link 0 -> 1');
+    await t1.close();
+    await waitFor(() => lines.some((l) => l.msg === 'link down'), 'link down logged');
+    const up = lines.find((l) => l.msg === 'link up');
+    const down = lines.find((l) => l.msg === 'link down');
+    expect(up?.obj.peer).toBe('validator-002');
+    expect(down?.obj.peer).toBe('validator-002');
+    for (const l of lines) if ('peer' in l.obj && l.obj.peer !== undefined) expect(typeof l.obj.peer, JSON.stringify(l)).toBe('string');
+  });
+});

@@ -37,8 +37,13 @@ export interface VoteInfo {
   readonly digest: string;
   /** "ed25519:<hex>". */
   readonly signature: string;
-  /** Whether the Ed25519 signature has been verified yet (lazy mode verifies in batches). */
-  readonly signatureVerified: boolean;
+  /**
+   * What this validator's own checks said about this vote's Ed25519 signature: true = verified
+   * valid, false = verified invalid, null = not verified here (its own votes; in lazy mode votes
+   * are counted from authenticated links before their signatures are checked, certificates are
+   * checked later in batches and some votes never are; verdicts of old rounds are forgotten).
+   */
+  readonly signatureVerified: boolean | null;
 }
 
 export interface ProposalInfo {
@@ -92,7 +97,10 @@ export interface ConsensusMetricsSummary {
   readonly view: number;
   readonly viewChanges: number;
   readonly lastCommittedSequence: number;
+  /** Equivocation, bad signatures, invalid proposals; not replaced primaries. */
   readonly byzantineFaultsDetected: number;
+  /** Primaries replaced by a view change (the core's Inactivity events: crash, restart, cut link). */
+  readonly leaderReplacements: number;
   readonly transactionsCommitted: number;
 }
 
@@ -109,16 +117,26 @@ export interface SubmitOptions {
   readonly timeoutMs: number;
 }
 
+/** How `result` / `payload` text is written: UTF-8 text as is, other bytes as hex. */
+export type BytesEncoding = 'utf8' | 'hex';
+
 export interface TransactionStatus {
   readonly txId: string;
   readonly status: 'pending' | 'committed';
+  /** The exactly-once key the transaction was submitted under. */
+  readonly clientId?: string;
+  readonly requestSeq?: number;
+  /** The transaction's payload (the request's op), labelled; absent when not known here. */
+  readonly payload?: string;
+  readonly payloadEncoding?: BytesEncoding;
   /** Set once the transaction is in a pre-prepared batch. */
   readonly roundId?: string;
   /** Block height (= sequence) and position in the block once committed. */
   readonly height?: number;
   readonly index?: number;
-  /** Hex result of executing it, if the state machine returns one. */
+  /** The result of executing it: text when it is UTF-8 text, else hex (see resultEncoding). */
   readonly result?: string;
+  readonly resultEncoding?: BytesEncoding;
   /**
    * Committed ones: false when this validator holds the block only through back-fill (it caught
    * up from a snapshot past it and never executed it): the block and its certificate are proven,
@@ -184,6 +202,10 @@ export interface HealthReport {
   readonly checks: Readonly<Record<string, { readonly ok: boolean; readonly detail?: string }>>;
   /** Why it is not ok, one line each (e.g. "behind by 312 seqs", "alone in view 5 (peers: 4,4,4)"); absent when ok. */
   readonly reasons?: readonly string[];
+  /** Faulty validators the set tolerates (f); 0 means a single fault stops the cluster. */
+  readonly faultTolerance?: number;
+  /** Standing conditions that do not change the status (e.g. f = 0); absent when none. */
+  readonly warnings?: readonly string[];
 }
 
 export interface NodeApiPort {

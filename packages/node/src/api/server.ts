@@ -6,7 +6,11 @@
 //   caller does `await app.listen({ host, port })` and `await app.close()`.
 // - Every body, param and query has a JSON schema; unknown body fields are rejected (not silently
 //   dropped). Bad input -> 400 `{ error, message, status_code }` naming the field. Unknown round /
-//   block / transaction -> 404 in the same shape. Responses are snake_case JSON (the seed's style).
+//   block / transaction -> 404 in the same shape. Every error has that shape and one of the API's
+//   own codes (API_ERROR_CODES), never a Fastify `fst_err_*` code. A known path with the wrong
+//   method -> 405 with an Allow header. The seed's hotstuff / auction routes answer 404
+//   `not_applicable` naming the protocol that runs (pbft). Responses are snake_case JSON (the
+//   seed's style); durations (`*_ms`) are rounded to 3 decimals (µs).
 // - Bodies are bounded (`bodyLimitBytes`, default 1 MiB), transaction payloads by `txBytesMax`,
 //   lists by their schema's maxItems, history by `limit <= 1000`.
 // - Validator votes are NOT accepted over HTTP: POST /ibft/vote validates the seed's body and then
@@ -41,18 +45,68 @@ const roundParams = {
   properties: { round_id: { type: 'string', pattern: ROUND_ID, description: 'sequence number, e.g. "12" or "round-12"' } },
 } as const;
 
-/** camelCase keys -> snake_case, recursively (plain objects and arrays only). */
+/** Durations in ms to 3 decimals (µs): 17.303508000000875 -> 17.304. */
+export function roundMs(ms: number): number {
+  return Number.isInteger(ms) ? ms : Math.round(ms * 1000) / 1000;
+}
+
+/**
+ * camelCase keys -> snake_case, recursively (plain objects and arrays only); numbers under a key
+ * ending in `Ms` / `_ms` (durations) are rounded by roundMs.
+ */
 export function toSnake(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(toSnake);
   if (v !== null && typeof v === 'object' && !(v instanceof Uint8Array)) {
     const out: Record<string, unknown> = {};
     for (const [k, x] of Object.entries(v)) {
       if (x === undefined) continue;
-      out[k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)] = toSnake(x);
+      const key = k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+      out[key] = typeof x === 'number' && key.endsWith('_ms') ? roundMs(x) : toSnake(x);
     }
     return out;
   }
   return v;
+}
+
+/** The API's error codes by HTTP status, for errors raised outside the handlers (Fastify's own). */
+const STATUS_ERROR_CODES: Readonly<Record<number, string>> = {
+  400: 'bad_request',
+  401: 'unauthorized',
+  403: 'forbidden',
+  404: 'not_found',
+  405: 'method_not_allowed',
+  406: 'not_acceptable',
+  408: 'request_timeout',
+  409: 'conflict',
+  413: 'payload_too_large',
+  414: 'uri_too_long',
+  415: 'unsupported_media_type',
+  429: 'too_many_requests',
+  431: 'headers_too_large',
+};
+
+/** The seed's routes for protocols this engine does not run: they answer 404 not_applicable. */
+const SEED_ROUTES_NOT_RUNNING: ReadonlyArray<{ readonly method: 'GET' | 'POST'; readonly url: string; readonly layer: 'hotstuff' | 'auction' }> = [
+  { method: 'GET', url: '/api/v1/consensus/hotstuff/state/:round_id', layer: 'hotstuff' },
+  { method: 'GET', url: '/api/v1/consensus/hotstuff/pipeline', layer: 'hotstuff' },
+  { method: 'GET', url: '/api/v1/consensus/hotstuff/metrics', layer: 'hotstuff' },
+  { method: 'GET', url: '/api/v1/consensus/hotstuff/execution/:round_id', layer: 'hotstuff' },
+  { method: 'POST', url: '/api/v1/consensus/auction/bundles', layer: 'auction' },
+  { method: 'GET', url: '/api/v1/consensus/auction/state/:round_id', layer: 'auction' },
+  { method: 'GET', url: '/api/v1/consensus/auction/winner/:round_id', layer: 'auction' },
+  { method: 'GET', url: '/api/v1/consensus/auction/evaluations/:round_id', layer: 'auction' },
+  { method: 'GET', url: '/health/hotstuff', layer: 'hotstuff' },
+  { method: 'GET', url: '/health/auction', layer: 'auction' },
+];
+
+const RUNNING_PROTOCOL = 'pbft';
+
+/** Does a request path match a route pattern (`:param` = one non-empty segment)? */
+function pathMatches(pattern: string, path: string): boolean {
+  const p = pattern.split('/');
+  const q = path.split('/');
+  if (p.length !== q.length) return false;
+  return p.every((seg, i) => (seg.startsWith(':') ? q[i]!.length > 0 : seg === q[i]));
 }
 
 function parseRoundId(id: string): number {
@@ -110,16 +164,35 @@ export function createApi(opts: ApiOptions): FastifyInstance {
     if (fe.validation) {
       return reply.code(400).send({ error: 'bad_request', message: fe.message, status_code: 400 });
     }
+    // Fastify's own errors (body too large, bad JSON, unsupported content type, ...) keep their
+    // status and message but get the API's code for that status, not FST_ERR_*.
     const status = fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 500 ? fe.statusCode : 500;
     if (status === 500) req.log.error({ err: fe.message, url: req.url }, 'api handler failed');
     return reply.code(status).send({
-      error: status === 500 ? 'internal_error' : (fe.code ?? 'bad_request').toLowerCase(),
+      error: status === 500 ? 'internal_error' : (STATUS_ERROR_CODES[status] ?? 'bad_request'),
       message: status === 500 ? 'internal error (see the validator log)' : fe.message,
       status_code: status,
     });
   });
+  // Every route's methods by URL pattern, so a known path asked with another method is a 405.
+  const routeMethods = new Map<string, Set<string>>();
+  app.addHook('onRoute', (r) => {
+    const set = routeMethods.get(r.url) ?? new Set<string>();
+    for (const m of Array.isArray(r.method) ? r.method : [r.method]) set.add(m);
+    routeMethods.set(r.url, set);
+  });
   app.setNotFoundHandler((req, reply) => {
-    reply.code(404).send({ error: 'not_found', message: `no route ${req.method} ${req.url.split('?')[0]}`, status_code: 404 });
+    const path = req.url.split('?')[0]!;
+    const allow = new Set<string>();
+    for (const [pattern, methods] of routeMethods) if (pathMatches(pattern, path)) for (const m of methods) allow.add(m);
+    if (allow.size > 0) {
+      const list = [...allow].sort().join(', ');
+      return reply
+        .code(405)
+        .header('allow', list)
+        .send({ error: 'method_not_allowed', message: `${req.method} is not allowed on ${path}; allowed: ${list}`, status_code: 405 });
+    }
+    return reply.code(404).send({ error: 'not_found', message: `no route ${req.method} ${path}`, status_code: 404 });
   });
 
   const C = '/api/v1/consensus';
@@ -171,7 +244,15 @@ export function createApi(opts: ApiOptions): FastifyInstance {
         ...(b.priority_score !== undefined ? { priorityScore: b.priority_score } : {}),
         ...(b.gas_limit !== undefined ? { gasLimit: b.gas_limit } : {}),
       }));
-      const res = await node.startRound(bundles, { timeoutMs: Math.round((body.timeout ?? 5) * 1000) });
+      const txCount = body.bundle_proposals.reduce((a, b) => a + b.transactions.length, 0);
+      let res;
+      try {
+        res = await node.startRound(bundles, { timeoutMs: Math.round((body.timeout ?? 5) * 1000) });
+      } catch (err) {
+        metrics?.transactionsSubmitted.inc({ result: 'rejected' }, txCount);
+        throw err;
+      }
+      metrics?.transactionsSubmitted.inc({ result: 'accepted' }, res.txIds.length);
       return reply.code(202).send(toSnake(res));
     },
   );
@@ -268,7 +349,9 @@ export function createApi(opts: ApiOptions): FastifyInstance {
           required: ['payload'],
           additionalProperties: false,
           properties: {
-            payload: { type: 'string', minLength: 1, maxLength: 2 * txBytesMax },
+            // No maxLength here: the limit is in bytes after decoding (checked below, with a message
+            // that says bytes); the body limit bounds the text.
+            payload: { type: 'string', minLength: 1 },
             encoding: { type: 'string', enum: ['utf8', 'hex', 'base64'], default: 'utf8' },
             client_id: { type: 'string', pattern: '^[A-Za-z0-9_.:-]{1,64}$' },
             request_seq: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
@@ -289,7 +372,7 @@ export function createApi(opts: ApiOptions): FastifyInstance {
       const q = req.query as { wait: boolean; timeout_ms: number };
       const payload = decodePayload(body.payload, body.encoding);
       if (payload.length > txBytesMax) {
-        throw new ApiError(400, 'bad_request', `body/payload decodes to ${payload.length} bytes; at most ${txBytesMax} allowed`);
+        throw new ApiError(400, 'bad_request', `body/payload is ${payload.length} bytes (encoding ${body.encoding}); at most ${txBytesMax} bytes allowed`);
       }
       if ((body.client_id === undefined) !== (body.request_seq === undefined)) {
         throw new ApiError(400, 'bad_request', 'body/client_id and body/request_seq go together (exactly-once key): give both or neither');
@@ -374,14 +457,18 @@ export function createApi(opts: ApiOptions): FastifyInstance {
   app.get('/health/consensus', consensusHealth);
   // The seed's IBFT layer is the three-phase BFT protocol; here that is PBFT, so it answers the same.
   app.get('/health/ibft', consensusHealth);
-  for (const layer of ['hotstuff', 'auction'] as const) {
-    app.get(`/health/${layer}`, async (_req, reply) =>
-      reply.code(404).send({
-        error: 'not_applicable',
-        message: `this engine runs pbft; the seed's ${layer} layer does not exist here`,
-        status_code: 404,
-      }),
-    );
+  for (const r of SEED_ROUTES_NOT_RUNNING) {
+    app.route({
+      method: r.method,
+      url: r.url,
+      handler: async (_req, reply) =>
+        reply.code(404).send({
+          error: 'not_applicable',
+          message: `this validator runs ${RUNNING_PROTOCOL}; the seed's ${r.layer} protocol is not running here, so ${r.method} ${r.url} does not apply`,
+          status_code: 404,
+          protocol: RUNNING_PROTOCOL,
+        }),
+    });
   }
 
   app.get('/metrics', async (_req, reply) => {

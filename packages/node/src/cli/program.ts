@@ -7,7 +7,8 @@
 // - Local tools: `bpci keys generate`, `bpci bench storage` (group-commit latency).
 // - Runtime commands whose implementation lives in the runtime (so this module does not depend on
 //   it): `bpci node start`, `bpci bench consensus`, and `bpci cluster up` (which by default spawns
-//   `bpci node start` processes, cli/cluster.ts). They are always defined here (same flags
+//   `bpci node start` processes, cli/cluster.ts). `bpci cluster status|stop|restart` act on the
+//   local cluster in a --dir (cli/cluster.ts). They are always defined here (same flags
 //   everywhere) and call what `registerRuntimeCommands(program, impl)` provided.
 //
 // Output: human-readable YAML/tables on stdout, or exact API JSON with `--json`. Exit codes: 0 ok,
@@ -17,7 +18,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import YAML from 'yaml';
 import { ApiClient, ApiClientError, type Json } from './client.js';
 import { runWithProgress } from './progress.js';
-import { runLocalCluster } from './cluster.js';
+import { ClusterError, clusterRestart, clusterStatus, clusterStop, formatClusterStatus, runLocalCluster } from './cluster.js';
 import { generateKeyFile, KeyFileError } from '../keys/keyfile.js';
 import { ConfigError } from '../config/config.js';
 
@@ -176,7 +177,7 @@ export function buildProgram(opts: BuildOptions = {}): Command {
           io.err(`error: ${err.message}${err.status ? ` (HTTP ${err.status} ${err.code})` : ''}`);
           throw new CliFailure(err.status === 0 ? 3 : 1, err.message);
         }
-        if (err instanceof KeyFileError || err instanceof ConfigError) {
+        if (err instanceof KeyFileError || err instanceof ConfigError || err instanceof ClusterError) {
           io.err(`error: ${err.message}`);
           throw new CliFailure(4, err.message);
         }
@@ -383,9 +384,8 @@ export function buildProgram(opts: BuildOptions = {}): Command {
     .requiredOption('--config <file>', 'YAML config (see packages/node/README.md)')
     .action(act(async (o: { config: string }) => (runtime('nodeStart') as RuntimeCommands['nodeStart'])({ config: o.config }, io)));
 
-  program
-    .command('cluster')
-    .description('a local validator cluster on loopback')
+  const cluster = program.command('cluster').description('a local validator cluster on loopback');
+  cluster
     .command('up')
     .description('generate keys + configs and run n validators as separate processes until Ctrl-C')
     .option('--validators <n>', 'how many validators', intArg('--validators', 1, 100), 4)
@@ -397,6 +397,33 @@ export function buildProgram(opts: BuildOptions = {}): Command {
     .option('--verify <mode>', 'lazy | eager', oneOfArg('--verify', ['lazy', 'eager'] as const), 'lazy')
     // Default: spawn `bpci node start` per validator (cli/cluster.ts); a runtime may replace it.
     .action(act(async (o: ClusterUpOptions) => (runtimeImpls.get(program)?.clusterUp ?? runLocalCluster)(o, io)));
+  cluster
+    .command('status')
+    .description("each validator's pid (the holder of its data dir lock), state and /health; exit 1 unless every one shown is running and ok")
+    .argument('[validator]', 'one validator id, e.g. validator-002')
+    .option('--dir <dir>', 'the folder given to cluster up', '.bpci-cluster')
+    .action(
+      act(async (validator: string | undefined, o: { dir: string }) => {
+        const rows = await clusterStatus(o.dir, validator);
+        if (globals().json) io.out(JSON.stringify(rows, null, 2));
+        else io.out(formatClusterStatus(rows));
+        if (!rows.every((r) => r.state === 'running' && r.health === 'ok')) throw new CliFailure(1, 'not every validator is running and ok');
+      }),
+    );
+  cluster
+    .command('stop')
+    .description('stop one validator of the local cluster (SIGTERM to its pid, SIGKILL after --grace-ms)')
+    .argument('<validator>', 'validator id, e.g. validator-002')
+    .option('--dir <dir>', 'the folder given to cluster up', '.bpci-cluster')
+    .option('--grace-ms <ms>', 'wait this long after SIGTERM before SIGKILL', intArg('--grace-ms', 0, 600_000), 10_000)
+    .action(act(async (validator: string, o: { dir: string; graceMs: number }) => io.out(await clusterStop(o.dir, validator, { stopGraceMs: o.graceMs }))));
+  cluster
+    .command('restart')
+    .description('stop one validator (if running) and start it again in the background, logging to <dir>/logs; waits until it is up')
+    .argument('<validator>', 'validator id, e.g. validator-002')
+    .option('--dir <dir>', 'the folder given to cluster up', '.bpci-cluster')
+    .option('--grace-ms <ms>', 'wait this long after SIGTERM before SIGKILL', intArg('--grace-ms', 0, 600_000), 10_000)
+    .action(act(async (validator: string, o: { dir: string; graceMs: number }) => io.out(await clusterRestart(o.dir, validator, { stopGraceMs: o.graceMs }))));
 
   const bench = program.command('bench').description('benchmarks');
   bench

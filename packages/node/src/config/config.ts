@@ -11,7 +11,7 @@
 //   node:                    # this process
 //     { validator_id, key_file, data_dir, api: { host, port }, durability, verify, transport?,
 //       consensus? (PBFT tuning: tick_ms, checkpoint_interval, watermark_window, batch_*, inflight_max) }
-//   logging: { level, format }
+//   logging: { level, format, outputs?: [{ type: stdout | file | elasticsearch, ... }], consensus_logging? }
 //
 // Contract: `parseConfig(text)` returns a typed, normalised NodeConfig or throws ConfigError naming
 // the key path (e.g. `validators[2].endpoint`), what was expected and what was found. Unknown keys
@@ -132,8 +132,31 @@ export interface NodeConfig {
   readonly activeValidators: readonly ValidatorEntry[];
   readonly thresholds: Thresholds;
   readonly node: NodeSection;
-  readonly logging: { readonly level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent'; readonly format: 'json' };
+  readonly logging: LoggingConfig;
 }
+
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+/** One `logging.outputs[]` entry. */
+export type LogOutputConfig =
+  | { readonly type: 'stdout' }
+  /** Appends to `path`; with maxSizeBytes, rotates to path.1 .. path.<maxFiles> when it reaches that size. */
+  | { readonly type: 'file'; readonly path: string; readonly maxSizeBytes: number | undefined; readonly maxFiles: number }
+  /** The seed's; accepted and type-checked, not shipped (the node warns at start). */
+  | { readonly type: 'elasticsearch'; readonly endpoint: string };
+export interface LoggingConfig {
+  readonly level: LogLevel;
+  readonly format: 'json';
+  /** Where lines go; default one stdout output. */
+  readonly outputs: readonly LogOutputConfig[];
+  /** The seed's `consensus_logging`; accepted and type-checked, not used by this engine. */
+  readonly consensusLogging:
+    | { readonly enabled: boolean; readonly level: 'basic' | 'detailed'; readonly includeValidatorVotes: boolean; readonly includeAuctionBids: boolean }
+    | undefined;
+}
+
+const LOG_OUTPUTS_MAX = 8;
+const LOG_FILE_BYTES_MIN = 1024;
+const LOG_FILES_MAX = 100;
 
 export const DEFAULTS = {
   coordinator: { maxActiveRounds: 10, roundTimeoutSeconds: 30, validatorTimeoutSeconds: 10 },
@@ -412,11 +435,7 @@ export function validateConfig(doc: unknown, baseDir = process.cwd()): NodeConfi
     consensus: consensusTuning,
   };
 
-  const lg = optMapping(top.logging, 'logging', ['level', 'format']);
-  const logging = {
-    level: oneOf(lg, 'level', 'logging', ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const, 'info'),
-    format: oneOf(lg, 'format', 'logging', ['json'] as const, 'json'),
-  };
+  const logging = validateLogging(top.logging, baseDir);
 
   return {
     tripleConsensus: { coordinator, ibft, hotstuff, auction },
@@ -426,6 +445,60 @@ export function validateConfig(doc: unknown, baseDir = process.cwd()): NodeConfi
     node,
     logging,
   };
+}
+
+/** The seed's `logging` block: level, format, outputs (stdout, file with rotation, elasticsearch), consensus_logging. */
+function validateLogging(v: unknown, baseDir: string): LoggingConfig {
+  const lg = optMapping(v, 'logging', ['level', 'format', 'outputs', 'consensus_logging']);
+  const level = oneOf(lg, 'level', 'logging', ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const, 'info');
+  const format = oneOf(lg, 'format', 'logging', ['json'] as const, 'json');
+  let outputs: LogOutputConfig[] = [{ type: 'stdout' }];
+  if (lg.outputs !== undefined) {
+    if (!Array.isArray(lg.outputs) || lg.outputs.length === 0 || lg.outputs.length > LOG_OUTPUTS_MAX) {
+      throw new ConfigError('logging.outputs', `a list of 1..${LOG_OUTPUTS_MAX} outputs`, lg.outputs);
+    }
+    outputs = lg.outputs.map((item: unknown, i: number): LogOutputConfig => {
+      const p = `logging.outputs[${i}]`;
+      const type = oneOf(mapping(item, p, ['type', 'path', 'endpoint', 'max_size_bytes', 'max_files']), 'type', p, ['stdout', 'file', 'elasticsearch'] as const);
+      switch (type) {
+        case 'stdout':
+          mapping(item, p, ['type']);
+          return { type };
+        case 'file': {
+          const o = mapping(item, p, ['type', 'path', 'max_size_bytes', 'max_files']);
+          const file = path.resolve(baseDir, str(o, 'path', p, { what: 'a path to the log file' }));
+          const maxSizeBytes = o.max_size_bytes === undefined ? undefined : num(o, 'max_size_bytes', p, { int: true, min: LOG_FILE_BYTES_MIN, max: 2 ** 48 });
+          if (maxSizeBytes === undefined && o.max_files !== undefined) {
+            throw new ConfigError(`${p}.max_files`, 'max_size_bytes beside it (files rotate by size)', o.max_files);
+          }
+          return { type, path: file, maxSizeBytes, maxFiles: num(o, 'max_files', p, { int: true, min: 1, max: LOG_FILES_MAX, def: 5 }) };
+        }
+        case 'elasticsearch': {
+          const o = mapping(item, p, ['type', 'endpoint']);
+          return { type, endpoint: str(o, 'endpoint', p, { pattern: /^https?:\/\/\S+$/, what: 'an http(s) URL' }) };
+        }
+        default: {
+          const never: never = type;
+          throw new Error(`unreachable output type ${String(never)}`);
+        }
+      }
+    });
+    const files = outputs.flatMap((o) => (o.type === 'file' ? [o.path] : []));
+    const dup = files.find((f, i) => files.indexOf(f) !== i);
+    if (dup !== undefined) throw new ConfigError('logging.outputs', 'each file at most once', dup);
+  }
+  let consensusLogging: LoggingConfig['consensusLogging'];
+  if (lg.consensus_logging !== undefined) {
+    const p = 'logging.consensus_logging';
+    const c = mapping(lg.consensus_logging, p, ['enabled', 'level', 'include_validator_votes', 'include_auction_bids']);
+    consensusLogging = {
+      enabled: bool(c, 'enabled', p, true),
+      level: oneOf(c, 'level', p, ['basic', 'detailed'] as const, 'basic'),
+      includeValidatorVotes: bool(c, 'include_validator_votes', p, false),
+      includeAuctionBids: bool(c, 'include_auction_bids', p, false),
+    };
+  }
+  return { level, format, outputs, consensusLogging };
 }
 
 /** Parses YAML text; YAML syntax errors become ConfigError with the line. */

@@ -10,10 +10,10 @@ export const runtimeCommands: Partial<RuntimeCommands> = {
     const running = await startNodeFromConfig(opts.config);
     io.err(`validator ${running.config.node.validatorId} running; API ${running.apiUrl}`);
     await new Promise<void>((resolve) => {
-      const stop = (): void => {
+      const stop = (signal: NodeJS.Signals): void => {
         process.off('SIGINT', stop);
         process.off('SIGTERM', stop);
-        running.stop().then(resolve, resolve);
+        running.stop({ signal, reason: 'signal' }).then(resolve, resolve);
       };
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);

@@ -7,12 +7,24 @@
 // ties a transaction to a block's merkleRoot. Requests submitted over HTTP without their own
 // (clientId, requestSeq) get a fresh client id each ("api-<validator>-<boot>-<n>", requestSeq 1),
 // which keeps exactly-once trivially true at the cost of one session entry per such request.
+//
+// What it reports is meant to be true (issue 13 §4):
+// - a vote is listed once per (validator, vote type, view, seq), however often it was
+//   retransmitted; `signatureVerified` is what this validator's verify jobs said about that
+//   vote's signature (true / false), or null when it has not verified it (its own votes, and in
+//   lazy mode the votes it counted before checking; see VoteInfo);
+// - a (client id, request seq) taken by another payload is refused at once (409), as is a
+//   request seq below the one the client last executed (the replica would drop it silently);
+// - submits without a quorum of links are refused (503), they could not commit;
+// - results and payloads are given as UTF-8 text when they are text, else hex, with a label;
+// - a replaced primary (Inactivity) is not a Byzantine fault.
 
 import { performance } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
 import {
   encodeMessage,
   statementPayload,
+  type SignedItemRef,
   type ClientRequest,
   type CommittedBatch,
   type CryptoBackend,
@@ -44,14 +56,56 @@ import { PhaseTimer } from '../metrics/metrics.js';
 import { decodeBlock, decodeTxRecord, txIdOf } from './records.js';
 import { ConsensusHealthTracker, HEALTH_SAMPLE_MS, healthThresholdsOf, type ConsensusAssessment, type HealthThresholds } from './consensus-health.js';
 import { DEFAULT_PBFT_CONFIG } from '@bpci/core';
-import type { NodeObserver, ValidatorNode } from './validator-node.js';
+import { faultToleranceOf, type NodeObserver, type ValidatorNode } from './validator-node.js';
 
 const ROUNDS_TRACKED_MAX = 1024;
 const TX_INDEX_MAX = 200_000;
 const EVIDENCE_MAX = 10_000;
 const LATENCY_SAMPLES_MAX = 4096;
+/** Signature verdicts kept for the votes lists (about 1,000 rounds of 4 validators x 3 votes). */
+const SIG_VERDICTS_MAX = 16_384;
+/** Clients whose last executed request seq is remembered (stale-seq refusals). */
+const CLIENT_SEQS_MAX = 100_000;
 
 const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * Bytes for the API: text when they are valid UTF-8 without control characters other than tab,
+ * newline and carriage return (so "5" is "5", not "35"), else hex. The label says which.
+ */
+export function labelBytes(b: Uint8Array): { readonly text: string; readonly encoding: 'utf8' | 'hex' } {
+  let text: string;
+  try {
+    text = strictUtf8.decode(b);
+  } catch {
+    return { text: hex(b), encoding: 'hex' };
+  }
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what is tested
+  return /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(text) ? { text: hex(b), encoding: 'hex' } : { text, encoding: 'utf8' };
+}
+
+/** Evicts the oldest entries of an insertion-ordered map beyond `max`. */
+function bound<K, V>(m: Map<K, V>, max: number): void {
+  while (m.size > max) {
+    const oldest = m.keys().next().value;
+    if (oldest === undefined) return;
+    m.delete(oldest);
+  }
+}
+
+const statementKind = { pre_prepare: 'pre-prepare', prepare: 'prepare', commit: 'commit' } as const;
+
+/** One vote as first seen (retransmissions of it are not new votes). */
+interface VoteSeen {
+  readonly kind: 'pre_prepare' | 'prepare' | 'commit';
+  readonly from: number;
+  readonly view: number;
+  readonly seq: number;
+  readonly digest: Uint8Array;
+  readonly sig: Uint8Array;
+}
 
 interface RoundTrack {
   readonly seq: number;
@@ -59,7 +113,8 @@ interface RoundTrack {
   digest: string;
   primary: number;
   requests: readonly ClientRequest[];
-  votes: VoteInfo[];
+  /** By `${kind}:${from}:${view}`: a vote counts once however often it was retransmitted. */
+  votes: Map<string, VoteSeen>;
   startedAt: number; // epoch ms
   startedPerf: number;
   committedAt?: number;
@@ -80,8 +135,14 @@ export interface NodeServiceOptions {
 export class NodeService implements NodeApiPort {
   private node!: ValidatorNode;
   private readonly rounds = new Map<number, RoundTrack>();
-  private readonly txIndex = new Map<string, { height: number; index: number; result: string; committedAt: number }>();
+  private readonly txIndex = new Map<string, { height: number; index: number; result: Uint8Array; committedAt: number }>();
   private readonly pendingTx = new Map<string, ClientRequest>();
+  /** (clientId#requestSeq) -> tx id, pending or committed: a second payload under one key is a conflict. */
+  private readonly keyIndex = new Map<string, string>();
+  /** Highest request seq executed per client (a lower new one would be dropped by the replica). */
+  private readonly clientLastSeq = new Map<string, number>();
+  /** Signature hex -> what a verify job said about it, with the signed message it was checked on. */
+  private readonly sigVerdicts = new Map<string, { message: string; valid: boolean }>();
   private readonly evidenceList: EvidenceInfo[] = [];
   private readonly latencies: number[] = [];
   private readonly phase: PhaseTimer | undefined;
@@ -89,8 +150,11 @@ export class NodeService implements NodeApiPort {
   private apiClientCounter = 0;
   private viewChanges = 0;
   private faults = 0;
+  private leaderReplacements = 0;
   private committedRounds = 0;
   private lastCommitAtMs = 0;
+  /** Health clock (nowMs) at the last commit here, or when attached; for the 'committed' check. */
+  private lastCommitMono = 0;
   private readonly healthTracker: ConsensusHealthTracker;
   private healthTimer: NodeJS.Timeout | null = null;
 
@@ -115,10 +179,11 @@ export class NodeService implements NodeApiPort {
         m?.persistLatency.observe(ms / 1000);
         m?.persistRecords.inc(records);
       },
-      verified: (items, invalid, _ms) => {
+      verified: (items, invalid, _ms, signed, valid) => {
         m?.verifyBatchSize.observe({ where: 'runtime' }, items);
         m?.signaturesVerified.inc({ result: 'valid' }, items - invalid);
         if (invalid > 0) m?.signaturesVerified.inc({ result: 'invalid' }, invalid);
+        this.noteVerdicts(signed, valid);
       },
       decodeFailed: () => m?.byzantineFault('invalid_message'),
       // The client port closes a connection that sends garbage; without this hook nothing counted it.
@@ -131,6 +196,7 @@ export class NodeService implements NodeApiPort {
 
   attach(node: ValidatorNode): void {
     this.node = node;
+    this.lastCommitMono = this.nowMs();
     const m = this.opts.metrics;
     if (m) {
       m.addQueueSource('pending_requests', () => node.replica.status().pendingRequests);
@@ -159,6 +225,10 @@ export class NodeService implements NodeApiPort {
     this.healthTimer = null;
   }
 
+  private nowMs(): number {
+    return this.opts.nowMs ? this.opts.nowMs() : performance.now();
+  }
+
   private name(i: number): string {
     return this.opts.validatorNames[i] ?? `replica-${i}`;
   }
@@ -168,7 +238,7 @@ export class NodeService implements NodeApiPort {
   private track(seq: number, view: number): RoundTrack {
     let r = this.rounds.get(seq);
     if (!r) {
-      r = { seq, view, digest: '', primary: -1, requests: [], votes: [], startedAt: Date.now(), startedPerf: performance.now() };
+      r = { seq, view, digest: '', primary: -1, requests: [], votes: new Map(), startedAt: Date.now(), startedPerf: performance.now() };
       this.rounds.set(seq, r);
       if (this.rounds.size > ROUNDS_TRACKED_MAX) {
         const oldest = this.rounds.keys().next().value;
@@ -189,7 +259,7 @@ export class NodeService implements NodeApiPort {
           r.primary = msg.from;
           r.requests = msg.batch;
         }
-        r.votes.push(this.voteInfo('pre_prepare', msg.from, msg.view, msg.seq, msg.digest, msg.sig));
+        this.noteVote(r, { kind: 'pre_prepare', from: msg.from, view: msg.view, seq: msg.seq, digest: msg.digest, sig: msg.sig });
         this.phase?.mark(msg.seq, 'pre_prepare');
         m?.vote('pre_prepare', this.name(msg.from));
         break;
@@ -197,9 +267,7 @@ export class NodeService implements NodeApiPort {
       case 'prepare':
       case 'commit': {
         const r = this.track(msg.seq, msg.view);
-        if (r.votes.length < 4 * this.opts.validatorNames.length) {
-          r.votes.push(this.voteInfo(msg.kind, msg.from, msg.view, msg.seq, msg.digest, msg.sig));
-        }
+        this.noteVote(r, { kind: msg.kind, from: msg.from, view: msg.view, seq: msg.seq, digest: msg.digest, sig: msg.sig });
         m?.vote(msg.kind, this.name(msg.from));
         break;
       }
@@ -217,16 +285,35 @@ export class NodeService implements NodeApiPort {
     }
   }
 
-  private voteInfo(kind: 'pre_prepare' | 'prepare' | 'commit', from: number, view: number, seq: number, digest: Uint8Array, sig: Uint8Array): VoteInfo {
+  /** Keeps the first copy of each (validator, type, view) vote of a round; bounded per round. */
+  private noteVote(r: RoundTrack, v: VoteSeen): void {
+    const key = `${v.kind}:${v.from}:${v.view}`;
+    if (r.votes.has(key) || r.votes.size >= 4 * this.opts.validatorNames.length) return;
+    r.votes.set(key, v);
+  }
+
+  private noteVerdicts(signed: readonly SignedItemRef[] | undefined, valid: Uint8Array | undefined): void {
+    if (signed === undefined || valid === undefined) return;
+    signed.forEach((item, i) => {
+      this.sigVerdicts.set(hex(item.signature), { message: hex(item.message), valid: valid[i] === 1 });
+    });
+    bound(this.sigVerdicts, SIG_VERDICTS_MAX);
+  }
+
+  private voteInfo(v: VoteSeen): VoteInfo {
+    const sig = hex(v.sig);
+    const verdict = this.sigVerdicts.get(sig);
+    // Only a verdict on this very statement counts (the same signature bytes under another
+    // message say nothing about this one).
+    const verified = verdict !== undefined && verdict.message === hex(statementPayload(statementKind[v.kind], v.view, v.seq, v.digest, v.from)) ? verdict.valid : null;
     return {
-      validatorId: this.name(from),
-      voteType: kind,
-      view,
-      sequence: seq,
-      digest: hex(digest),
-      signature: `ed25519:${hex(sig)}`,
-      // Lazy mode counts votes from authenticated links and verifies signatures in batches later.
-      signatureVerified: this.opts.verify === 'eager',
+      validatorId: this.name(v.from),
+      voteType: v.kind,
+      view: v.view,
+      sequence: v.seq,
+      digest: hex(v.digest),
+      signature: `ed25519:${sig}`,
+      signatureVerified: verified,
     };
   }
 
@@ -241,6 +328,7 @@ export class NodeService implements NodeApiPort {
     r.durationMs = performance.now() - r.startedPerf;
     this.committedRounds++;
     this.lastCommitAtMs = now;
+    this.lastCommitMono = this.nowMs();
     if (this.latencies.length >= LATENCY_SAMPLES_MAX) this.latencies.shift();
     this.latencies.push(r.durationMs);
     this.phase?.mark(b.seq, 'committed');
@@ -251,20 +339,30 @@ export class NodeService implements NodeApiPort {
     b.requests.forEach((req, i) => {
       const id = this.txId(req);
       this.pendingTx.delete(id);
-      this.txIndex.set(id, { height: b.seq, index: i, result: hex(b.results[i] ?? new Uint8Array(0)), committedAt: now });
-      if (this.txIndex.size > TX_INDEX_MAX) {
-        const oldest = this.txIndex.keys().next().value;
-        if (oldest !== undefined) this.txIndex.delete(oldest);
+      this.txIndex.set(id, { height: b.seq, index: i, result: b.results[i] ?? new Uint8Array(0), committedAt: now });
+      this.keyIndex.set(`${req.clientId}#${req.requestSeq}`, id);
+      if (req.requestSeq > (this.clientLastSeq.get(req.clientId) ?? 0)) {
+        this.clientLastSeq.delete(req.clientId); // re-insert: the map's order is recency
+        this.clientLastSeq.set(req.clientId, req.requestSeq);
       }
     });
+    bound(this.txIndex, TX_INDEX_MAX);
+    bound(this.keyIndex, TX_INDEX_MAX);
+    bound(this.clientLastSeq, CLIENT_SEQS_MAX);
   }
 
   private onEvent(e: ReplicaEvent): void {
     const m = this.opts.metrics;
     switch (e.kind) {
       case 'slash': {
+        if (e.reason === 'Inactivity') {
+          // A view change replaced this primary (crash, restart, cut link): not misbehaviour.
+          this.leaderReplacements++;
+          m?.leaderReplaced(this.name(e.validator));
+          break;
+        }
         this.faults++;
-        m?.byzantineFault(e.reason === 'Equivocation' ? 'equivocation' : e.reason === 'InvalidVote' ? 'bad_signature' : e.reason.toLowerCase());
+        m?.byzantineFault(e.reason === 'Equivocation' ? 'equivocation' : e.reason === 'InvalidVote' ? 'bad_signature' : e.reason === 'InvalidProposal' ? 'invalid_proposal' : e.reason);
         if (e.evidence && this.evidenceList.length < EVIDENCE_MAX) {
           const { a, b } = e.evidence;
           const enc = (s: typeof a): string => hex(statementPayload(s.kind, s.view, s.seq, s.digest, s.from)) + ':' + hex(s.sig);
@@ -300,7 +398,7 @@ export class NodeService implements NodeApiPort {
    * Recent commits from memory; older ones (and all after a restart) from the store's tx index.
    * result null: in a block back-filled from peers, never executed here (result unknown).
    */
-  private committedTx(txId: string): { height: number; index: number; result: string | null; committedAt: number } | undefined {
+  private committedTx(txId: string): { height: number; index: number; result: Uint8Array | null; committedAt: number } | undefined {
     const c = this.txIndex.get(txId);
     if (c !== undefined || !/^[0-9a-f]{64}$/.test(txId)) return c;
     const bytes = this.node.store?.get('tx', txId);
@@ -308,7 +406,7 @@ export class NodeService implements NodeApiPort {
     try {
       const t = decodeTxRecord(bytes);
       if (t.resultKnown === false) return { height: t.height, index: t.index, result: null, committedAt: 0 };
-      return { height: t.height, index: t.index, result: hex(t.result), committedAt: t.committedAt };
+      return { height: t.height, index: t.index, result: t.result, committedAt: t.committedAt };
     } catch {
       return undefined; // a damaged record reads as unknown, never as a crash
     }
@@ -317,6 +415,7 @@ export class NodeService implements NodeApiPort {
   // ------------------------------------------------------------------ NodeApiPort
 
   async submitTransaction(tx: TransactionSubmission, opts: SubmitOptions): Promise<TransactionStatus> {
+    const explicitKey = tx.clientId !== undefined;
     const clientId = tx.clientId ?? `api-${this.node.index}-${this.bootId}-${++this.apiClientCounter}`;
     const requestSeq = tx.requestSeq ?? 1;
     const req: ClientRequest = { kind: 'request', clientId, requestSeq, op: tx.payload };
@@ -326,23 +425,88 @@ export class NodeService implements NodeApiPort {
     } catch (e) {
       throw new ApiError(400, 'bad_transaction', e instanceof Error ? e.message : String(e));
     }
+    // The same request again (a retry): its status, committed or not.
     if (this.committedTx(id) !== undefined) return this.statusOf(id)!;
+    if (explicitKey) this.refuseConflict(clientId, requestSeq, id);
+    if (!this.quorumOfLinks()) {
+      const connected = this.node.connectedPeers();
+      throw new ApiError(
+        503,
+        'no_quorum_links',
+        `this validator has links to ${connected} of ${this.opts.validatorNames.length - 1} peers, which with it hold no quorum (${this.quorumCount()} validators needed): ` +
+          'the transaction could not commit; retry later or submit to another validator',
+      );
+    }
     if (this.node.replica.status().pendingRequests >= 50_000) throw new ApiError(503, 'overloaded', 'too many pending requests; retry later');
     this.pendingTx.set(id, req);
+    this.keyIndex.set(`${clientId}#${requestSeq}`, id);
+    bound(this.pendingTx, TX_INDEX_MAX);
+    bound(this.keyIndex, TX_INDEX_MAX);
     const wait = opts.waitForCommit ? this.node.waitForRequest(clientId, requestSeq, opts.timeoutMs).catch(() => undefined) : undefined;
     this.node.submitRequest(req);
-    this.opts.metrics?.transactionsSubmitted.inc({ result: 'accepted' });
     if (wait) await wait;
-    return this.statusOf(id) ?? { txId: id, status: 'pending' };
+    return this.statusOf(id) ?? { txId: id, status: 'pending', clientId, requestSeq, ...this.payloadFields(req.op) };
+  }
+
+  /**
+   * 409 when (clientId, requestSeq) already names another transaction here, or is below the seq
+   * this client last executed: the replica treats such a request as a duplicate or stale and
+   * never executes it, so accepting it would leave it pending forever.
+   */
+  private refuseConflict(clientId: string, requestSeq: number, id: string): void {
+    const taken = this.keyIndex.get(`${clientId}#${requestSeq}`);
+    if (taken !== undefined && taken !== id) {
+      const st = this.statusOf(taken);
+      throw new ApiError(
+        409,
+        'request_conflict',
+        `client_id "${clientId}" request_seq ${requestSeq} is already transaction ${taken} (${st?.status ?? 'seen'}${st?.height !== undefined ? ` at height ${st.height}` : ''}) ` +
+          'with a different payload; a (client_id, request_seq) names one transaction: use the next request_seq',
+      );
+    }
+    const last = this.clientLastSeq.get(clientId);
+    if (taken === undefined && last !== undefined && requestSeq <= last) {
+      throw new ApiError(
+        409,
+        'request_seq_stale',
+        `client_id "${clientId}" already executed request_seq ${last}; request_seq ${requestSeq} is not above it, so it would never execute: use request_seq ${last + 1} or higher`,
+      );
+    }
+  }
+
+  /** This validator and its connected peers hold a quorum (the same rule as /health/consensus). */
+  private quorumOfLinks(): boolean {
+    return this.node.connectedPeers() + 1 >= this.quorumCount();
+  }
+
+  private payloadFields(op: Uint8Array): { payload: string; payloadEncoding: 'utf8' | 'hex' } {
+    const l = labelBytes(op);
+    return { payload: l.text, payloadEncoding: l.encoding };
+  }
+
+  /** The request behind a committed transaction, from its block (memory or store). */
+  private committedRequest(height: number, index: number): ClientRequest | undefined {
+    return this.certified(height)?.prePrepare.batch[index];
   }
 
   private statusOf(txId: string): TransactionStatus | undefined {
     const c = this.committedTx(txId);
     if (c) {
-      const where = { txId, status: 'committed', roundId: String(c.height), height: c.height, index: c.index } as const;
-      return c.result === null ? { ...where, resultKnown: false } : { ...where, result: c.result, resultKnown: true, committedAt: c.committedAt };
+      const req = this.committedRequest(c.height, c.index);
+      const where = {
+        txId,
+        status: 'committed',
+        ...(req ? { clientId: req.clientId, requestSeq: req.requestSeq, ...this.payloadFields(req.op) } : {}),
+        roundId: String(c.height),
+        height: c.height,
+        index: c.index,
+      } as const;
+      if (c.result === null) return { ...where, resultKnown: false };
+      const r = labelBytes(c.result);
+      return { ...where, result: r.text, resultEncoding: r.encoding, resultKnown: true, committedAt: c.committedAt };
     }
-    if (this.pendingTx.has(txId)) return { txId, status: 'pending' };
+    const p = this.pendingTx.get(txId);
+    if (p) return { txId, status: 'pending', clientId: p.clientId, requestSeq: p.requestSeq, ...this.payloadFields(p.op) };
     return undefined;
   }
 
@@ -371,8 +535,13 @@ export class NodeService implements NodeApiPort {
   private roundInfo(r: RoundTrack): RoundInfo {
     const st = this.node.replica.status();
     const slot = st.slots.find((s) => s.seq === r.seq);
-    const prepares = r.votes.filter((v) => v.voteType === 'prepare' && v.view === r.view).length;
-    const commits = r.votes.filter((v) => v.voteType === 'commit' && v.view === r.view).length;
+    let prepares = 0;
+    let commits = 0;
+    for (const v of r.votes.values()) {
+      if (v.view !== r.view) continue;
+      if (v.kind === 'prepare') prepares++;
+      else if (v.kind === 'commit') commits++;
+    }
     const phase = r.committedAt !== undefined ? 'committed' : slot?.phase === 'prepared' ? 'prepared' : r.view < st.view && st.mode === 'normal' ? 'aborted' : 'pre_prepared';
     return {
       roundId: String(r.seq),
@@ -440,10 +609,10 @@ export class NodeService implements NodeApiPort {
 
   votes(sequence: number): readonly VoteInfo[] | undefined {
     const r = this.rounds.get(sequence);
-    if (r) return r.votes;
+    if (r) return [...r.votes.values()].map((v) => this.voteInfo(v));
     const full = this.certified(sequence);
     if (!full) return undefined;
-    return full.commits.map((c) => this.voteInfo('commit', c.from, c.view, c.seq, c.digest, c.sig));
+    return full.commits.map((c) => this.voteInfo({ kind: 'commit', from: c.from, view: c.view, seq: c.seq, digest: c.digest, sig: c.sig }));
   }
 
   proposal(sequence: number): ProposalInfo | undefined {
@@ -509,23 +678,10 @@ export class NodeService implements NodeApiPort {
       inflightSequences: st.slots.filter((s) => s.phase !== 'executed').length,
       validators: n,
       // validators that may fail (f): the largest count whose combined stake stays within the bound
-      faultTolerance: this.faultyCount(),
+      faultTolerance: faultToleranceOf(this.node.validatorSet),
       verify: this.opts.verify,
       peers: this.opts.validatorNames.map((name, i) => ({ validatorId: name, connected: i === this.node.index || this.node.transport.isConnected(i) })).filter((_, i) => i !== this.node.index),
     };
-  }
-
-  private faultyCount(): number {
-    const vs = this.node.validatorSet;
-    const stakes = vs.validators.map((v) => v.stake).sort((a, b) => a - b);
-    let sum = 0;
-    let f = 0;
-    for (const s of stakes) {
-      if (sum + s > vs.faultyPowerMax) break;
-      sum += s;
-      f++;
-    }
-    return f;
   }
 
   consensusMetrics(): ConsensusMetricsSummary {
@@ -545,6 +701,7 @@ export class NodeService implements NodeApiPort {
       viewChanges: this.viewChanges,
       lastCommittedSequence: st.committedHeight,
       byzantineFaultsDetected: this.faults,
+      leaderReplacements: this.leaderReplacements,
       transactionsCommitted: this.node.requestsCommitted,
     };
   }
@@ -599,6 +756,7 @@ export class NodeService implements NodeApiPort {
     const reasons = [...(storage.ok ? [] : [`storage: ${storage.detail}`]), ...(running ? [] : ['runtime stopped']), ...(c.reasons ?? (c.status === 'ok' ? [] : [`consensus ${c.status}`]))];
     return {
       status: storage.ok && running ? (c.status === 'ok' ? 'ok' : 'degraded') : 'down',
+      ...this.toleranceFields(),
       checks: {
         storage,
         runtime: { ok: running, detail: running ? 'running' : 'stopped' },
@@ -610,6 +768,7 @@ export class NodeService implements NodeApiPort {
 
   /** Samples the replica into the health tracker (grace clocks, degraded seconds). */
   private sampleConsensusHealth(): ConsensusAssessment {
+    const now = this.nowMs();
     const st = this.node.replica.status();
     const connected = this.node.connectedPeers();
     const n = this.opts.validatorNames.length;
@@ -622,11 +781,22 @@ export class NodeService implements NodeApiPort {
         standing: st.standing,
         peersConnected: connected,
         peersTotal: n - 1,
-        quorumLinks: connected + 1 >= this.quorumCount(),
+        quorumLinks: this.quorumOfLinks(),
         committedDetail: `height ${st.committedHeight}, view ${st.view}, last commit ${this.lastCommitAtMs ? new Date(this.lastCommitAtMs).toISOString() : 'never'}`,
+        pendingRequests: st.pendingRequests,
+        commitAgeMs: Math.max(0, now - this.lastCommitMono),
       },
-      this.opts.nowMs ? this.opts.nowMs() : performance.now(),
+      now,
     );
+  }
+
+  /** f, and a warning when it is 0 (one or two validators: any fault stops the cluster). */
+  private toleranceFields(): { faultTolerance: number; warnings?: readonly string[] } {
+    const f = faultToleranceOf(this.node.validatorSet);
+    const n = this.opts.validatorNames.length;
+    return f > 0
+      ? { faultTolerance: f }
+      : { faultTolerance: 0, warnings: [`fault tolerance f = 0: ${n} validator(s) tolerate no faulty or crashed validator; run 3f+1 >= 4 validators for f >= 1`] };
   }
 
   /**
@@ -634,6 +804,6 @@ export class NodeService implements NodeApiPort {
    * without a quorum of links (rules in consensus-health.ts).
    */
   consensusHealth(): HealthReport {
-    return this.sampleConsensusHealth().report;
+    return { ...this.sampleConsensusHealth().report, ...this.toleranceFields() };
   }
 }

@@ -16,13 +16,14 @@ import path from 'node:path';
 import { resolveConfig, type PbftConfig } from '@bpci/core';
 import type { FastifyBaseLogger } from 'fastify';
 import { loadConfig, type NodeConfig } from '../config/config.js';
-import { loadKeyFile } from '../keys/keyfile.js';
+import { loadKeyFile, publicKeyText } from '../keys/keyfile.js';
+import { identityHeaders } from '../cli/identity.js';
 import { selectBackend } from '../crypto/select.js';
 import { CryptoPool } from '../crypto/pool.js';
 import { openStore } from '../storage/store.js';
 import { acquireDirLock, DirLockedError } from '../storage/dir-lock.js';
 import { findPortOwner } from '../transport/port-owner.js';
-import { createLogger } from '../log.js';
+import { createLogger, type LogOutput } from '../log.js';
 import { NodeMetrics } from '../metrics/metrics.js';
 import { createApi } from '../api/server.js';
 import { NodeService } from './node-service.js';
@@ -33,7 +34,16 @@ export interface RunningNode {
   readonly config: NodeConfig;
   readonly node: ValidatorNode;
   readonly apiUrl: string;
-  stop(): Promise<void>;
+  /** Stops everything in order; logs `validator stopping` (with why) and `validator stopped`. */
+  stop(why?: StopReason): Promise<void>;
+}
+
+/** Why a validator stops, for its last log lines. */
+export interface StopReason {
+  /** The signal that asked for it (SIGTERM, SIGINT). */
+  readonly signal?: string;
+  /** In words, e.g. "signal", "test". */
+  readonly reason?: string;
 }
 
 export interface StartNodeOptions {
@@ -52,7 +62,7 @@ export class StartupError extends Error {
 export async function startNodeFromConfig(file: string, opts: StartNodeOptions = {}): Promise<RunningNode> {
   const config = loadConfig(file);
   const nd = config.node;
-  const logger = createLogger({ validator: nd.validatorId, level: config.logging.level });
+  const logger = loggerOf(config);
   const me = config.activeValidators[nd.index]!;
   // Undone in reverse order when a later step fails.
   const undo: (() => Promise<void> | void)[] = [];
@@ -92,11 +102,18 @@ export async function startNodeFromConfig(file: string, opts: StartNodeOptions =
     undo.push(() => service.close());
     const api = createApi({ node: service, metrics, logger: logger as unknown as FastifyBaseLogger });
     undo.push(() => api.close());
+    // Who answers: every response names this validator, its key and its pid, so `bpci cluster up`
+    // can tell its own process from another one on the same port (issue 13 §2).
+    const identity = identityHeaders(nd.validatorId, publicKeyText(me.publicKey), process.pid);
+    api.addHook('onSend', async (_req, reply, payload) => {
+      for (const [k, v] of Object.entries(identity)) reply.header(k, v);
+      return payload;
+    });
     // 3 and 4: ValidatorNode.start binds the peer and client ports, calls beforeLinks (the API
     // port), and dials peers only when all three are bound; on a failure it stops itself.
     node = await ValidatorNode.start({
       index: nd.index,
-      validators: config.activeValidators.map((v) => ({ publicKey: v.publicKey, stake: v.stake, host: v.host, port: v.port })),
+      validators: config.activeValidators.map((v) => ({ publicKey: v.publicKey, stake: v.stake, host: v.host, port: v.port, name: v.validatorId })),
       seed32: key.seed,
       crypto,
       pool,
@@ -115,16 +132,19 @@ export async function startNodeFromConfig(file: string, opts: StartNodeOptions =
     });
     const running = node;
     const apiUrl = `http://${nd.api.host}:${nd.api.port}`;
-    logger.info({ api: apiUrl, crypto: `${selection.name} (${selection.reason})`, durability: nd.durability, verify: nd.verify, data_dir: dataDir, pid: process.pid }, 'validator ready');
+    logger.info({ api: apiUrl, crypto: `${selection.name} (${selection.reason})`, durability: nd.durability, verify: nd.verify, data_dir: dataDir }, 'validator ready');
     return {
       config,
       node: running,
       apiUrl,
-      async stop() {
+      async stop(why: StopReason = {}) {
+        const t0 = Date.now();
+        logger.info({ signal: why.signal ?? null, reason: why.reason ?? (why.signal ? 'signal' : 'stop requested') }, 'validator stopping');
         await api.close();
         service.close();
         await running.stop();
         lock.release();
+        logger.info({ signal: why.signal ?? null, stop_ms: Date.now() - t0, committed: running.committedCount }, 'validator stopped');
         logger.flush?.();
       },
     };
@@ -141,6 +161,34 @@ export async function startNodeFromConfig(file: string, opts: StartNodeOptions =
     logger.flush?.();
     throw new StartupError(message);
   }
+}
+
+/** The process logger from the config's `logging` block (outputs: stdout, rotating files). */
+function loggerOf(config: NodeConfig): ReturnType<typeof createLogger> {
+  const lg = config.logging;
+  const outputs: LogOutput[] = [];
+  const ignored: string[] = [];
+  for (const o of lg.outputs) {
+    switch (o.type) {
+      case 'stdout':
+        outputs.push({ type: 'stdout' });
+        break;
+      case 'file':
+        outputs.push({ type: 'file', path: o.path, maxSizeBytes: o.maxSizeBytes, maxFiles: o.maxFiles });
+        break;
+      case 'elasticsearch':
+        ignored.push(`elasticsearch ${o.endpoint}`);
+        break;
+      default: {
+        const never: never = o;
+        throw new Error(`unknown log output ${JSON.stringify(never)}`);
+      }
+    }
+  }
+  if (outputs.length === 0) outputs.push({ type: 'stdout' });
+  const logger = createLogger({ validator: config.node.validatorId, level: lg.level, outputs });
+  if (ignored.length > 0) logger.warn({ outputs: ignored }, 'log outputs not supported by this build, ignored (ship the stdout or file output with a log collector)');
+  return logger;
 }
 
 /** One line: which validator, what it could not have (a port, its data dir) and who holds it. */

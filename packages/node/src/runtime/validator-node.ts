@@ -58,6 +58,8 @@ export interface ValidatorAddress {
   readonly stake: number;
   readonly host: string;
   readonly port: number;
+  /** The validator's id as in the config (e.g. "validator-003"): how log lines name it. Default: its index. */
+  readonly name?: string;
 }
 
 /** Hooks for metrics and the API; every one is optional and must not throw. */
@@ -165,7 +167,7 @@ export class ValidatorNode {
       ...(restored ? { restored } : {}),
     });
     const peers = opts.validators
-      .map((v, id) => ({ id, host: v.host, port: v.port, publicKey: v.publicKey }))
+      .map((v, id) => ({ id, host: v.host, port: v.port, publicKey: v.publicKey, ...(v.name !== undefined ? { name: v.name } : {}) }))
       .filter((p) => p.id !== opts.index);
     this.transport = new Transport({
       selfId: opts.index,
@@ -250,6 +252,11 @@ export class ValidatorNode {
     }
     node.log.info({ index: opts.index, listen: opts.listen, clients: opts.clientListen, crypto: opts.crypto.name }, 'validator started');
     return node;
+  }
+
+  /** How log lines name validator `i`: its config id when known, else its index. */
+  private peerName(i: number): string | number {
+    return this.opts.validators[i]?.name ?? i;
   }
 
   /** Peers this validator has an authenticated link with. */
@@ -384,7 +391,7 @@ export class ValidatorNode {
       // The link is authenticated, so this validator really sent garbage: count it, drop it.
       const msg = e instanceof Error ? e.message : String(e);
       this.obs.decodeFailed?.(from, msg);
-      this.log.warn({ from, err: msg }, 'dropped malformed message from an authenticated peer');
+      this.log.warn({ peer: this.peerName(from), err: msg }, 'dropped malformed message from an authenticated peer');
       return;
     }
     this.obs.inbound?.(from, message);
@@ -405,7 +412,7 @@ export class ValidatorNode {
     try {
       r = this.blocksServer.serve(from, req);
     } catch (e) {
-      this.log.warn({ from, err: e instanceof Error ? e.message : String(e) }, 'serving a blocks request failed');
+      this.log.warn({ peer: this.peerName(from), err: e instanceof Error ? e.message : String(e) }, 'serving a blocks request failed');
       return;
     }
     this.obs.blocksServed?.(r.kind, r.kind === 'served' ? r.blocks : 0);
@@ -413,7 +420,7 @@ export class ValidatorNode {
     try {
       this.transport.send(from, r.bytes);
     } catch (e) {
-      this.log.warn({ from, err: e instanceof Error ? e.message : String(e) }, 'blocks answer not sent');
+      this.log.warn({ peer: this.peerName(from), err: e instanceof Error ? e.message : String(e) }, 'blocks answer not sent');
     }
   }
 
@@ -466,7 +473,7 @@ export class ValidatorNode {
 
   private onEvent(ev: ReplicaEvent): void {
     this.obs.event?.(ev);
-    const line = eventLogLine(ev);
+    const line = eventLogLine(ev, (i) => this.peerName(i));
     this.log[line.level](line.fields, line.msg);
   }
 
@@ -523,19 +530,25 @@ export function faultToleranceOf(vs: { readonly validators: readonly { readonly 
 }
 
 /**
- * How a replica event is logged. The logger puts this node's own id under `validator` on every
- * line, so the validator an event is about goes under `offender_replica` (its replica index),
+ * How a replica event is logged; `name` turns a replica index into the validator's config id
+ * (as peer lines do). The logger puts this node's own id under `validator` on every line, so the
+ * validator an event is about goes under `offender` (`replaced_primary`, `peer`, `primary`),
  * never a second `validator` key (JSON parsers keep one of the two). Inactivity (the primary of
  * a view was replaced by a view change: a crash, a restart, a slow link) is not misbehaviour: it
  * is logged at info as a leader replacement, not as a slashing event.
  */
-export function eventLogLine(ev: ReplicaEvent): { level: 'debug' | 'info' | 'warn'; fields: Record<string, unknown>; msg: string } {
+export function eventLogLine(
+  ev: ReplicaEvent,
+  name: (replica: number) => string | number = (i) => i,
+): { level: 'debug' | 'info' | 'warn'; fields: Record<string, unknown>; msg: string } {
   switch (ev.kind) {
     case 'slash':
-      if (ev.reason === 'Inactivity') return { level: 'info', fields: { replaced_primary_replica: ev.validator, detail: ev.detail }, msg: 'leader replaced (view change)' };
-      return { level: 'warn', fields: { reason: ev.reason, offender_replica: ev.validator, detail: ev.detail }, msg: 'byzantine behaviour detected (slashing event)' };
+      if (ev.reason === 'Inactivity') return { level: 'info', fields: { replaced_primary: name(ev.validator), detail: ev.detail }, msg: 'leader replaced (view change)' };
+      return { level: 'warn', fields: { reason: ev.reason, offender: name(ev.validator), detail: ev.detail }, msg: 'byzantine behaviour detected (slashing event)' };
     case 'dropped':
-      return { level: 'debug', fields: { from: ev.from, reason: ev.reason }, msg: 'dropped input' };
+      return { level: 'debug', fields: { peer: ev.from === 'client' ? 'client' : name(ev.from), reason: ev.reason }, msg: 'dropped input' };
+    case 'new-view':
+      return { level: 'info', fields: { view: ev.view, primary: name(ev.primary) }, msg: ev.kind };
     default:
       return { level: 'info', fields: { ...ev }, msg: ev.kind };
   }

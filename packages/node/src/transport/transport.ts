@@ -19,6 +19,8 @@
 //   unauthenticated peer cannot make us buffer more than that.
 // - Reconnect: exponential backoff with jitter, delay = min(max, min * 2^attempt) * (0.5 + 0.5 * r),
 //   r from the injected `random` (Math.random by default); attempt resets on a good handshake.
+// - Log lines name a peer by its validator id (`PeerAddress.name`, as in the config), not by its
+//   replica index; the wire and the API still use indices.
 
 import net from 'node:net';
 import type { CryptoBackend } from '@bpci/core';
@@ -52,6 +54,8 @@ export interface PeerAddress {
   readonly port: number;
   /** 32-byte Ed25519 identity public key. */
   readonly publicKey: Uint8Array;
+  /** The validator's id as in the config (e.g. "validator-003"): how log lines name this peer. Default: the index. */
+  readonly name?: string;
 }
 
 export interface TransportLimits {
@@ -385,6 +389,12 @@ export class Transport {
     if (server?.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
+  /** How log lines name a peer: its validator id when known (PeerAddress.name), else its index. */
+  private peerName(id: number | undefined): string | number | undefined {
+    if (id === undefined) return undefined;
+    return this.peers.get(id)?.addr.name ?? id;
+  }
+
   // ---------------------------------------------------------------- connections
 
   private dial(p: PeerState): void {
@@ -428,7 +438,7 @@ export class Transport {
       } catch (err) {
         // Never reached by design (onData handles peer errors itself); kept so a bug in a handler
         // closes one connection instead of the process.
-        this.log.error({ err: (err as Error).message, peer: conn.peerId }, 'transport handler failed');
+        this.log.error({ err: (err as Error).message, peer: this.peerName(conn.peerId) }, 'transport handler failed');
         this.closeConn(conn);
       }
     });
@@ -437,7 +447,7 @@ export class Transport {
       const p = conn.peerId === undefined ? undefined : this.peers.get(conn.peerId);
       if (p && p.conn === conn) this.flush(p);
     });
-    socket.on('error', (err) => this.log.debug({ err: err.message, peer: conn.peerId }, 'socket error'));
+    socket.on('error', (err) => this.log.debug({ err: err.message, peer: this.peerName(conn.peerId) }, 'socket error'));
     socket.on('close', () => this.onClosed(conn));
   }
 
@@ -535,7 +545,7 @@ export class Transport {
     if (old && old !== conn) this.closeConn(old);
     p.attempt = 0;
     p.linksEstablished++;
-    this.log.info({ peer: p.addr.id, role: conn.role === 0 ? 'dialer' : 'acceptor', replaced: old !== undefined }, 'link up');
+    this.log.info({ peer: this.peerName(p.addr.id), role: conn.role === 0 ? 'dialer' : 'acceptor', replaced: old !== undefined }, 'link up');
     // A replaced link was never reported down (onClosed sees it is no longer p.conn), so the
     // observer hears linkUp only when the peer goes from no link to a link.
     if (!old) this.observer.linkUp?.(p.addr.id);
@@ -554,7 +564,7 @@ export class Transport {
     try {
       this.onMessage(p.addr.id, payload);
     } catch (err) {
-      this.log.error({ err: (err as Error).message, peer: p.addr.id }, 'onMessage handler threw');
+      this.log.error({ err: (err as Error).message, peer: this.peerName(p.addr.id) }, 'onMessage handler threw');
     }
   }
 
@@ -580,7 +590,7 @@ export class Transport {
     p.inboundThrottled++;
     this.observer.inboundThrottled?.(p.addr.id);
     if (p.inboundThrottled === 1 || p.inboundThrottled % 1000 === 0) {
-      this.log.warn({ peer: p.addr.id, waitMs, times: p.inboundThrottled }, 'peer over its inbound budget: reading paused');
+      this.log.warn({ peer: this.peerName(p.addr.id), waitMs, times: p.inboundThrottled }, 'peer over its inbound budget: reading paused');
     }
     conn.socket.pause();
     conn.throttleTimer = setTimeout(() => {
@@ -593,7 +603,7 @@ export class Transport {
 
   private reject(conn: Connection, reason: RejectReason, detail: string): void {
     this.countReject(reason, conn.peerId);
-    this.log.warn({ reason, detail, peer: conn.peerId, remote: conn.socket.remoteAddress }, 'connection rejected');
+    this.log.warn({ reason, detail, peer: this.peerName(conn.peerId), remote: conn.socket.remoteAddress }, 'connection rejected');
     this.closeConn(conn);
   }
 
@@ -622,7 +632,7 @@ export class Transport {
     const wasOpen = p.conn === conn;
     if (wasOpen) {
       p.conn = undefined;
-      this.log.info({ peer: p.addr.id }, 'link down');
+      this.log.info({ peer: this.peerName(p.addr.id) }, 'link down');
       this.observer.linkDown?.(p.addr.id);
     }
     if (p.dialing === conn) p.dialing = undefined;
