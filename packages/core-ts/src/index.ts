@@ -39,3 +39,4 @@ export * from './kit/outbox.js';
 export * from './kit/verifier.js';
 export * from './kit/equivocation.js';
 export * from './kit/certificate.js';
+export * from './kit/durable.js';
