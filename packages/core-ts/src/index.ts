@@ -40,3 +40,4 @@ export * from './kit/verifier.js';
 export * from './kit/equivocation.js';
 export * from './kit/certificate.js';
 export * from './kit/durable.js';
+export * from './kit/request-pool.js';

@@ -41,6 +41,7 @@ import { ReplicatedState } from './state.js';
 import { commitCertificateProblem, distinctSigners, sameCoordinates } from '../kit/certificate.js';
 import { EquivocationStore } from '../kit/equivocation.js';
 import { Outbox } from '../kit/outbox.js';
+import { RequestPool } from '../kit/request-pool.js';
 import { Verifier } from '../kit/verifier.js';
 import type {
   CertifiedBatch,
@@ -111,53 +112,8 @@ interface Slot {
   executed: boolean;
 }
 
-interface PendingRequest {
-  readonly request: ClientRequest;
-  readonly tick: number;
-}
-
 const EMPTY_BATCH: readonly ClientRequest[] = [];
 
-/** Approximate encoded size of a request, for batchBytesMax. */
-function requestSize(r: ClientRequest): number {
-  return r.op.length + r.clientId.length + 16;
-}
-
-/** Requests not yet proposed, in arrival order (so the first is the oldest), with their total size. */
-class RequestQueue {
-  private readonly m = new Map<string, PendingRequest>();
-  bytes = 0;
-
-  get size(): number {
-    return this.m.size;
-  }
-
-  set(key: string, p: PendingRequest): void {
-    this.delete(key);
-    this.m.set(key, p);
-    this.bytes += requestSize(p.request);
-  }
-
-  delete(key: string): boolean {
-    const old = this.m.get(key);
-    if (old === undefined) return false;
-    this.bytes -= requestSize(old.request);
-    return this.m.delete(key);
-  }
-
-  clear(): void {
-    this.m.clear();
-    this.bytes = 0;
-  }
-
-  first(): PendingRequest | undefined {
-    return this.m.values().next().value;
-  }
-
-  [Symbol.iterator](): IterableIterator<[string, PendingRequest]> {
-    return this.m.entries();
-  }
-}
 /** How many of our own past view-changes we keep for peers that lag behind. */
 const OWN_VIEW_CHANGES_KEPT = 8;
 
@@ -165,10 +121,6 @@ function hex(b: Uint8Array): string {
   let s = '';
   for (const x of b) s += x.toString(16).padStart(2, '0');
   return s;
-}
-
-function requestKey(r: ClientRequest): string {
-  return `${r.clientId}#${r.requestSeq}`;
 }
 
 export class PbftReplica implements Replica {
@@ -197,11 +149,7 @@ export class PbftReplica implements Replica {
   private readonly log = new Map<number, CertifiedBatch>();
   private readonly ownCheckpoints = new Map<number, { digest: Digest; snapshot: Uint8Array; message: Checkpoint }>();
   private readonly checkpointVotes = new Map<number, Map<ValidatorId, Checkpoint>>();
-  private readonly pending = new Map<string, PendingRequest>();
-  /** Keys of pending requests in a batch proposed (or re-proposed) in the current view. */
-  private readonly proposed = new Set<string>();
-  /** Pending requests not in any such batch, in arrival order (what the primary batches next). */
-  private readonly unproposed = new RequestQueue();
+  private readonly pool = new RequestPool();
   private readonly viewChanges = new Map<number, Map<ValidatorId, ViewChange>>();
   private myViewChange: ViewChange | null = null;
   /** Our recent view-changes, resent to peers still changing to those views. */
@@ -492,13 +440,10 @@ export class PbftReplica implements Replica {
       if (s !== undefined && s.requestSeq === r.requestSeq) this.replyAll(s.seq, [{ seq: s.seq, clientId: r.clientId, requestSeq: r.requestSeq, result: s.result }]);
       return;
     }
-    const key = requestKey(r);
-    if (this.pending.has(key)) return;
-    if (this.pending.size >= this.cfg.pendingRequestsMax) return this.outbox.drop('client', 'pending request queue full');
-    if (this.pending.size === 0) this.lastProgressTick = this.now;
-    const p = { request: r, tick: this.now };
-    this.pending.set(key, p);
-    this.unproposed.set(key, p);
+    if (this.pool.has(r)) return;
+    if (this.pool.size >= this.cfg.pendingRequestsMax) return this.outbox.drop('client', 'pending request queue full');
+    if (this.pool.size === 0) this.lastProgressTick = this.now;
+    this.pool.add(r, this.now);
     this.maybePropose();
   }
 
@@ -510,32 +455,8 @@ export class PbftReplica implements Replica {
     if (this.mode !== 'normal' || this.primary() !== this.id) return;
     for (;;) {
       if (this.inflight() >= this.cfg.inflightMax || this.nextSeq > this.high) return;
-      // Busy pipeline, not a full batch yet, oldest request still young: nothing to do (without
-      // this early exit every arriving request would rescan the queue).
-      if (this.inflight() > 0 && this.unproposed.size < this.cfg.batchSizeMax && this.unproposed.bytes < this.cfg.batchBytesMax) {
-        const first = this.unproposed.first();
-        if (first === undefined || this.now - first.tick < this.cfg.batchDelayTicks) return;
-      }
-      const batch: ClientRequest[] = [];
-      let bytes = 0;
-      let oldest = Infinity;
-      for (const [key, p] of this.unproposed) {
-        if (!this.state.isFresh(p.request)) {
-          this.unproposed.delete(key);
-          continue;
-        }
-        const size = requestSize(p.request);
-        if (batch.length > 0 && bytes + size > this.cfg.batchBytesMax) break;
-        batch.push(p.request);
-        bytes += size;
-        oldest = Math.min(oldest, p.tick);
-        if (batch.length >= this.cfg.batchSizeMax) break;
-      }
-      if (batch.length === 0) return;
-      // Adaptive batching: an idle pipeline proposes at once (latency); a busy one waits for a
-      // full batch or for batchDelayTicks (throughput).
-      const full = batch.length >= this.cfg.batchSizeMax || bytes >= this.cfg.batchBytesMax;
-      if (this.inflight() > 0 && !full && this.now - oldest < this.cfg.batchDelayTicks) return;
+      const batch = this.pool.nextBatch(this.now, this.inflight() > 0, this.cfg, (r) => this.state.isFresh(r));
+      if (batch === null) return;
       this.propose(batch);
     }
   }
@@ -548,11 +469,7 @@ export class PbftReplica implements Replica {
     }
     const signed = this.safety.signPrePrepare(this.view, seq, digest, batch);
     const pp = this.verifier.add(signed.message);
-    for (const r of batch) {
-      const key = requestKey(r);
-      this.proposed.add(key);
-      this.unproposed.delete(key);
-    }
+    this.pool.markProposed(batch);
     const slot = this.slotFor(seq);
     slot.prePrepare = pp;
     this.equivocation.note(pp);
@@ -745,12 +662,7 @@ export class PbftReplica implements Replica {
     this.vcAttempts = 0;
     if (this.mode === 'normal') this.myTimeout = null; // progress: stop reporting a timeout
     this.log.set(pp.seq, cert);
-    for (const r of pp.batch) {
-      const key = requestKey(r);
-      this.pending.delete(key);
-      this.proposed.delete(key);
-      this.unproposed.delete(key);
-    }
+    this.pool.executed(pp.batch);
     const batch = { seq: pp.seq, view: pp.view, digest: pp.digest, requests: pp.batch, results, cert };
     this.outbox.commit(batch);
     this.outbox.persist({ kind: 'committed', batch });
@@ -871,7 +783,7 @@ export class PbftReplica implements Replica {
     this.now++;
     const timeout = this.timeoutTicks();
     if (this.mode === 'normal') {
-      const busy = this.pending.size > 0 || this.nextSeq - 1 > this.lastExecuted;
+      const busy = this.pool.size > 0 || this.nextSeq - 1 > this.lastExecuted;
       if (busy && this.now - Math.max(this.lastProgressTick, this.liveTick) >= timeout) this.onTimer();
     } else if (this.mode === 'view-change') {
       // As in PBFT: the timer for giving up on view v runs only once a quorum asked for v.
@@ -1396,10 +1308,7 @@ export class PbftReplica implements Replica {
     }
     if (this.primary() === this.id) this.nextSeq = maxS + 1;
     // Requests proposed in the old view but not re-proposed go back into the queue.
-    this.proposed.clear();
-    for (const pp of nv.prePrepares) for (const r of pp.batch) this.proposed.add(requestKey(r));
-    this.unproposed.clear();
-    for (const [key, p] of this.pending) if (!this.proposed.has(key)) this.unproposed.set(key, p);
+    this.pool.newView(nv.prePrepares.map((pp) => pp.batch));
     if (minS > this.lastExecuted) {
       this.lagTarget = Math.max(this.lagTarget, minS);
       this.mode = 'catching-up';
@@ -1475,11 +1384,7 @@ export class PbftReplica implements Replica {
       this.stable = { seq: cp.seq, stateDigest: cp.stateDigest, snapshot: cp.snapshot, proof: cp.proof };
       this.outbox.persist({ kind: 'checkpoint', checkpoint: this.stable });
       this.truncate(cp.seq);
-      for (const k of [...this.pending.keys()]) {
-        if (this.state.isFresh(this.pending.get(k)!.request)) continue;
-        this.pending.delete(k);
-        this.unproposed.delete(k);
-      }
+      this.pool.dropStale((r) => this.state.isFresh(r));
     }
     if (cp !== null && cp.seq > this.stable.seq && cp.seq <= this.lastExecuted) {
       // We executed this far already: the (verified) quorum proof makes our own checkpoint stable.
@@ -1554,7 +1459,7 @@ export class PbftReplica implements Replica {
       stableCheckpoint: { seq: this.stable.seq, stateDigest: hex(this.stable.stateDigest) },
       slots,
       lastProposal: this.lastProposal,
-      pendingRequests: this.pending.size,
+      pendingRequests: this.pool.size,
       sessions: this.state.sessionCount,
       evictedSessions: this.state.evictedSessions,
       viewChangeTimeoutTicks: this.timeoutTicks(),
