@@ -41,3 +41,4 @@ export * from './kit/equivocation.js';
 export * from './kit/certificate.js';
 export * from './kit/durable.js';
 export * from './kit/request-pool.js';
+export * from './kit/replies.js';

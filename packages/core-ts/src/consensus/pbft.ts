@@ -31,8 +31,7 @@
 //
 // Peers' bad input is dropped with an event; broken local invariants throw.
 
-import { encodeBatch, replyLeaf, signingPayload, toStatement } from '../codec/codec.js';
-import { merkleLevelsPacked, merkleProofFromLevels } from '../crypto/merkle.js';
+import { encodeBatch, signingPayload, toStatement } from '../codec/codec.js';
 import type { CryptoBackend } from '../crypto/backend.js';
 import { resolveConfig } from './config.js';
 import { makeEvidence } from './evidence.js';
@@ -42,6 +41,7 @@ import { commitCertificateProblem, distinctSigners, sameCoordinates } from '../k
 import { EquivocationStore } from '../kit/equivocation.js';
 import { Outbox } from '../kit/outbox.js';
 import { RequestPool } from '../kit/request-pool.js';
+import { signedReplies, type ReplyBody } from '../kit/replies.js';
 import { Verifier } from '../kit/verifier.js';
 import type {
   CertifiedBatch,
@@ -60,7 +60,6 @@ import type {
   Prepare,
   PreparedCert,
   Replica,
-  Reply,
   ReplicaOptions,
   ReplicaStatus,
   SlotStatus,
@@ -94,7 +93,6 @@ export interface PbftReplicaOptions extends ReplicaOptions {
 
 type SignedMsg = PrePrepare | Vote | Checkpoint | ViewChange | NewView | Timeout;
 type Mode = 'normal' | 'view-change' | 'catching-up';
-type ReplyBody = Pick<Reply, 'seq' | 'clientId' | 'requestSeq' | 'result'>;
 
 interface Slot {
   readonly seq: number;
@@ -690,14 +688,9 @@ export class PbftReplica implements Replica {
 
   /** One signature over the Merkle root of all these replies; each reply carries its proof. */
   private replyAll(batchSeq: number, due: readonly ReplyBody[]): void {
-    if (due.length === 0) return;
-    const levels = merkleLevelsPacked(due.map(replyLeaf), (m) => this.crypto.blake3ManyPacked(m));
-    const root = levels[levels.length - 1]![0]!;
-    const sig = this.safety.signReplyRoot(this.view, batchSeq, root);
-    due.forEach((b, i) => {
-      const m: Reply = { kind: 'reply', view: this.view, batchSeq, root, proof: merkleProofFromLevels(levels, i), ...b, from: this.id, sig };
-      this.outbox.reply(b.clientId, m);
-    });
+    for (const m of signedReplies(this.crypto, this.view, batchSeq, due, this.id, (v, s, root) => this.safety.signReplyRoot(v, s, root))) {
+      this.outbox.reply(m.clientId, m);
+    }
   }
 
   private takeCheckpoint(seq: number): void {
