@@ -122,7 +122,7 @@ describe('simulator catches planted bugs', () => {
     expect(found!.livenessFailure).toMatch(/^rejoin: /);
     const fixed = runSimulation({ seed: found!.seed, crypto });
     expect(fixed.livenessFailure, describeFailure(fixed)).toBeNull();
-  });
+  }, 240_000);
 
   const firstFailing = (mk: (seed: number) => SimOptions, seeds: number): SimResult | null => {
     for (let seed = 1; seed <= seeds; seed++) {
@@ -164,5 +164,5 @@ describe('simulator catches planted bugs', () => {
     const fixed = runSimulation({ seed: r!.seed, ...crashHeavy, crypto });
     expect(fixed.safetyViolations, describeFailure(fixed)).toEqual([]);
     expect(fixed.livenessFailure, describeFailure(fixed)).toBeNull();
-  });
+  }, 240_000);
 });
