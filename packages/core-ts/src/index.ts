@@ -33,3 +33,12 @@ export * from './consensus/state.js';
 export * from './consensus/kv-app.js';
 export * from './consensus/pbft.js';
 export * from './consensus/client.js';
+
+// The replica kit: parts every protocol shares (issue 11).
+export * from './kit/outbox.js';
+export * from './kit/verifier.js';
+export * from './kit/equivocation.js';
+export * from './kit/certificate.js';
+export * from './kit/durable.js';
+export * from './kit/request-pool.js';
+export * from './kit/replies.js';

@@ -274,7 +274,7 @@ describe('commit certificate', () => {
     const forged = { ...cert.commits[0]!, sig: cert.commits[0]!.sig.map((x, i) => (i === 9 ? x ^ 1 : x)) };
     expect(verifyCommitCertificate({ ...cert, commits: [forged, ...cert.commits.slice(1)] }, vs, crypto).ok).toBe(false);
     const otherBatch = { ...cert.prePrepare, batch: [] };
-    expect(verifyCommitCertificate({ ...cert, prePrepare: otherBatch }, vs, crypto)).toEqual({ ok: false, reason: 'digest does not match the batch' });
+    expect(verifyCommitCertificate({ ...cert, prePrepare: otherBatch }, vs, crypto)).toEqual({ ok: false, reason: 'digest does not match batch' });
   });
 });
 

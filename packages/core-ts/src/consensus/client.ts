@@ -9,7 +9,8 @@
 
 import type { CryptoBackend } from '../crypto/backend.js';
 import { verifyMerkleProofWith } from '../crypto/merkle.js';
-import { encodeBatch, replyLeaf, signingPayload } from '../codec/codec.js';
+import { replyLeaf, signingPayload } from '../codec/codec.js';
+import { commitCertificateProblem } from '../kit/certificate.js';
 import { bytesEqual } from './safety-rules.js';
 import type { CertifiedBatch, Reply, ValidatorId } from './types.js';
 import type { ValidatorSet } from './validators.js';
@@ -168,16 +169,9 @@ export function verifyCommitCertificate(
   validators: ValidatorSet,
   crypto: Pick<CryptoBackend, 'ed25519VerifyBatch' | 'blake3'>,
 ): { ok: true } | { ok: false; reason: string } {
+  const problem = commitCertificateProblem(cert, validators, crypto, (ids) => validators.isQuorum(ids));
+  if (problem !== null) return { ok: false, reason: problem };
   const pp = cert.prePrepare;
-  if (!validators.has(pp.from) || pp.from !== validators.primary(pp.view)) return { ok: false, reason: 'pre-prepare not from the primary of its view' };
-  if (!bytesEqual(crypto.blake3(encodeBatch(pp.batch)), pp.digest)) return { ok: false, reason: 'digest does not match the batch' };
-  const ids = new Set<ValidatorId>();
-  for (const c of cert.commits) {
-    if (!validators.has(c.from) || ids.has(c.from)) return { ok: false, reason: `bad or duplicate signer ${c.from}` };
-    if (c.view !== pp.view || c.seq !== pp.seq || !bytesEqual(c.digest, pp.digest)) return { ok: false, reason: 'a commit does not match the pre-prepare' };
-    ids.add(c.from);
-  }
-  if (!validators.isQuorum(ids)) return { ok: false, reason: 'commits do not reach a quorum of stake' };
   const signed = [pp, ...cert.commits];
   const valid = crypto.ed25519VerifyBatch(signed.map((m) => ({ publicKey: validators.publicKey(m.from), message: signingPayload(m), signature: m.sig })));
   const bad = signed.findIndex((_, i) => valid[i] !== 1);

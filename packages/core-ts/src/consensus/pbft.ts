@@ -31,19 +31,23 @@
 //
 // Peers' bad input is dropped with an event; broken local invariants throw.
 
-import { encodeBatch, encodeMessage, replyLeaf, signingPayload, toStatement } from '../codec/codec.js';
-import { merkleLevelsPacked, merkleProofFromLevels } from '../crypto/merkle.js';
+import { encodeBatch, signingPayload, toStatement } from '../codec/codec.js';
 import type { CryptoBackend } from '../crypto/backend.js';
 import { resolveConfig } from './config.js';
 import { makeEvidence } from './evidence.js';
 import { bytesEqual, SafetyRules } from './safety-rules.js';
 import { ReplicatedState } from './state.js';
+import { commitCertificateProblem, distinctSigners, sameCoordinates } from '../kit/certificate.js';
+import { EquivocationStore } from '../kit/equivocation.js';
+import { Outbox } from '../kit/outbox.js';
+import { RequestPool } from '../kit/request-pool.js';
+import { signedReplies, type ReplyBody } from '../kit/replies.js';
+import { Verifier } from '../kit/verifier.js';
 import type {
   CertifiedBatch,
   Checkpoint,
   ClientRequest,
   Commit,
-  Destination,
   Digest,
   Fetch,
   Input,
@@ -56,11 +60,8 @@ import type {
   Prepare,
   PreparedCert,
   Replica,
-  Reply,
-  ReplicaEvent,
   ReplicaOptions,
   ReplicaStatus,
-  SlashReason,
   SlotStatus,
   StableCheckpoint,
   StateTransfer,
@@ -92,7 +93,6 @@ export interface PbftReplicaOptions extends ReplicaOptions {
 
 type SignedMsg = PrePrepare | Vote | Checkpoint | ViewChange | NewView | Timeout;
 type Mode = 'normal' | 'view-change' | 'catching-up';
-type ReplyBody = Pick<Reply, 'seq' | 'clientId' | 'requestSeq' | 'result'>;
 
 interface Slot {
   readonly seq: number;
@@ -110,53 +110,8 @@ interface Slot {
   executed: boolean;
 }
 
-interface PendingRequest {
-  readonly request: ClientRequest;
-  readonly tick: number;
-}
-
 const EMPTY_BATCH: readonly ClientRequest[] = [];
 
-/** Approximate encoded size of a request, for batchBytesMax. */
-function requestSize(r: ClientRequest): number {
-  return r.op.length + r.clientId.length + 16;
-}
-
-/** Requests not yet proposed, in arrival order (so the first is the oldest), with their total size. */
-class RequestQueue {
-  private readonly m = new Map<string, PendingRequest>();
-  bytes = 0;
-
-  get size(): number {
-    return this.m.size;
-  }
-
-  set(key: string, p: PendingRequest): void {
-    this.delete(key);
-    this.m.set(key, p);
-    this.bytes += requestSize(p.request);
-  }
-
-  delete(key: string): boolean {
-    const old = this.m.get(key);
-    if (old === undefined) return false;
-    this.bytes -= requestSize(old.request);
-    return this.m.delete(key);
-  }
-
-  clear(): void {
-    this.m.clear();
-    this.bytes = 0;
-  }
-
-  first(): PendingRequest | undefined {
-    return this.m.values().next().value;
-  }
-
-  [Symbol.iterator](): IterableIterator<[string, PendingRequest]> {
-    return this.m.entries();
-  }
-}
 /** How many of our own past view-changes we keep for peers that lag behind. */
 const OWN_VIEW_CHANGES_KEPT = 8;
 
@@ -164,10 +119,6 @@ function hex(b: Uint8Array): string {
   let s = '';
   for (const x of b) s += x.toString(16).padStart(2, '0');
   return s;
-}
-
-function requestKey(r: ClientRequest): string {
-  return `${r.clientId}#${r.requestSeq}`;
 }
 
 export class PbftReplica implements Replica {
@@ -180,7 +131,9 @@ export class PbftReplica implements Replica {
   private readonly bugs: PlantedBugs;
   private readonly genesisDigest: Digest;
 
-  private out: Output = emptyOutput();
+  private readonly outbox = new Outbox();
+  private readonly verifier: Verifier<SignedMsg>;
+  private readonly equivocation: EquivocationStore<PrePrepare | Vote | Checkpoint>;
   private now = 0;
   private view = 0;
   /** Last view this replica operated in normally (for Inactivity events). */
@@ -194,11 +147,7 @@ export class PbftReplica implements Replica {
   private readonly log = new Map<number, CertifiedBatch>();
   private readonly ownCheckpoints = new Map<number, { digest: Digest; snapshot: Uint8Array; message: Checkpoint }>();
   private readonly checkpointVotes = new Map<number, Map<ValidatorId, Checkpoint>>();
-  private readonly pending = new Map<string, PendingRequest>();
-  /** Keys of pending requests in a batch proposed (or re-proposed) in the current view. */
-  private readonly proposed = new Set<string>();
-  /** Pending requests not in any such batch, in arrival order (what the primary batches next). */
-  private readonly unproposed = new RequestQueue();
+  private readonly pool = new RequestPool();
   private readonly viewChanges = new Map<number, Map<ValidatorId, ViewChange>>();
   private myViewChange: ViewChange | null = null;
   /** Our recent view-changes, resent to peers still changing to those views. */
@@ -230,12 +179,6 @@ export class PbftReplica implements Replica {
   /** Per validator: the view and the highest seq (commit votes, checkpoints) last seen from it. */
   private readonly peerView: number[];
   private readonly peerSeq: number[];
-  private readonly jobs = new Map<number, (valid: Uint8Array) => void>();
-  private nextJobId = 1;
-  private nextPersistToken = 1;
-  private readonly verified = new WeakSet<object>();
-  private readonly seen = new Map<string, SignedMsg>();
-  private readonly reported = new Set<string>();
   private lastProposal: { view: number; seq: number; digest: string; requests: number } | null = null;
 
   constructor(opts: PbftReplicaOptions) {
@@ -249,6 +192,13 @@ export class PbftReplica implements Replica {
     if (!bytesEqual(derived, this.vs.publicKey(opts.id))) {
       throw new RangeError(`seed32 does not match validator ${opts.id}'s public key`);
     }
+    this.verifier = new Verifier<SignedMsg>(this.outbox, (m) => ({ publicKey: this.vs.publicKey(m.from), message: signingPayload(m), signature: m.sig }));
+    this.equivocation = new EquivocationStore<PrePrepare | Vote | Checkpoint>(
+      this.verifier,
+      this.outbox,
+      (m) => (m.kind === 'checkpoint' ? { from: m.from, kind: m.kind, view: 0, seq: m.seq, digest: m.stateDigest } : m),
+      (a, b) => makeEvidence(toStatement(a), toStatement(b)),
+    );
     this.safety = new SafetyRules(opts.id, opts.seed32, opts.crypto, opts.restored);
     this.state = new ReplicatedState(opts.app, opts.crypto);
     const genesis = this.state.snapshot();
@@ -305,7 +255,7 @@ export class PbftReplica implements Replica {
   // The one entry point.
 
   step(input: Input): Output {
-    this.out = emptyOutput();
+    this.outbox.reset();
     switch (input.kind) {
       case 'message':
         this.onMessage(input.from, input.message);
@@ -316,65 +266,16 @@ export class PbftReplica implements Replica {
       case 'tick':
         this.onTick();
         break;
-      case 'verified': {
-        const k = this.jobs.get(input.jobId);
-        if (k !== undefined) {
-          this.jobs.delete(input.jobId);
-          k(input.valid);
-        }
+      case 'verified':
+        this.verifier.onVerified(input.jobId, input.valid);
         break;
-      }
       case 'persisted':
         // Nothing waits on it: the runtime already orders sendAfterPersist after the write.
         break;
       default:
         assertNever(input);
     }
-    const out = this.out;
-    if (out.persist.length > 0) out.persistToken = this.nextPersistToken++;
-    this.out = emptyOutput();
-    return out;
-  }
-
-  // -------------------------------------------------------------------------------------------
-  // Output helpers
-
-  private envelope(dest: Destination, message: Message): { dest: Destination; message: Message; bytes: Uint8Array } {
-    return { dest, message, bytes: encodeMessage(message) };
-  }
-
-  private sendSigned(message: Message, persist: PersistRecord[], to?: ValidatorId): void {
-    this.out.persist.push(...persist);
-    this.out.sendAfterPersist.push(this.envelope(to === undefined ? { kind: 'broadcast' } : { kind: 'replica', to }, message));
-  }
-
-  /** A message without any signature of this replica in it (a fetch): leaves at once. */
-  private send(message: Message, to?: ValidatorId): void {
-    this.out.send.push(this.envelope(to === undefined ? { kind: 'broadcast' } : { kind: 'replica', to }, message));
-  }
-
-  /**
-   * A message that carries signatures of this replica made earlier (a retransmission, our
-   * view-change, a state transfer holding our new-view or our commits): it leaves only after
-   * every write issued so far is durable, like the original did. Sent at once, it could let a
-   * signature escape whose record a crash then loses, and the restarted validator would sign a
-   * conflicting statement (crash-heavy seed 9818: a state transfer carried a new-view whose
-   * pre-prepares were not durable yet).
-   */
-  private resend(message: Message, to?: ValidatorId): void {
-    this.sendSigned(message, [], to);
-  }
-
-  private event(e: ReplicaEvent): void {
-    this.out.events.push(e);
-  }
-
-  private slash(reason: SlashReason, validator: ValidatorId, detail: string): void {
-    this.event({ kind: 'slash', reason, validator, detail });
-  }
-
-  private drop(from: ValidatorId | 'client', reason: string): void {
-    this.event({ kind: 'dropped', from, reason });
+    return this.outbox.take();
   }
 
   // -------------------------------------------------------------------------------------------
@@ -411,97 +312,29 @@ export class PbftReplica implements Replica {
   // -------------------------------------------------------------------------------------------
   // Signature verification through VerifyJobs
 
-  private item(m: SignedMsg): { publicKey: Uint8Array; message: Uint8Array; signature: Uint8Array } {
-    return { publicKey: this.vs.publicKey(m.from), message: signingPayload(m), signature: m.sig };
-  }
-
-  /** Verify what is not verified yet; call `then` with the messages whose signature failed. */
-  private verifyThen(msgs: readonly SignedMsg[], then: (bad: SignedMsg[]) => void, priority: 'critical' | 'background' = 'critical'): void {
-    const todo = msgs.filter((m) => !this.verified.has(m));
-    if (todo.length === 0) {
-      then([]);
-      return;
-    }
-    const jobId = this.nextJobId++;
-    this.out.verify.push({ jobId, items: todo.map((m) => this.item(m)), priority });
-    this.jobs.set(jobId, (valid) => {
-      const bad: SignedMsg[] = [];
-      todo.forEach((m, i) => {
-        if (valid[i] === 1) this.verified.add(m);
-        else bad.push(m);
-      });
-      then(bad);
-    });
-  }
-
   /** Eager mode: verify before counting. Lazy mode: count now (the link is authenticated). */
   private admit(m: SignedMsg, fn: () => void): void {
     if (this.cfg.verify === 'lazy') return fn();
-    this.verifyThen([m], (bad) => {
+    this.verifier.verifyThen([m], (bad) => {
       if (bad.length === 0) fn();
-      else this.slash(m.kind === 'pre-prepare' ? 'InvalidProposal' : 'InvalidVote', m.from, `bad signature on ${m.kind}`);
+      else this.outbox.slash(m.kind === 'pre-prepare' ? 'InvalidProposal' : 'InvalidVote', m.from, `bad signature on ${m.kind}`);
     });
-  }
-
-  private own<T extends SignedMsg>(m: T): T {
-    this.verified.add(m);
-    return m;
-  }
-
-  // -------------------------------------------------------------------------------------------
-  // Equivocation: remember the first statement per (signer, kind, view, seq).
-
-  /** Returns false when `m` conflicts with an earlier statement (then evidence is checked). */
-  private note(m: PrePrepare | Vote | Checkpoint): boolean {
-    const view = m.kind === 'checkpoint' ? 0 : m.view;
-    const digest = m.kind === 'checkpoint' ? m.stateDigest : m.digest;
-    const key = `${m.from}:${m.kind}:${view}:${m.seq}`;
-    const prior = this.seen.get(key) as PrePrepare | Vote | Checkpoint | undefined;
-    if (prior === undefined) {
-      this.seen.set(key, m);
-      return true;
-    }
-    const priorDigest = prior.kind === 'checkpoint' ? prior.stateDigest : prior.digest;
-    if (bytesEqual(priorDigest, digest)) return true;
-    if (!this.reported.has(key)) {
-      this.verifyThen([prior, m], (bad) => {
-        if (this.reported.has(key)) return;
-        if (bad.length === 0) {
-          this.reported.add(key);
-          this.event({
-            kind: 'slash',
-            reason: 'Equivocation',
-            validator: m.from,
-            detail: `two ${m.kind} statements for view ${view} seq ${m.seq}`,
-            evidence: makeEvidence(toStatement(prior), toStatement(m)),
-          });
-        } else {
-          for (const b of bad) this.slash('InvalidVote', b.from, `bad signature on ${b.kind} seq ${(b as Vote).seq}`);
-          // A forged first statement must not shadow a later valid pair: replace it and re-check.
-          if (bad.includes(prior) && !bad.includes(m)) {
-            if (this.seen.get(key) === prior) this.seen.set(key, m);
-            else this.note(m);
-          }
-        }
-      });
-    }
-    return false;
   }
 
   // -------------------------------------------------------------------------------------------
   // Dispatch
 
   private onMessage(from: ValidatorId, m: Message): void {
-    if (!this.vs.has(from) || from === this.id) return this.drop(from, 'message from unknown or self link');
+    if (!this.vs.has(from) || from === this.id) return this.outbox.drop(from, 'message from unknown or self link');
     switch (m.kind) {
       case 'request':
         return this.onRequest(m);
       case 'reply':
-        return this.drop(from, 'replicas do not take replies');
+        return this.outbox.drop(from, 'replicas do not take replies');
       default:
         break;
     }
-    if (m.from !== from) return this.drop(from, `${m.kind} signed as ${m.from} arrived on link ${from}`);
+    if (m.from !== from) return this.outbox.drop(from, `${m.kind} signed as ${m.from} arrived on link ${from}`);
     this.notePeer(from, m);
     switch (m.kind) {
       case 'pre-prepare':
@@ -526,7 +359,7 @@ export class PbftReplica implements Replica {
         return this.onTimeoutCertMessage(m);
       case 'blocks-request':
       case 'blocks':
-        return this.drop(from, `${m.kind} is served by the runtime, not the replica`);
+        return this.outbox.drop(from, `${m.kind} is served by the runtime, not the replica`);
       default:
         return assertNever(m);
     }
@@ -598,20 +431,17 @@ export class PbftReplica implements Replica {
 
   private onRequest(r: ClientRequest): void {
     if (r.clientId.length === 0 || !Number.isSafeInteger(r.requestSeq) || r.requestSeq < 1) {
-      return this.drop('client', 'request needs a clientId and requestSeq >= 1');
+      return this.outbox.drop('client', 'request needs a clientId and requestSeq >= 1');
     }
     if (!this.state.isFresh(r)) {
       const s = this.state.session(r.clientId);
       if (s !== undefined && s.requestSeq === r.requestSeq) this.replyAll(s.seq, [{ seq: s.seq, clientId: r.clientId, requestSeq: r.requestSeq, result: s.result }]);
       return;
     }
-    const key = requestKey(r);
-    if (this.pending.has(key)) return;
-    if (this.pending.size >= this.cfg.pendingRequestsMax) return this.drop('client', 'pending request queue full');
-    if (this.pending.size === 0) this.lastProgressTick = this.now;
-    const p = { request: r, tick: this.now };
-    this.pending.set(key, p);
-    this.unproposed.set(key, p);
+    if (this.pool.has(r)) return;
+    if (this.pool.size >= this.cfg.pendingRequestsMax) return this.outbox.drop('client', 'pending request queue full');
+    if (this.pool.size === 0) this.lastProgressTick = this.now;
+    this.pool.add(r, this.now);
     this.maybePropose();
   }
 
@@ -623,32 +453,8 @@ export class PbftReplica implements Replica {
     if (this.mode !== 'normal' || this.primary() !== this.id) return;
     for (;;) {
       if (this.inflight() >= this.cfg.inflightMax || this.nextSeq > this.high) return;
-      // Busy pipeline, not a full batch yet, oldest request still young: nothing to do (without
-      // this early exit every arriving request would rescan the queue).
-      if (this.inflight() > 0 && this.unproposed.size < this.cfg.batchSizeMax && this.unproposed.bytes < this.cfg.batchBytesMax) {
-        const first = this.unproposed.first();
-        if (first === undefined || this.now - first.tick < this.cfg.batchDelayTicks) return;
-      }
-      const batch: ClientRequest[] = [];
-      let bytes = 0;
-      let oldest = Infinity;
-      for (const [key, p] of this.unproposed) {
-        if (!this.state.isFresh(p.request)) {
-          this.unproposed.delete(key);
-          continue;
-        }
-        const size = requestSize(p.request);
-        if (batch.length > 0 && bytes + size > this.cfg.batchBytesMax) break;
-        batch.push(p.request);
-        bytes += size;
-        oldest = Math.min(oldest, p.tick);
-        if (batch.length >= this.cfg.batchSizeMax) break;
-      }
-      if (batch.length === 0) return;
-      // Adaptive batching: an idle pipeline proposes at once (latency); a busy one waits for a
-      // full batch or for batchDelayTicks (throughput).
-      const full = batch.length >= this.cfg.batchSizeMax || bytes >= this.cfg.batchBytesMax;
-      if (this.inflight() > 0 && !full && this.now - oldest < this.cfg.batchDelayTicks) return;
+      const batch = this.pool.nextBatch(this.now, this.inflight() > 0, this.cfg, (r) => this.state.isFresh(r));
+      if (batch === null) return;
       this.propose(batch);
     }
   }
@@ -657,20 +463,16 @@ export class PbftReplica implements Replica {
     const seq = this.nextSeq++;
     const digest = this.crypto.blake3(encodeBatch(batch));
     if (!this.safety.canVote('pre-prepare', this.view, seq, digest)) {
-      return this.drop(this.id, `safety rules refuse a proposal for view ${this.view} seq ${seq}`);
+      return this.outbox.drop(this.id, `safety rules refuse a proposal for view ${this.view} seq ${seq}`);
     }
     const signed = this.safety.signPrePrepare(this.view, seq, digest, batch);
-    const pp = this.own(signed.message);
-    for (const r of batch) {
-      const key = requestKey(r);
-      this.proposed.add(key);
-      this.unproposed.delete(key);
-    }
+    const pp = this.verifier.add(signed.message);
+    this.pool.markProposed(batch);
     const slot = this.slotFor(seq);
     slot.prePrepare = pp;
-    this.note(pp);
+    this.equivocation.note(pp);
     this.lastProposal = { view: this.view, seq, digest: hex(digest), requests: batch.length };
-    this.sendSigned(pp, signed.persist);
+    this.outbox.sendSigned(pp, signed.persist);
     this.checkPrepared(slot);
   }
 
@@ -724,15 +526,15 @@ export class PbftReplica implements Replica {
   private onPrePrepare(pp: PrePrepare): void {
     if (!this.acceptsNormal(pp)) return;
     if (pp.from !== this.primary()) {
-      return this.slash('InvalidProposal', pp.from, `pre-prepare for view ${pp.view} from a non-primary`);
+      return this.outbox.slash('InvalidProposal', pp.from, `pre-prepare for view ${pp.view} from a non-primary`);
     }
     if (pp.batch.length > this.cfg.batchSizeMax) {
-      return this.slash('InvalidProposal', pp.from, `batch of ${pp.batch.length} > batchSizeMax ${this.cfg.batchSizeMax}`);
+      return this.outbox.slash('InvalidProposal', pp.from, `batch of ${pp.batch.length} > batchSizeMax ${this.cfg.batchSizeMax}`);
     }
     if (!bytesEqual(this.crypto.blake3(encodeBatch(pp.batch)), pp.digest)) {
-      return this.slash('InvalidProposal', pp.from, `pre-prepare seq ${pp.seq}: digest does not match batch`);
+      return this.outbox.slash('InvalidProposal', pp.from, `pre-prepare seq ${pp.seq}: digest does not match batch`);
     }
-    if (!this.note(pp)) return;
+    if (!this.equivocation.note(pp)) return;
     const slot = this.slotFor(pp.seq);
     if (slot.prePrepare !== null) return;
     slot.prePrepare = pp;
@@ -744,20 +546,20 @@ export class PbftReplica implements Replica {
     const pp = slot.prePrepare;
     if (pp === null || slot.prepareSent !== null || this.mode !== 'normal' || pp.from === this.id) return;
     if (!this.safety.canVote('prepare', pp.view, pp.seq, pp.digest)) {
-      return this.drop(pp.from, `safety rules refuse a prepare for view ${pp.view} seq ${pp.seq}`);
+      return this.outbox.drop(pp.from, `safety rules refuse a prepare for view ${pp.view} seq ${pp.seq}`);
     }
     const signed = this.safety.signPrepare(pp.view, pp.seq, pp.digest);
-    const p = this.own(signed.message as Prepare);
+    const p = this.verifier.add(signed.message as Prepare);
     slot.prepareSent = p;
     slot.prepares.set(this.id, p);
-    this.note(p);
-    this.sendSigned(p, signed.persist);
+    this.equivocation.note(p);
+    this.outbox.sendSigned(p, signed.persist);
   }
 
   private onPrepare(p: Prepare): void {
     if (!this.acceptsNormal(p)) return;
-    if (p.from === this.primary()) return this.drop(p.from, 'the primary does not prepare');
-    if (!this.note(p)) return;
+    if (p.from === this.primary()) return this.outbox.drop(p.from, 'the primary does not prepare');
+    if (!this.equivocation.note(p)) return;
     const slot = this.slotFor(p.seq);
     if (!slot.prepares.has(p.from)) slot.prepares.set(p.from, p);
     this.checkPrepared(slot);
@@ -775,19 +577,19 @@ export class PbftReplica implements Replica {
     const prepares = this.matching(slot.prepares, pp.digest).filter((p) => p.from !== pp.from);
     const power = this.vs.stake(pp.from) + this.vs.power(prepares.map((p) => p.from));
     if (power < this.quorum()) return;
-    const unverified: SignedMsg[] = [pp, ...prepares].filter((m) => !this.verified.has(m));
+    const unverified: SignedMsg[] = [pp, ...prepares].filter((m) => !this.verifier.has(m));
     if (unverified.length > 0) {
       if (slot.verifyingPrepared) return;
       slot.verifyingPrepared = true;
       // The prepared certificate is transferable (view-change): verify it before committing to it.
-      this.verifyThen(unverified, (bad) => {
+      this.verifier.verifyThen(unverified, (bad) => {
         slot.verifyingPrepared = false;
         for (const b of bad) {
           if (b === slot.prePrepare) {
-            this.slash('InvalidProposal', b.from, `bad signature on pre-prepare seq ${slot.seq}`);
+            this.outbox.slash('InvalidProposal', b.from, `bad signature on pre-prepare seq ${slot.seq}`);
             slot.prePrepare = null;
           } else if (b.kind === 'prepare') {
-            this.slash('InvalidVote', b.from, `bad signature on prepare seq ${slot.seq}`);
+            this.outbox.slash('InvalidVote', b.from, `bad signature on prepare seq ${slot.seq}`);
             if (slot.prepares.get(b.from) === b) slot.prepares.delete(b.from);
           }
         }
@@ -798,17 +600,17 @@ export class PbftReplica implements Replica {
     slot.preparedCert = { prePrepare: pp, prepares, commits: [] };
     if (!this.safety.canVote('commit', pp.view, pp.seq, pp.digest)) return;
     const signed = this.safety.signCommit(slot.preparedCert);
-    const c = this.own(signed.message as Commit);
+    const c = this.verifier.add(signed.message as Commit);
     slot.commitSent = c;
     slot.commits.set(this.id, c);
-    this.note(c);
-    this.sendSigned(c, signed.persist);
+    this.equivocation.note(c);
+    this.outbox.sendSigned(c, signed.persist);
     this.checkCommitted(slot);
   }
 
   private onCommit(c: Commit): void {
     if (!this.acceptsNormal(c)) return;
-    if (!this.note(c)) return;
+    if (!this.equivocation.note(c)) return;
     const slot = this.slotFor(c.seq);
     if (!slot.commits.has(c.from)) slot.commits.set(c.from, c);
     if (c.seq > this.liveSeq && !slot.executed && this.vs.isWeakQuorum(this.matching(slot.commits, c.digest).map((v) => v.from))) {
@@ -858,15 +660,10 @@ export class PbftReplica implements Replica {
     this.vcAttempts = 0;
     if (this.mode === 'normal') this.myTimeout = null; // progress: stop reporting a timeout
     this.log.set(pp.seq, cert);
-    for (const r of pp.batch) {
-      const key = requestKey(r);
-      this.pending.delete(key);
-      this.proposed.delete(key);
-      this.unproposed.delete(key);
-    }
+    this.pool.executed(pp.batch);
     const batch = { seq: pp.seq, view: pp.view, digest: pp.digest, requests: pp.batch, results, cert };
-    this.out.commit.push(batch);
-    this.out.persist.push({ kind: 'committed', batch });
+    this.outbox.commit(batch);
+    this.outbox.persist({ kind: 'committed', batch });
     if (reply) {
       const due: ReplyBody[] = [];
       pp.batch.forEach((r, i) => {
@@ -876,10 +673,10 @@ export class PbftReplica implements Replica {
       this.replyAll(pp.seq, due);
     }
     // Commit certificates serve catch-up: verify them now, off the critical path.
-    const unverified = cert.commits.filter((c) => !this.verified.has(c));
+    const unverified = cert.commits.filter((c) => !this.verifier.has(c));
     if (unverified.length > 0) {
-      this.verifyThen(unverified, (bad) => {
-        for (const b of bad) this.slash('InvalidVote', b.from, `bad signature on commit seq ${pp.seq}`);
+      this.verifier.verifyThen(unverified, (bad) => {
+        for (const b of bad) this.outbox.slash('InvalidVote', b.from, `bad signature on commit seq ${pp.seq}`);
         if (bad.length > 0) {
           const kept = cert.commits.filter((c) => !bad.includes(c));
           if (this.log.has(pp.seq)) this.log.set(pp.seq, { prePrepare: pp, commits: kept });
@@ -891,29 +688,24 @@ export class PbftReplica implements Replica {
 
   /** One signature over the Merkle root of all these replies; each reply carries its proof. */
   private replyAll(batchSeq: number, due: readonly ReplyBody[]): void {
-    if (due.length === 0) return;
-    const levels = merkleLevelsPacked(due.map(replyLeaf), (m) => this.crypto.blake3ManyPacked(m));
-    const root = levels[levels.length - 1]![0]!;
-    const sig = this.safety.signReplyRoot(this.view, batchSeq, root);
-    due.forEach((b, i) => {
-      const m: Reply = { kind: 'reply', view: this.view, batchSeq, root, proof: merkleProofFromLevels(levels, i), ...b, from: this.id, sig };
-      this.out.replies.push(this.envelope({ kind: 'client', clientId: b.clientId }, m));
-    });
+    for (const m of signedReplies(this.crypto, this.view, batchSeq, due, this.id, (v, s, root) => this.safety.signReplyRoot(v, s, root))) {
+      this.outbox.reply(m.clientId, m);
+    }
   }
 
   private takeCheckpoint(seq: number): void {
     const snapshot = this.state.snapshot();
     const digest = this.crypto.blake3(snapshot);
-    const message = this.own(this.safety.signCheckpoint(seq, digest));
+    const message = this.verifier.add(this.safety.signCheckpoint(seq, digest));
     this.ownCheckpoints.set(seq, { digest, snapshot, message });
-    this.sendSigned(message, []);
+    this.outbox.sendSigned(message, []);
     this.addCheckpointVote(message);
   }
 
   private onCheckpoint(c: Checkpoint): void {
     if (c.seq <= this.low || c.seq > this.high + this.cfg.watermarkWindow) return;
-    if (c.seq % this.cfg.checkpointInterval !== 0) return this.drop(c.from, `checkpoint at seq ${c.seq} off the interval`);
-    if (!this.note(c)) return;
+    if (c.seq % this.cfg.checkpointInterval !== 0) return this.outbox.drop(c.from, `checkpoint at seq ${c.seq} off the interval`);
+    if (!this.equivocation.note(c)) return;
     this.addCheckpointVote(c);
   }
 
@@ -935,12 +727,12 @@ export class PbftReplica implements Replica {
     }
     for (const group of byDigest.values()) {
       if (this.vs.power(group.map((c) => c.from)) < this.quorum()) continue;
-      const unverified = group.filter((c) => !this.verified.has(c));
+      const unverified = group.filter((c) => !this.verifier.has(c));
       if (unverified.length > 0) {
         // A checkpoint proof is transferable (view-change, state transfer): verify first.
-        this.verifyThen(unverified, (bad) => {
+        this.verifier.verifyThen(unverified, (bad) => {
           for (const b of bad) {
-            this.slash('InvalidVote', b.from, `bad signature on checkpoint seq ${seq}`);
+            this.outbox.slash('InvalidVote', b.from, `bad signature on checkpoint seq ${seq}`);
             if (votes.get(b.from) === b) votes.delete(b.from);
           }
           this.checkStable(seq);
@@ -962,9 +754,9 @@ export class PbftReplica implements Replica {
   private makeStable(cp: StableCheckpoint): void {
     if (cp.seq <= this.stable.seq) return;
     this.stable = cp;
-    this.out.persist.push({ kind: 'checkpoint', checkpoint: cp });
+    this.outbox.persist({ kind: 'checkpoint', checkpoint: cp });
     this.truncate(cp.seq);
-    this.event({ kind: 'checkpoint-stable', seq: cp.seq });
+    this.outbox.event({ kind: 'checkpoint-stable', seq: cp.seq });
     this.maybePropose();
   }
 
@@ -973,7 +765,7 @@ export class PbftReplica implements Replica {
     for (const s of this.log.keys()) if (s <= seq) this.log.delete(s);
     for (const s of this.checkpointVotes.keys()) if (s <= seq) this.checkpointVotes.delete(s);
     for (const s of this.ownCheckpoints.keys()) if (s <= seq) this.ownCheckpoints.delete(s);
-    for (const [k, m] of this.seen) if ((m as { seq: number }).seq <= seq) this.seen.delete(k);
+    this.equivocation.prune(seq);
     this.safety.prune(seq);
   }
 
@@ -984,7 +776,7 @@ export class PbftReplica implements Replica {
     this.now++;
     const timeout = this.timeoutTicks();
     if (this.mode === 'normal') {
-      const busy = this.pending.size > 0 || this.nextSeq - 1 > this.lastExecuted;
+      const busy = this.pool.size > 0 || this.nextSeq - 1 > this.lastExecuted;
       if (busy && this.now - Math.max(this.lastProgressTick, this.liveTick) >= timeout) this.onTimer();
     } else if (this.mode === 'view-change') {
       // As in PBFT: the timer for giving up on view v runs only once a quorum asked for v.
@@ -1017,20 +809,20 @@ export class PbftReplica implements Replica {
   }
 
   private retransmit(): void {
-    if (this.myTimeout !== null && this.myTimeout.view === this.view) this.resend(this.myTimeout);
+    if (this.myTimeout !== null && this.myTimeout.view === this.view) this.outbox.resend(this.myTimeout);
     if (this.mode === 'view-change') {
-      if (this.justification !== null) this.resend(this.justification);
-      if (this.myViewChange !== null) this.resend(this.myViewChange);
+      if (this.justification !== null) this.outbox.resend(this.justification);
+      if (this.myViewChange !== null) this.outbox.resend(this.myViewChange);
       return;
     }
     if (this.mode !== 'normal') return;
     for (const s of this.slots.values()) {
       if (s.executed || s.view !== this.view) continue;
-      if (s.prePrepare !== null && s.prePrepare.from === this.id) this.resend(s.prePrepare);
-      if (s.prepareSent !== null) this.resend(s.prepareSent);
-      if (s.commitSent !== null) this.resend(s.commitSent);
+      if (s.prePrepare !== null && s.prePrepare.from === this.id) this.outbox.resend(s.prePrepare);
+      if (s.prepareSent !== null) this.outbox.resend(s.prepareSent);
+      if (s.commitSent !== null) this.outbox.resend(s.commitSent);
     }
-    for (const c of this.ownCheckpoints.values()) if (c.message.seq > this.low) this.resend(c.message);
+    for (const c of this.ownCheckpoints.values()) if (c.message.seq > this.low) this.outbox.resend(c.message);
   }
 
   /** Asks the next peer for its stable checkpoint (when `nextSeq` is at or below it) and the
@@ -1042,7 +834,7 @@ export class PbftReplica implements Replica {
     this.fetchPeer = (peer + 1) % this.vs.size;
     if (peer === this.id) return; // a one-validator set has nobody to ask
     const m: Fetch = { kind: 'fetch', nextSeq, from: this.id };
-    this.send(m, peer);
+    this.outbox.send(m, peer);
   }
 
   private onFetch(f: Fetch): void {
@@ -1060,21 +852,21 @@ export class PbftReplica implements Replica {
       // Only certificates that prove themselves: a verified pre-prepare and a verified quorum
       // of commits. One short certificate (a lazily counted commit that failed verification)
       // must not make the peer reject the checkpoint and batches before it.
-      const commits = b.commits.filter((c) => this.verified.has(c));
-      if (!this.verified.has(b.prePrepare) || !this.isQuorum(new Set(commits.map((c) => c.from)))) {
+      const commits = b.commits.filter((c) => this.verifier.has(c));
+      if (!this.verifier.has(b.prePrepare) || !this.isQuorum(new Set(commits.map((c) => c.from)))) {
         // Restored from storage or still under background verification: verify now, serve later.
-        for (const m of [b.prePrepare, ...b.commits]) if (!this.verified.has(m)) unverified.push(m);
+        for (const m of [b.prePrepare, ...b.commits]) if (!this.verifier.has(m)) unverified.push(m);
         break;
       }
       batches.push(commits.length === b.commits.length ? b : { prePrepare: b.prePrepare, commits });
     }
     if (unverified.length > 0 && !this.verifyingLog) {
       this.verifyingLog = true;
-      this.verifyThen(unverified, () => (this.verifyingLog = false), 'background');
+      this.verifier.verifyThen(unverified, () => (this.verifyingLog = false), 'background');
     }
     const newView = this.view > 0 && this.lastNewView?.view === this.view ? this.lastNewView : null;
     const m: StateTransfer = { kind: 'state', checkpoint, batches, newView, from: this.id };
-    this.resend(m, f.from);
+    this.outbox.resend(m, f.from);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -1087,13 +879,18 @@ export class PbftReplica implements Replica {
     if (pp.seq <= low || pp.seq > low + this.cfg.watermarkWindow) return `prepared certificate seq ${pp.seq} outside (${low}, ${low + this.cfg.watermarkWindow}]`;
     if (!bytesEqual(this.crypto.blake3(encodeBatch(pp.batch)), pp.digest)) return 'prepared certificate: digest does not match batch';
     if ((c.prepares.length > 0) === (c.commits.length > 0)) return 'prepared certificate needs prepares or commits (one kind)';
-    const ids = new Set<ValidatorId>();
-    for (const v of c.prepares.length > 0 ? c.prepares : c.commits) {
-      if (!this.vs.has(v.from) || ids.has(v.from)) return 'prepared certificate: bad or duplicate signer';
-      if (v.kind === 'prepare' && v.from === pp.from) return 'prepared certificate: a prepare from the primary';
-      if (v.view !== pp.view || v.seq !== pp.seq || !bytesEqual(v.digest, pp.digest)) return 'prepared certificate: a vote does not match';
-      ids.add(v.from);
-    }
+    const ids = distinctSigners<Vote>(
+      this.vs,
+      c.prepares.length > 0 ? c.prepares : c.commits,
+      (v) =>
+        v.kind === 'prepare' && v.from === pp.from
+          ? 'prepared certificate: a prepare from the primary'
+          : sameCoordinates(v, pp)
+            ? null
+            : 'prepared certificate: a vote does not match',
+      () => 'prepared certificate: bad or duplicate signer',
+    );
+    if (typeof ids === 'string') return ids;
     const power = this.vs.power(ids) + (c.prepares.length > 0 ? this.vs.stake(pp.from) : 0);
     if (power < this.quorum()) return 'prepared certificate without a quorum';
     return null;
@@ -1102,12 +899,13 @@ export class PbftReplica implements Replica {
   private validCheckpointProof(seq: number, digest: Digest, proof: readonly Checkpoint[]): string | null {
     if (seq === 0) return bytesEqual(digest, this.genesisDigest) ? null : 'stable seq 0 with a non-genesis digest';
     if (seq % this.cfg.checkpointInterval !== 0) return `stable seq ${seq} off the checkpoint interval`;
-    const ids = new Set<ValidatorId>();
-    for (const c of proof) {
-      if (!this.vs.has(c.from) || ids.has(c.from)) return 'checkpoint proof: bad or duplicate signer';
-      if (c.seq !== seq || !bytesEqual(c.stateDigest, digest)) return 'checkpoint proof does not match';
-      ids.add(c.from);
-    }
+    const ids = distinctSigners(
+      this.vs,
+      proof,
+      (c) => (c.seq === seq && bytesEqual(c.stateDigest, digest) ? null : 'checkpoint proof does not match'),
+      () => 'checkpoint proof: bad or duplicate signer',
+    );
+    if (typeof ids === 'string') return ids;
     return this.isQuorum(ids) ? null : 'checkpoint proof without a quorum';
   }
 
@@ -1152,16 +950,16 @@ export class PbftReplica implements Replica {
     else if (this.justification !== null && this.justification.view !== view - 1) this.justification = null;
     this.dropTimeoutsBelow(view);
     // The certificate first: a peer still in a lower view follows it, then takes our view-change.
-    if (this.justification !== null) this.resend(this.justification);
-    this.event({ kind: 'view-change-started', view });
+    if (this.justification !== null) this.outbox.resend(this.justification);
+    this.outbox.event({ kind: 'view-change-started', view });
     // A view-change is transferable: every signature in it is verified first (commit
     // certificates restored after a restart, or still under lazy background verification).
     const unverified = this.certificatesFor(view, false)
       .flatMap((c) => [c.prePrepare, ...c.prepares, ...c.commits])
-      .filter((m) => !this.verified.has(m));
+      .filter((m) => !this.verifier.has(m));
     if (unverified.length === 0) return this.sendViewChange(view);
-    this.verifyThen(unverified, (bad) => {
-      for (const b of bad) this.slash('InvalidVote', b.from, `bad signature on ${b.kind} found before a view-change`);
+    this.verifier.verifyThen(unverified, (bad) => {
+      for (const b of bad) this.outbox.slash('InvalidVote', b.from, `bad signature on ${b.kind} found before a view-change`);
       if (this.mode === 'view-change' && this.view === view && this.myViewChange === null) this.sendViewChange(view);
     });
   }
@@ -1177,10 +975,10 @@ export class PbftReplica implements Replica {
   /** Give up waiting in the current view: say so, signed, and keep voting in it. */
   private timeOut(): void {
     if (this.myTimeout !== null && this.myTimeout.view === this.view) return;
-    const t = this.own(this.safety.signTimeout(this.view));
+    const t = this.verifier.add(this.safety.signTimeout(this.view));
     this.myTimeout = t;
-    this.event({ kind: 'timed-out', view: t.view });
-    this.resend(t);
+    this.outbox.event({ kind: 'timed-out', view: t.view });
+    this.outbox.resend(t);
     this.storeTimeout(t);
   }
 
@@ -1189,8 +987,8 @@ export class PbftReplica implements Replica {
     if (this.timeouts.get(t.view)?.has(t.from) === true) return;
     // One timeout per validator is kept (its highest): a lower one than we hold is stale.
     for (const [v, byFrom] of this.timeouts) if (v > t.view && byFrom.has(t.from)) return;
-    this.verifyThen([t], (bad) => {
-      if (bad.length > 0) return this.slash('InvalidVote', t.from, `bad signature on timeout for view ${t.view}`);
+    this.verifier.verifyThen([t], (bad) => {
+      if (bad.length > 0) return this.outbox.slash('InvalidVote', t.from, `bad signature on timeout for view ${t.view}`);
       if (t.view >= this.view) this.storeTimeout(t);
     });
   }
@@ -1216,12 +1014,13 @@ export class PbftReplica implements Replica {
   }
 
   private validTimeoutCert(tc: TimeoutCert): string | null {
-    const ids = new Set<ValidatorId>();
-    for (const t of tc.timeouts) {
-      if (!this.vs.has(t.from) || ids.has(t.from)) return 'bad or duplicate signer';
-      if (t.view !== tc.view) return `a timeout for view ${t.view} in a certificate for view ${tc.view}`;
-      ids.add(t.from);
-    }
+    const ids = distinctSigners(
+      this.vs,
+      tc.timeouts,
+      (t) => (t.view === tc.view ? null : `a timeout for view ${t.view} in a certificate for view ${tc.view}`),
+      () => 'bad or duplicate signer',
+    );
+    if (typeof ids === 'string') return ids;
     return this.isQuorum(ids) ? null : 'timeouts do not form a quorum';
   }
 
@@ -1229,9 +1028,9 @@ export class PbftReplica implements Replica {
     if (tc.view < this.view) return;
     if (this.justification !== null && this.justification.view >= tc.view) return;
     const err = this.validTimeoutCert(tc);
-    if (err !== null) return this.drop(tc.from, `timeout certificate for view ${tc.view}: ${err}`);
-    this.verifyThen(tc.timeouts, (bad) => {
-      if (bad.length > 0) return this.drop(tc.from, `timeout certificate for view ${tc.view} carries ${bad.length} bad signature(s)`);
+    if (err !== null) return this.outbox.drop(tc.from, `timeout certificate for view ${tc.view}: ${err}`);
+    this.verifier.verifyThen(tc.timeouts, (bad) => {
+      if (bad.length > 0) return this.outbox.drop(tc.from, `timeout certificate for view ${tc.view} carries ${bad.length} bad signature(s)`);
       this.onTimeoutCert(tc);
     });
   }
@@ -1256,9 +1055,9 @@ export class PbftReplica implements Replica {
     if (this.now - (this.helpedAt.get(peer) ?? -Infinity) < this.cfg.retransmitTicks) return;
     this.helpedAt.set(peer, this.now);
     if (this.lastNewView !== null && this.lastNewView.view > view) {
-      this.resend({ kind: 'state', checkpoint: null, batches: [], newView: this.lastNewView, from: this.id }, peer);
+      this.outbox.resend({ kind: 'state', checkpoint: null, batches: [], newView: this.lastNewView, from: this.id }, peer);
     }
-    if (this.mode === 'view-change' && this.justification !== null && this.justification.view >= view) this.resend(this.justification, peer);
+    if (this.mode === 'view-change' && this.justification !== null && this.justification.view >= view) this.outbox.resend(this.justification, peer);
   }
 
   /**
@@ -1282,8 +1081,8 @@ export class PbftReplica implements Replica {
         bySeq.set(seq, { prePrepare: cert.prePrepare, prepares: [], commits: cert.commits });
         continue;
       }
-      const commits = cert.commits.filter((c) => this.verified.has(c));
-      if (!this.verified.has(cert.prePrepare) || this.vs.power(commits.map((c) => c.from)) < this.quorum()) continue;
+      const commits = cert.commits.filter((c) => this.verifier.has(c));
+      if (!this.verifier.has(cert.prePrepare) || this.vs.power(commits.map((c) => c.from)) < this.quorum()) continue;
       bySeq.set(seq, { prePrepare: cert.prePrepare, prepares: [], commits });
     }
     return [...bySeq.keys()].sort((a, b) => a - b).map((seq) => bySeq.get(seq)!);
@@ -1301,18 +1100,18 @@ export class PbftReplica implements Replica {
       },
       this.justification,
     );
-    const vc = this.own(signed.message);
+    const vc = this.verifier.add(signed.message);
     this.myViewChange = vc;
     this.ownViewChanges.set(view, vc);
     for (const v of this.ownViewChanges.keys()) if (v < view - OWN_VIEW_CHANGES_KEPT) this.ownViewChanges.delete(v);
-    this.sendSigned(vc, signed.persist);
+    this.outbox.sendSigned(vc, signed.persist);
     this.storeViewChange(vc);
     this.tryNewView(view);
   }
 
   private onViewChangeMessage(vc: ViewChange): void {
     const err = this.validViewChange(vc);
-    if (err !== null) return this.slash('InvalidVote', vc.from, `view-change: ${err}`);
+    if (err !== null) return this.outbox.slash('InvalidVote', vc.from, `view-change: ${err}`);
     if (vc.newView < this.view || (vc.newView === this.view && this.mode === 'normal')) {
       // At most one answer per peer per retransmit period: two replicas both past a view must
       // not bounce their old view-changes back and forth (duplicated frames would multiply them).
@@ -1322,14 +1121,14 @@ export class PbftReplica implements Replica {
       // have (it may be older than our view if we are changing again) so it can rejoin, and our
       // own view-change for its view (it may need it for a quorum: we stopped resending it).
       if (this.lastNewView !== null && this.lastNewView.view >= vc.newView) {
-        this.resend({ kind: 'state', checkpoint: null, batches: [], newView: this.lastNewView, from: this.id }, vc.from);
+        this.outbox.resend({ kind: 'state', checkpoint: null, batches: [], newView: this.lastNewView, from: this.id }, vc.from);
       }
       const mine = this.ownViewChanges.get(vc.newView);
-      if (mine !== undefined) this.resend(mine, vc.from);
+      if (mine !== undefined) this.outbox.resend(mine, vc.from);
       return;
     }
-    this.verifyThen(this.nestedSigned(vc), (bad) => {
-      if (bad.length > 0) return this.slash('InvalidVote', vc.from, `view-change carries ${bad.length} bad signature(s)`);
+    this.verifier.verifyThen(this.nestedSigned(vc), (bad) => {
+      if (bad.length > 0) return this.outbox.slash('InvalidVote', vc.from, `view-change carries ${bad.length} bad signature(s)`);
       this.storeViewChange(vc);
       // No joining on view-changes alone: their sender also sends the timeout certificate that
       // justifies them, and that is what we follow (onTimeoutCert).
@@ -1346,7 +1145,7 @@ export class PbftReplica implements Replica {
    * which sees only the second one directly.
    */
   private noteNested(msgs: readonly (PrePrepare | Vote | Checkpoint)[]): void {
-    for (const m of msgs) this.note(m);
+    for (const m of msgs) this.equivocation.note(m);
   }
 
   private storeViewChange(vc: ViewChange): void {
@@ -1422,27 +1221,27 @@ export class PbftReplica implements Replica {
     const { proposals } = this.computeProposals(chosen);
     if (!proposals.every((p) => this.safety.canVote('pre-prepare', view, p.seq, p.digest))) {
       // Only after a restart that lost a different new-view of ours: let the view time out.
-      return this.drop(this.id, `safety rules refuse the re-proposals for view ${view}`);
+      return this.outbox.drop(this.id, `safety rules refuse the re-proposals for view ${view}`);
     }
     const persist: PersistRecord[] = [];
     const prePrepares = proposals.map((p) => {
       const signed = this.safety.signPrePrepare(view, p.seq, p.digest, p.batch);
       persist.push(...signed.persist);
-      return this.own(signed.message);
+      return this.verifier.add(signed.message);
     });
-    const nv = this.own(this.safety.signNewView({ kind: 'new-view', view, viewChanges: chosen, prePrepares }));
-    this.sendSigned(nv, persist);
+    const nv = this.verifier.add(this.safety.signNewView({ kind: 'new-view', view, viewChanges: chosen, prePrepares }));
+    this.outbox.sendSigned(nv, persist);
     this.installNewView(nv);
   }
 
   private onNewViewMessage(nv: NewView): void {
     if (nv.view < this.view || (nv.view === this.view && this.mode === 'normal')) return;
     const err = this.validNewView(nv);
-    if (err !== null) return this.slash('InvalidProposal', nv.from, `new-view ${nv.view}: ${err}`);
+    if (err !== null) return this.outbox.slash('InvalidProposal', nv.from, `new-view ${nv.view}: ${err}`);
     const nested: SignedMsg[] = [nv, ...nv.prePrepares];
     for (const vc of nv.viewChanges) nested.push(...this.nestedSigned(vc));
-    this.verifyThen(nested, (bad) => {
-      if (bad.length > 0) return this.slash('InvalidProposal', nv.from, `new-view carries ${bad.length} bad signature(s)`);
+    this.verifier.verifyThen(nested, (bad) => {
+      if (bad.length > 0) return this.outbox.slash('InvalidProposal', nv.from, `new-view carries ${bad.length} bad signature(s)`);
       if (nv.view < this.view || (nv.view === this.view && this.mode === 'normal')) return;
       this.installNewView(nv);
     });
@@ -1487,25 +1286,22 @@ export class PbftReplica implements Replica {
     for (const [id, v] of this.higherView) if (v <= nv.view) this.higherView.delete(id);
     for (const s of this.slots.values()) if (s.view !== this.view) this.resetSlotForView(s);
     if (this.normalView < nv.view && this.primary(this.normalView) !== this.id) {
-      this.slash('Inactivity', this.primary(this.normalView), `primary of view ${this.normalView} replaced by view ${nv.view}`);
+      this.outbox.slash('Inactivity', this.primary(this.normalView), `primary of view ${this.normalView} replaced by view ${nv.view}`);
     }
     this.normalView = nv.view;
-    this.event({ kind: 'new-view', view: nv.view, primary: nv.from });
+    this.outbox.event({ kind: 'new-view', view: nv.view, primary: nv.from });
     let maxS = Math.max(minS, this.lastExecuted);
     for (const pp of nv.prePrepares) {
       maxS = Math.max(maxS, pp.seq);
       if (pp.seq <= this.low) continue;
-      this.verified.add(pp);
-      this.note(pp);
+      this.verifier.add(pp);
+      this.equivocation.note(pp);
       const slot = this.slotFor(pp.seq);
       slot.prePrepare = pp;
     }
     if (this.primary() === this.id) this.nextSeq = maxS + 1;
     // Requests proposed in the old view but not re-proposed go back into the queue.
-    this.proposed.clear();
-    for (const pp of nv.prePrepares) for (const r of pp.batch) this.proposed.add(requestKey(r));
-    this.unproposed.clear();
-    for (const [key, p] of this.pending) if (!this.proposed.has(key)) this.unproposed.set(key, p);
+    this.pool.newView(nv.prePrepares.map((pp) => pp.batch));
     if (minS > this.lastExecuted) {
       this.lagTarget = Math.max(this.lagTarget, minS);
       this.mode = 'catching-up';
@@ -1532,7 +1328,7 @@ export class PbftReplica implements Replica {
     const nested: SignedMsg[] = [];
     if (st.checkpoint !== null) {
       const err = this.validCheckpointProof(st.checkpoint.seq, st.checkpoint.stateDigest, st.checkpoint.proof);
-      if (err !== null) return this.drop(st.from, `state transfer: ${err}`);
+      if (err !== null) return this.outbox.drop(st.from, `state transfer: ${err}`);
       nested.push(...st.checkpoint.proof);
     }
     let usable = st.batches.length;
@@ -1541,7 +1337,7 @@ export class PbftReplica implements Replica {
       const err = this.validCertifiedBatch(b);
       if (err !== null) {
         // Keep the checkpoint and the batches before it; the rest can come from another peer.
-        this.drop(st.from, `state transfer seq ${b.prePrepare.seq}: ${err}`);
+        this.outbox.drop(st.from, `state transfer seq ${b.prePrepare.seq}: ${err}`);
         usable = i;
         break;
       }
@@ -1550,51 +1346,38 @@ export class PbftReplica implements Replica {
     if (usable < st.batches.length) st = { ...st, batches: st.batches.slice(0, usable) };
     if (st.newView !== null) {
       const err = this.validNewView(st.newView);
-      if (err !== null) return this.drop(st.from, `state transfer new-view: ${err}`);
+      if (err !== null) return this.outbox.drop(st.from, `state transfer new-view: ${err}`);
       nested.push(st.newView, ...st.newView.prePrepares);
       for (const vc of st.newView.viewChanges) nested.push(...this.nestedSigned(vc));
     }
-    this.verifyThen(nested, (bad) => {
-      if (bad.length > 0) return this.drop(st.from, `state transfer carries ${bad.length} bad signature(s)`);
+    this.verifier.verifyThen(nested, (bad) => {
+      if (bad.length > 0) return this.outbox.drop(st.from, `state transfer carries ${bad.length} bad signature(s)`);
       for (const b of st.batches) this.noteNested([b.prePrepare, ...b.commits]);
       this.applyState(st);
     });
   }
 
   private validCertifiedBatch(b: CertifiedBatch): string | null {
-    const pp = b.prePrepare;
-    if (!this.vs.has(pp.from) || pp.from !== this.primary(pp.view)) return 'pre-prepare not from its primary';
-    if (!bytesEqual(this.crypto.blake3(encodeBatch(pp.batch)), pp.digest)) return 'digest does not match batch';
-    const ids = new Set<ValidatorId>();
-    for (const c of b.commits) {
-      if (!this.vs.has(c.from) || ids.has(c.from)) return 'bad or duplicate commit signer';
-      if (c.view !== pp.view || c.seq !== pp.seq || !bytesEqual(c.digest, pp.digest)) return 'commit does not match';
-      ids.add(c.from);
-    }
-    return this.isQuorum(ids) ? null : 'commits do not form a quorum';
+    return commitCertificateProblem(b, this.vs, this.crypto, (ids) => this.isQuorum(ids));
   }
 
   private applyState(st: StateTransfer): void {
     const before = this.lastExecuted;
     const cp = st.checkpoint;
     if (cp !== null && cp.seq > this.lastExecuted) {
-      if (!bytesEqual(this.crypto.blake3(cp.snapshot), cp.stateDigest)) return this.drop(st.from, 'snapshot does not match its digest');
+      if (!bytesEqual(this.crypto.blake3(cp.snapshot), cp.stateDigest)) return this.outbox.drop(st.from, 'snapshot does not match its digest');
       try {
         this.state.restore(cp.snapshot);
       } catch (e) {
-        return this.drop(st.from, `snapshot rejected: ${(e as Error).message}`);
+        return this.outbox.drop(st.from, `snapshot rejected: ${(e as Error).message}`);
       }
       this.lastExecuted = cp.seq;
       if (this.nextSeq <= cp.seq) this.nextSeq = cp.seq + 1;
-      for (const c of cp.proof) this.verified.add(c);
+      for (const c of cp.proof) this.verifier.add(c);
       this.stable = { seq: cp.seq, stateDigest: cp.stateDigest, snapshot: cp.snapshot, proof: cp.proof };
-      this.out.persist.push({ kind: 'checkpoint', checkpoint: this.stable });
+      this.outbox.persist({ kind: 'checkpoint', checkpoint: this.stable });
       this.truncate(cp.seq);
-      for (const k of [...this.pending.keys()]) {
-        if (this.state.isFresh(this.pending.get(k)!.request)) continue;
-        this.pending.delete(k);
-        this.unproposed.delete(k);
-      }
+      this.pool.dropStale((r) => this.state.isFresh(r));
     }
     if (cp !== null && cp.seq > this.stable.seq && cp.seq <= this.lastExecuted) {
       // We executed this far already: the (verified) quorum proof makes our own checkpoint stable.
@@ -1612,7 +1395,7 @@ export class PbftReplica implements Replica {
       }
       this.applyBatch(b, false);
     }
-    if (this.lastExecuted > before) this.event({ kind: 'caught-up', seq: this.lastExecuted });
+    if (this.lastExecuted > before) this.outbox.event({ kind: 'caught-up', seq: this.lastExecuted });
     const full = st.batches.length >= this.cfg.fetchBatchesMax;
     if (st.newView !== null && (st.newView.view > this.view || (st.newView.view === this.view && this.mode !== 'normal'))) {
       this.installNewView(st.newView);
@@ -1669,7 +1452,7 @@ export class PbftReplica implements Replica {
       stableCheckpoint: { seq: this.stable.seq, stateDigest: hex(this.stable.stateDigest) },
       slots,
       lastProposal: this.lastProposal,
-      pendingRequests: this.pending.size,
+      pendingRequests: this.pool.size,
       sessions: this.state.sessionCount,
       evictedSessions: this.state.evictedSessions,
       viewChangeTimeoutTicks: this.timeoutTicks(),
@@ -1683,9 +1466,6 @@ export class PbftReplica implements Replica {
   }
 }
 
-export function emptyOutput(): Output {
-  return { persist: [], sendAfterPersist: [], send: [], commit: [], replies: [], verify: [], events: [] };
-}
 
 export function createPbftReplica(opts: PbftReplicaOptions): PbftReplica {
   return new PbftReplica(opts);

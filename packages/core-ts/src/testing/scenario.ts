@@ -22,19 +22,15 @@ import { encodeMessage, signingPayload } from '../codec/codec.js';
 import { utf8Decode, utf8Encode } from '../codec/wire.js';
 import { KvApp } from '../consensus/kv-app.js';
 import { PbftReplica } from '../consensus/pbft.js';
+import { DurableState } from '../kit/durable.js';
 import type {
-  CommittedBatch,
   Input,
   Message,
   Output,
   PbftConfig,
   PersistRecord,
-  PreparedCert,
   ReplicaEvent,
-  StableCheckpoint,
-  TimeoutCert,
   ValidatorId,
-  VoteRecord,
 } from '../consensus/types.js';
 import { ValidatorSet } from '../consensus/validators.js';
 import { validatorSeed } from './sim.js';
@@ -43,17 +39,6 @@ interface InFlight {
   from: ValidatorId;
   to: ValidatorId;
   message: Message;
-}
-
-interface Durable {
-  votes: VoteRecord[];
-  /** Prepared certificate per seq (writes here are durable at once, in order). */
-  prepared: Map<number, PreparedCert>;
-  view: number;
-  /** The timeout certificate persisted with `view`. */
-  justification: TimeoutCert | null;
-  checkpoint: StableCheckpoint | null;
-  committed: Map<number, CommittedBatch>;
 }
 
 const short = (b: Uint8Array): string => Array.from(b.subarray(0, 3), (x) => x.toString(16).padStart(2, '0')).join('');
@@ -115,7 +100,7 @@ function formatEvent(e: ReplicaEvent): string | null {
 
 export class ScenarioCluster {
   private replicas: (PbftReplica | null)[] = [];
-  private durable: Durable[] = [];
+  private durable: DurableState[] = [];
   private queue: InFlight[] = [];
   private seeds: Uint8Array[] = [];
   private vs: ValidatorSet | null = null;
@@ -202,7 +187,7 @@ export class ScenarioCluster {
       fetchTicks: 3,
     };
     this.replicas = this.seeds.map((_, id) => this.make(id));
-    this.durable = this.seeds.map(() => ({ votes: [], prepared: new Map(), view: 0, justification: null, checkpoint: null, committed: new Map() }));
+    this.durable = this.seeds.map(() => new DurableState());
     this.queue = [];
     this.lines.push(`${n} validators, quorum ${this.vs.quorumPower}, f=${this.vs.faultyPowerMax}`);
   }
@@ -270,32 +255,15 @@ export class ScenarioCluster {
   }
 
   private persist(id: number, records: PersistRecord[]): void {
-    const d = this.durable[id]!;
-    for (const rec of records) {
-      if (rec.kind === 'vote') d.votes.push(rec.vote);
-      else if (rec.kind === 'prepared') d.prepared.set(rec.cert.prePrepare.seq, rec.cert);
-      else if (rec.kind === 'view') {
-        if (rec.view > d.view) d.justification = rec.justification;
-        d.view = Math.max(d.view, rec.view);
-      }
-      else if (rec.kind === 'committed') d.committed.set(rec.batch.seq, rec.batch);
-      else if (rec.kind === 'checkpoint') {
-        d.checkpoint = rec.checkpoint;
-        for (const s of [...d.committed.keys()]) if (s <= rec.checkpoint.seq) d.committed.delete(s);
-        for (const s of [...d.prepared.keys()]) if (s <= rec.checkpoint.seq) d.prepared.delete(s);
-      }
-    }
+    this.durable[id]!.apply(records);
   }
 
   private restart(id: number): void {
-    const d = this.durable[id]!;
-    const from = d.checkpoint?.seq ?? 0;
-    const committed: CommittedBatch[] = [];
-    for (let s = from + 1; d.committed.has(s); s++) committed.push(d.committed.get(s)!);
-    const prepared = [...d.prepared.keys()].filter((s) => s > from).sort((a, b) => a - b).map((s) => d.prepared.get(s)!);
-    this.replicas[id] = this.make(id, { votes: d.votes, view: d.view, justification: d.justification, prepared, checkpoint: d.checkpoint, committed });
+    const restored = this.durable[id]!.restored();
+    const from = restored.checkpoint?.seq ?? 0;
+    this.replicas[id] = this.make(id, restored);
     this.lines.push(
-      `r${id} restarted from checkpoint s${from} with ${committed.length} committed batches, ${d.votes.length} vote records and ${prepared.length} prepared certificates`,
+      `r${id} restarted from checkpoint s${from} with ${restored.committed.length} committed batches, ${restored.votes.length} vote records and ${restored.prepared.length} prepared certificates`,
     );
   }
 

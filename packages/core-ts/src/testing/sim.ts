@@ -30,21 +30,17 @@ import { ReplyCollector } from '../consensus/client.js';
 import { verifyEvidence } from '../consensus/evidence.js';
 import { KvApp } from '../consensus/kv-app.js';
 import { PbftReplica, type PlantedBugs } from '../consensus/pbft.js';
+import { DurableState } from '../kit/durable.js';
 import { bytesEqual } from '../consensus/safety-rules.js';
 import type {
   ClientRequest,
-  CommittedBatch,
   Envelope,
   Message,
   Output,
   PbftConfig,
   PersistRecord,
-  PreparedCert,
   RestoredState,
-  StableCheckpoint,
-  TimeoutCert,
   ValidatorId,
-  VoteRecord,
 } from '../consensus/types.js';
 import { maxFaulty, ValidatorSet } from '../consensus/validators.js';
 import { Prng } from './prng.js';
@@ -197,17 +193,6 @@ function less(a: Queued, b: Queued): boolean {
   return a.t < b.t || (a.t === b.t && a.order < b.order);
 }
 
-interface Durable {
-  votes: VoteRecord[];
-  view: number;
-  /** The timeout certificate persisted with `view`. */
-  justification: TimeoutCert | null;
-  /** Highest-view prepared certificate per seq (writes may land out of order). */
-  prepared: Map<number, PreparedCert>;
-  checkpoint: StableCheckpoint | null;
-  committed: Map<number, CommittedBatch>;
-}
-
 interface Node {
   readonly id: ValidatorId;
   readonly byzantine: ByzantineBehaviour | null;
@@ -215,7 +200,8 @@ interface Node {
   replicas: PbftReplica[];
   alive: boolean;
   epoch: number;
-  durable: Durable;
+  /** What its writes left on disk (they may land out of order: a harsher disk than the node's). */
+  durable: DurableState;
   lastCommitSeq: number;
   /** Twin: which instance each peer talks to. */
   twinOf: number[];
@@ -313,7 +299,7 @@ export function runSimulation(opts: SimOptions): SimResult {
       replicas,
       alive: true,
       epoch: 0,
-      durable: { votes: [], view: 0, justification: null, prepared: new Map(), checkpoint: null, committed: new Map() },
+      durable: new DurableState(),
       lastCommitSeq: 0,
       twinOf: Array.from({ length: n }, () => rng.int(0, 1)),
       history: [],
@@ -570,39 +556,7 @@ export function runSimulation(opts: SimOptions): SimResult {
     handle(node, twin, r.step(input));
   };
 
-  const applyDurable = (node: Node, records: PersistRecord[]): void => {
-    const d = node.durable;
-    for (const rec of records) {
-      switch (rec.kind) {
-        case 'vote':
-          d.votes.push(rec.vote);
-          break;
-        case 'view':
-          if (rec.view > d.view || (rec.view === d.view && d.justification === null)) d.justification = rec.justification;
-          d.view = Math.max(d.view, rec.view);
-          break;
-        case 'prepared': {
-          const pp = rec.cert.prePrepare;
-          const prior = d.prepared.get(pp.seq);
-          if (prior === undefined || prior.prePrepare.view < pp.view) d.prepared.set(pp.seq, rec.cert);
-          break;
-        }
-        case 'committed':
-          d.committed.set(rec.batch.seq, rec.batch);
-          break;
-        case 'checkpoint':
-          if (d.checkpoint === null || rec.checkpoint.seq > d.checkpoint.seq) {
-            d.checkpoint = rec.checkpoint;
-            for (const s of [...d.committed.keys()]) if (s <= rec.checkpoint.seq) d.committed.delete(s);
-            d.votes = d.votes.filter((v) => v.seq > rec.checkpoint.seq);
-            for (const s of [...d.prepared.keys()]) if (s <= rec.checkpoint.seq) d.prepared.delete(s);
-          }
-          break;
-        default:
-          assertNeverB(rec);
-      }
-    }
-  };
+  const applyDurable = (node: Node, records: PersistRecord[]): void => node.durable.apply(records);
 
   const crash = (node: Node): void => {
     node.alive = false;
@@ -611,18 +565,16 @@ export function runSimulation(opts: SimOptions): SimResult {
   };
 
   const restart = (node: Node): void => {
-    const d = node.durable;
+    const d = node.durable.restored();
     const cpSeq = d.checkpoint?.seq ?? 0;
-    const committed: CommittedBatch[] = [];
-    for (let s = cpSeq + 1; d.committed.has(s); s++) committed.push(d.committed.get(s)!);
+    const committed = d.committed;
     const forget = opts.forgetSafetyOnRestart === true;
     const restored: RestoredState = {
+      ...d,
       votes: forget ? [] : d.votes,
       view: forget ? 0 : d.view,
       justification: forget ? null : d.justification,
-      prepared: forget || opts.forgetPreparedOnRestart === true ? [] : [...d.prepared.keys()].filter((s) => s > cpSeq).sort((a, b) => a - b).map((s) => d.prepared.get(s)!),
-      checkpoint: d.checkpoint,
-      committed,
+      prepared: forget || opts.forgetPreparedOnRestart === true ? [] : d.prepared,
     };
     node.replicas = [makeReplica(node.id, restored)];
     node.alive = true;
