@@ -12,6 +12,7 @@
 import { createRequire } from 'node:module';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { platformKey } from './platform.js';
 import {
   assertBytes,
   assertBytesArray,
@@ -76,25 +77,51 @@ export interface NativeBackend extends CryptoBackend {
   };
 }
 
-const ADDON_FILE = '../bpci_native.node';
+// Where the addon may be, in this order (issue 13 §1):
+//   1. $BPCI_NATIVE_ADDON: exactly that file (benchmarks compare builds with it), nothing else;
+//   2. ../bpci_native.node: the repository's own build (`npm run build`, tuned for this CPU);
+//   3. ../prebuilds/<platformKey()>/bpci_native.node: the portable binary `npm pack` ships.
+// None fits (another OS, architecture or libc, or no Rust toolchain at pack time): null, and
+// the reason lists what was tried.
+const LOCAL_FILE = '../bpci_native.node';
+const PREBUILDS_DIR = '../prebuilds/';
 const STATUS_FILE = '../build-status.txt';
 
-let cached: { addon: Addon | null; reason: string | null } | undefined;
+let cached: { addon: Addon | null; path: string | null; reason: string | null } | undefined;
 
-function load(): { addon: Addon | null; reason: string | null } {
+function candidates(): string[] {
+  const explicit = process.env.BPCI_NATIVE_ADDON;
+  if (explicit !== undefined && explicit.trim() !== '') return [explicit.trim()];
+  return [
+    fileURLToPath(new URL(LOCAL_FILE, import.meta.url)),
+    fileURLToPath(new URL(`${PREBUILDS_DIR}${platformKey()}/bpci_native.node`, import.meta.url)),
+  ];
+}
+
+function load(): { addon: Addon | null; path: string | null; reason: string | null } {
   if (cached) return cached;
-  const addonPath = fileURLToPath(new URL(ADDON_FILE, import.meta.url));
-  if (!existsSync(addonPath)) {
+  const tried = candidates();
+  const addonPath = tried.find((p) => existsSync(p));
+  if (addonPath === undefined) {
     const statusPath = fileURLToPath(new URL(STATUS_FILE, import.meta.url));
-    const status = existsSync(statusPath) ? readFileSync(statusPath, 'utf8').trim() : 'no build status recorded (run: npm run build -w @bpci/native)';
-    cached = { addon: null, reason: `${addonPath} missing: ${status}` };
+    const status = existsSync(statusPath)
+      ? readFileSync(statusPath, 'utf8').trim()
+      : `no binary for ${platformKey()} (build one: npm run build -w @bpci/native)`;
+    cached = { addon: null, path: null, reason: `${tried.join(' and ')} missing: ${status}` };
     return cached;
   }
   try {
     const require = createRequire(import.meta.url);
-    cached = { addon: require(addonPath) as Addon, reason: null };
+    const addon = require(addonPath) as Partial<Addon> | null;
+    // A file that loads but is not this addon (or an older build missing an export) is a reason.
+    const missing = ['blake3', 'blake3Many', 'merkleRoot', 'ed25519VerifyBatch', 'laneKernel'].filter(
+      (k) => typeof (addon as Record<string, unknown> | null)?.[k] !== 'function',
+    );
+    cached = missing.length
+      ? { addon: null, path: null, reason: `${addonPath} is not the bpci addon (no ${missing.join(', ')})` }
+      : { addon: addon as Addon, path: addonPath, reason: null };
   } catch (e) {
-    cached = { addon: null, reason: `${addonPath} failed to load: ${(e as Error).message}` };
+    cached = { addon: null, path: null, reason: `${addonPath} failed to load: ${(e as Error).message}` };
   }
   return cached;
 }
@@ -103,6 +130,13 @@ function load(): { addon: Addon | null; reason: string | null } {
 export function nativeUnavailableReason(): string | null {
   return load().reason;
 }
+
+/** The addon file that loaded, or null when none did. */
+export function nativeAddonPath(): string | null {
+  return load().path;
+}
+
+export { platformKey } from './platform.js';
 
 function packSignedItems(items: readonly SignedItem[]) {
   const n = items.length;
