@@ -1,0 +1,46 @@
+// @bpci/node root entry (issue 13 §1): what a downstream project imports as `@bpci/node`.
+//
+//   import { selectBackend, CryptoPool, powSearchParallel, BpciClient, startNodeFromConfig } from '@bpci/node';
+//
+// Everything here is re-exported from its module unchanged; the modules stay importable by
+// file (`@bpci/node/crypto/select`, `@bpci/node/transport/transport`, ...) for the rest.
+
+// Crypto: backend selection (native -> wasm -> js), the worker pool, parallel proof-of-work.
+export {
+  selectBackend,
+  loadBackend,
+  loadNative,
+  loadWasm,
+  nodeJsBackend,
+  BackendUnavailableError,
+  BACKEND_NAMES,
+  type BackendName,
+  type SelectOptions,
+  type Selection,
+  type LoadResult,
+} from './crypto/select.js';
+export {
+  CryptoPool,
+  DEFAULT_THRESHOLDS,
+  PoolQueueFullError,
+  PoolClosedError,
+  PoolWorkerMissingError,
+  type CryptoPoolOptions,
+  type PoolThresholds,
+} from './crypto/pool.js';
+export { powSearchParallel, type PowParallelOptions, type PowParallelResult } from './crypto/pow-parallel.js';
+
+// Client: submits requests to every validator, accepts f+1 matching verified replies.
+export {
+  BpciClient,
+  ClientTimeoutError,
+  type ClientOptions,
+  type ClientValidator,
+  type SubmitResult,
+} from './client/client.js';
+
+// Validator: start one from its YAML config (what `bpci node start --config F` runs).
+export { startNodeFromConfig, StartupError, type RunningNode, type StartNodeOptions, type StopReason } from './runtime/start-node.js';
+export { loadConfig, parseConfig, ConfigError, type NodeConfig } from './config/config.js';
+export { writeLocalCluster, type LocalClusterOptions, type LocalClusterMember } from './config/local-cluster.js';
+export { generateKeyFile, loadKeyFile, publicKeyText, KeyFileError, type ValidatorKey } from './keys/keyfile.js';
