@@ -5,7 +5,7 @@
 // nothing anyway: all buffers are pointers into linear memory laid out by the JS side), no
 // assertions (inputs are checked in JS before they reach wasm).
 // Usage: node scripts/build.mjs [--text]   (--text also writes .wat files for reading)
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
 import asc from 'assemblyscript/asc';
@@ -29,9 +29,13 @@ for (const e of entries) {
     console.log(`[crypto-wasm] skip ${e.out}: ${e.src} not present`);
     continue;
   }
+  // Written beside the target, then renamed over it: a process loading the module meanwhile
+  // (a test running while `npm pack` rebuilds, issue 13 §1) reads the old file or the new one,
+  // never a partial one.
+  const tmpOut = e.out.replace(/\.wasm$/, `.tmp-${process.pid}.wasm`);
   const args = [
     e.src,
-    '--outFile', e.out,
+    '--outFile', tmpOut,
     '--enable', 'simd',
     '-O3',
     '--runtime', 'stub',
@@ -43,9 +47,11 @@ for (const e of entries) {
   const t0 = Date.now();
   const { error, stderr } = await asc.main(args, {});
   if (error) {
+    rmSync(`${root}/${tmpOut}`, { force: true });
     failed = true;
     console.error(`[crypto-wasm] ${e.out} FAILED: ${error.message}\n${stderr.toString()}`);
   } else {
+    renameSync(`${root}/${tmpOut}`, `${root}/${e.out}`);
     console.log(`[crypto-wasm] built ${e.out} in ${Date.now() - t0} ms`);
   }
 }
