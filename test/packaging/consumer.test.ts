@@ -3,6 +3,9 @@
 // a fresh project outside the repository, and use them from there: imports resolve to the
 // installed copies only, so a missing dist/, wasm file, native binary or export fails here.
 //
+// Then, from the installed copies: consumer-smoke.mjs (every package's API on every backend),
+// consumer-cluster.mjs (4 validators through the installed `bpci` bin, a BpciClient against them),
+// and the wasm fallback where no native binary fits.
 // Pack once, install once (beforeAll); the registry is only asked for third-party dependencies
 // the npm cache lacks (--prefer-offline).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -74,6 +77,7 @@ describe('packed @bpci/* packages in a fresh project (issue 13 §1)', () => {
     const files = packed.map((p) => path.join(tarballs, p.filename));
     mustRun('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error', ...files], project);
     copyFileSync(path.join(ROOT, 'test/packaging/consumer-smoke.mjs'), path.join(project, 'smoke.mjs'));
+    copyFileSync(path.join(ROOT, 'test/packaging/consumer-cluster.mjs'), path.join(project, 'cluster.mjs'));
   }, 900_000);
 
   afterAll(() => {
@@ -141,6 +145,24 @@ describe('packed @bpci/* packages in a fresh project (issue 13 §1)', () => {
     expect(out.pow.nonce).toBe('5');
     expect(out.exports).toEqual({ BpciClient: 'function', startNodeFromConfig: 'function', writeLocalCluster: 'function' });
   });
+
+  it('a client gets f+1 matching replies from a 4-validator cluster run with the installed bin', () => {
+    const resultFile = path.join(project, 'cluster-result.json');
+    const r = run(process.execPath, ['cluster.mjs', resultFile], project);
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(readFileSync(resultFile, 'utf8')) as {
+      results: { op: string; result: string; signers: number }[];
+      error: string | null;
+      exits: { code: number | null; signal: string | null }[];
+    };
+    expect(out.error).toBeNull();
+    expect(out.results.map((x) => [x.op, x.result])).toEqual([
+      ['add alice 5', '5'],
+      ['add alice 7', '12'],
+    ]);
+    for (const x of out.results) expect(x.signers).toBeGreaterThanOrEqual(2); // f + 1 at n = 4
+    expect(out.exits).toHaveLength(4);
+  }, 180_000);
 
   it('falls back to wasm with one logged line where no native binary fits', () => {
     // The consumer's copy only: as on a platform the package has no binary for.
