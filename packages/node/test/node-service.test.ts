@@ -176,6 +176,12 @@ describe('NodeService numbers (issue 13 §4)', () => {
     expect(verdict('validator-001', 'pre_prepare')).toBeNull(); // our own: never verified here
     const round = (await h.get('/api/v1/consensus/rounds/1/status')).body;
     expect(round).toMatchObject({ prepare_votes: 3, commit_votes: 3 });
+    // The counter too: three copies of each peer vote count once, our own pre-prepare not at all.
+    expect(await metricValue(h.metrics, 'ibft_validator_votes_total', { vote_type: 'prepare', from: 'validator-002' })).toBe(1);
+    expect(await metricValue(h.metrics, 'ibft_validator_votes_total', { vote_type: 'commit', from: 'validator-004' })).toBe(1);
+    expect(await metricValue(h.metrics, 'ibft_validator_votes_total', { vote_type: 'pre_prepare' })).toBeUndefined();
+    for (let copy = 0; copy < 2; copy++) obs.inbound!(2, { kind: 'checkpoint', seq: 64, stateDigest: digest, from: 2, sig: sigOf(30) });
+    expect(await metricValue(h.metrics, 'ibft_validator_votes_total', { vote_type: 'checkpoint', from: 'validator-003' })).toBe(1);
   });
 
   it('answers a second payload under a taken (client_id, request_seq) with 409 at once', async () => {

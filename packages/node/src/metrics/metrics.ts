@@ -103,7 +103,7 @@ export class NodeMetrics {
     });
     this.votesTotal = new Counter({
       name: 'ibft_validator_votes_total',
-      help: 'Authenticated consensus messages received, by type and sender validator',
+      help: 'Consensus votes received from peers, by type and sender validator (each vote once: retransmitted copies and our own votes are not counted)',
       labelNames: ['vote_type', 'from'],
       registers,
     });

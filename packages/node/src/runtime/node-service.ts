@@ -59,6 +59,8 @@ import { DEFAULT_PBFT_CONFIG } from '@bpci/core';
 import { faultToleranceOf, type NodeObserver, type ValidatorNode } from './validator-node.js';
 
 const ROUNDS_TRACKED_MAX = 1024;
+/** Checkpoint, view-change and new-view keys remembered to count a vote once (oldest forgotten first). */
+const COPIES_TRACKED_MAX = 4096;
 const TX_INDEX_MAX = 200_000;
 const EVIDENCE_MAX = 10_000;
 const LATENCY_SAMPLES_MAX = 4096;
@@ -135,6 +137,7 @@ export interface NodeServiceOptions {
 export class NodeService implements NodeApiPort {
   private node!: ValidatorNode;
   private readonly rounds = new Map<number, RoundTrack>();
+  private readonly copiesSeen = new Set<string>();
   private readonly txIndex = new Map<string, { height: number; index: number; result: Uint8Array; committedAt: number }>();
   private readonly pendingTx = new Map<string, ClientRequest>();
   /** (clientId#requestSeq) -> tx id, pending or committed: a second payload under one key is a conflict. */
@@ -169,9 +172,9 @@ export class NodeService implements NodeApiPort {
     const t = m?.transportObserver();
     return {
       ...t,
-      inbound: (_from, msg) => this.onMessage(msg),
+      inbound: (_from, msg) => this.onMessage(msg, true),
       outbound: (e: Envelope) => {
-        if (e.dest.kind !== 'client') this.onMessage(e.message);
+        if (e.dest.kind !== 'client') this.onMessage(e.message, false);
       },
       committed: (b) => this.onCommitted(b),
       event: (e) => this.onEvent(e),
@@ -248,8 +251,13 @@ export class NodeService implements NodeApiPort {
     return r;
   }
 
-  private onMessage(msg: Message): void {
-    const m = this.opts.metrics;
+  /**
+   * Round bookkeeping for every vote (ours included); ibft_validator_votes_total counts each
+   * received vote once (first copy of its signer, kind, view/seq), not retransmissions and not
+   * our own outgoing ones.
+   */
+  private onMessage(msg: Message, inbound: boolean): void {
+    const m = inbound ? this.opts.metrics : undefined;
     switch (msg.kind) {
       case 'pre-prepare': {
         const r = this.track(msg.seq, msg.view);
@@ -259,37 +267,47 @@ export class NodeService implements NodeApiPort {
           r.primary = msg.from;
           r.requests = msg.batch;
         }
-        this.noteVote(r, { kind: 'pre_prepare', from: msg.from, view: msg.view, seq: msg.seq, digest: msg.digest, sig: msg.sig });
+        const fresh = this.noteVote(r, { kind: 'pre_prepare', from: msg.from, view: msg.view, seq: msg.seq, digest: msg.digest, sig: msg.sig });
         this.phase?.mark(msg.seq, 'pre_prepare');
-        m?.vote('pre_prepare', this.name(msg.from));
+        if (fresh) m?.vote('pre_prepare', this.name(msg.from));
         break;
       }
       case 'prepare':
       case 'commit': {
         const r = this.track(msg.seq, msg.view);
-        this.noteVote(r, { kind: msg.kind, from: msg.from, view: msg.view, seq: msg.seq, digest: msg.digest, sig: msg.sig });
-        m?.vote(msg.kind, this.name(msg.from));
+        const fresh = this.noteVote(r, { kind: msg.kind, from: msg.from, view: msg.view, seq: msg.seq, digest: msg.digest, sig: msg.sig });
+        if (fresh) m?.vote(msg.kind, this.name(msg.from));
         break;
       }
       case 'checkpoint':
-        m?.vote('checkpoint', this.name(msg.from));
+        if (this.firstCopy(`c:${msg.from}:${msg.seq}`)) m?.vote('checkpoint', this.name(msg.from));
         break;
       case 'view-change':
-        m?.vote('view_change', this.name(msg.from));
+        if (this.firstCopy(`vc:${msg.from}:${msg.newView}`)) m?.vote('view_change', this.name(msg.from));
         break;
       case 'new-view':
-        m?.vote('new_view', this.name(msg.from));
+        if (this.firstCopy(`nv:${msg.from}:${msg.view}`)) m?.vote('new_view', this.name(msg.from));
         break;
       default:
         break;
     }
   }
 
-  /** Keeps the first copy of each (validator, type, view) vote of a round; bounded per round. */
-  private noteVote(r: RoundTrack, v: VoteSeen): void {
+  /** Keeps the first copy of each (validator, type, view) vote of a round; bounded per round.
+   *  True when this is that first copy. */
+  private noteVote(r: RoundTrack, v: VoteSeen): boolean {
     const key = `${v.kind}:${v.from}:${v.view}`;
-    if (r.votes.has(key) || r.votes.size >= 4 * this.opts.validatorNames.length) return;
+    if (r.votes.has(key) || r.votes.size >= 4 * this.opts.validatorNames.length) return false;
     r.votes.set(key, v);
+    return true;
+  }
+
+  /** True the first time `key` is seen among the last COPIES_TRACKED_MAX keys. */
+  private firstCopy(key: string): boolean {
+    if (this.copiesSeen.has(key)) return false;
+    this.copiesSeen.add(key);
+    if (this.copiesSeen.size > COPIES_TRACKED_MAX) this.copiesSeen.delete(this.copiesSeen.values().next().value!);
+    return true;
   }
 
   private noteVerdicts(signed: readonly SignedItemRef[] | undefined, valid: Uint8Array | undefined): void {
