@@ -6,7 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { cachingCrypto } from '../src/testing/sim-crypto.js';
-import { runSimulation, SIM_PROFILES, type SimResult } from '../src/testing/sim.js';
+import { fingerprintLine, runSimulation, SIM_PROFILES, type SimResult } from '../src/testing/sim.js';
 import { nodeEd25519Backend } from './helpers/node-ed25519.js';
 
 const path = fileURLToPath(new URL('./golden/sim-fingerprints.txt', import.meta.url));
@@ -15,9 +15,7 @@ const DEFAULT_SEEDS = 60;
 const CRASH_SEEDS = 20;
 
 function line(profile: string, r: SimResult): string {
-  const outcome = r.safetyViolations.length > 0 ? 'safety' : r.livenessFailure !== null ? 'liveness' : 'ok';
-  const byz = r.byzantine.map((b) => `${b.id}:${b.behaviour}`).join(',') || 'none';
-  return `${profile} seed=${r.seed} ${outcome} n=${r.n} byzantine=${byz} verify=${r.verify} requests=${r.committedRequests} view_changes=${r.viewChanges} ticks=${r.ticks} deliveries=${r.deliveries} fp=${r.fingerprint}`;
+  return `${profile} ${fingerprintLine(r)}`;
 }
 
 describe('simulator fingerprints', () => {

@@ -15,7 +15,7 @@ import type { CryptoBackend } from '../crypto/backend.js';
 import { jsBackend } from '../crypto/js.js';
 import { nodeEd25519Backend } from './node-ed25519.js';
 import { cachingCrypto } from './sim-crypto.js';
-import { BYZANTINE_BEHAVIOURS, runSimulation, SIM_PROFILES, type ByzantineBehaviour, type SimProfile } from './sim.js';
+import { BYZANTINE_BEHAVIOURS, fingerprintLine, runSimulation, SIM_PROFILES, type ByzantineBehaviour, type SimProfile } from './sim.js';
 
 function fail(msg: string): never {
   process.stderr.write(`sim: ${msg}\n`);
@@ -103,10 +103,7 @@ for (let i = 0; i < runs; i++) {
   if (res.safetyViolations.length > 0) safety++;
   if (res.livenessFailure !== null) liveness++;
   if (values.fingerprint) {
-    const outcome = res.safetyViolations.length > 0 ? 'safety' : res.livenessFailure !== null ? 'liveness' : 'ok';
-    process.stdout.write(
-      `seed=${seed} ${outcome} n=${res.n} byzantine=${res.byzantine.map((b) => `${b.id}:${b.behaviour}`).join(',') || 'none'} verify=${res.verify} requests=${res.committedRequests} view_changes=${res.viewChanges} ticks=${res.ticks} deliveries=${res.deliveries} fp=${res.fingerprint}\n`,
-    );
+    process.stdout.write(`${fingerprintLine(res)}\n`);
   } else if (bad) {
     const byz = res.byzantine.map((b) => `${b.id}:${b.behaviour}`).join(',') || 'none';
     process.stdout.write(`seed=${seed} n=${res.n} byzantine=${byz} verify=${res.verify}\n`);

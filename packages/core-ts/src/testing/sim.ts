@@ -852,6 +852,13 @@ export function runSimulation(opts: SimOptions): SimResult {
   };
 }
 
+/** One line per run: outcome, counts and (with `fingerprint`) the digest (sim-cli --fingerprint, the golden file). */
+export function fingerprintLine(r: SimResult): string {
+  const outcome = r.safetyViolations.length > 0 ? 'safety' : r.livenessFailure !== null ? 'liveness' : 'ok';
+  const byz = r.byzantine.map((b) => `${b.id}:${b.behaviour}`).join(',') || 'none';
+  return `seed=${r.seed} ${outcome} n=${r.n} byzantine=${byz} verify=${r.verify} requests=${r.committedRequests} view_changes=${r.viewChanges} ticks=${r.ticks} deliveries=${r.deliveries} fp=${r.fingerprint}`;
+}
+
 /** 64-bit FNV-1a as two 32-bit halves (no BigInt on the hot path). */
 class Fnv64 {
   private hi = 0xcbf29ce4;

@@ -165,8 +165,7 @@ export interface WalOpenResult {
   readonly recovery: WalRecovery;
 }
 
-interface Pending {
-  readonly lsn: number;
+interface Waiting {
   readonly type: number;
   readonly payload: Uint8Array;
   readonly size: number;
@@ -174,12 +173,9 @@ interface Pending {
   readonly reject: (err: Error) => void;
 }
 
-interface Waiting {
-  readonly type: number;
-  readonly payload: Uint8Array;
-  readonly size: number;
-  readonly resolve: (lsn: number) => void;
-  readonly reject: (err: Error) => void;
+/** A waiting append given its LSN. */
+interface Pending extends Waiting {
+  readonly lsn: number;
 }
 
 interface Segment {
