@@ -8,6 +8,7 @@ import path from 'node:path';
 import { jsBackend, type CryptoBackend } from '@bpci/core';
 import { ValidatorNode, type ValidatorAddress } from '@bpci/node/runtime/validator-node';
 import { BpciClient } from '@bpci/node/client/client';
+import { openSafetyLog } from '@bpci/node/runtime/safety-log';
 import { openStore } from '@bpci/node/storage/store';
 import { decodeTxRecord, txIdOf } from '@bpci/node/runtime/records';
 import { nodeJsBackend } from '@bpci/node/crypto/select';
@@ -20,13 +21,17 @@ const base = 20000 + Math.floor(Math.random() * 20000);
 const validators: ValidatorAddress[] = seeds.map((s, i) => ({ publicKey: jsBackend().ed25519PublicKey(s), stake: 1, host: '127.0.0.1', port: base + i }));
 const clientPort = (i: number) => base + 100 + i;
 
-function startNode(i: number): Promise<ValidatorNode> {
+async function startNode(i: number): Promise<ValidatorNode> {
+  const d = path.join(dir, `v${i}`);
+  const store = openStore(d, { durable: true });
+  const safety = await openSafetyLog(d, { segmentBytes: 64 * 1024, recordBytesMax: 60 * 1024 });
   return ValidatorNode.start({
     index: i,
     validators,
     seed32: seeds[i]!,
     crypto,
-    store: openStore(path.join(dir, `v${i}`), { durable: true }),
+    store,
+    safety,
     listen: { host: '127.0.0.1', port: validators[i]!.port },
     clientListen: { host: '127.0.0.1', port: clientPort(i) },
     pbft: { checkpointInterval: 16, watermarkWindow: 64 },

@@ -535,12 +535,21 @@ export function runSimulation(opts: SimOptions): SimResult {
       if (!healed && rng.chance(dropRate)) continue;
       q.push(now + 1 + rng.int(0, 10), { kind: 'reply', bytes });
     }
-    if (out.persist.length > 0 && node.byzantine === null) {
+    // The node's two disks (packages/node runtime/safety-log.ts): safety records ('vote', 'view',
+    // 'prepared') go to the write-ahead log and gate the signed messages of their step; block
+    // records ('committed', 'checkpoint') go to LMDB, become durable on their own schedule and
+    // gate nothing. Either may be lost in a crash if not yet durable.
+    const safetyRecords = out.persist.filter((r) => r.kind === 'vote' || r.kind === 'view' || r.kind === 'prepared');
+    const blockRecords = safetyRecords.length === out.persist.length ? [] : out.persist.filter((r) => r.kind === 'committed' || r.kind === 'checkpoint');
+    if (blockRecords.length > 0 && node.byzantine === null) {
+      q.push(now + rng.int(1, 8), { kind: 'durable', node: node.id, epoch: node.epoch, records: blockRecords, envelopes: [], token: 0 });
+    }
+    if (safetyRecords.length > 0 && node.byzantine === null) {
       // Durable after a delay; signed messages leave only then. A crash in between loses both.
       // Writes may become durable out of order (a harsher disk than the node's group commit).
       const t = now + rng.int(1, 8);
       node.durableUntil = Math.max(node.durableUntil, t);
-      q.push(t, { kind: 'durable', node: node.id, epoch: node.epoch, records: out.persist, envelopes: out.sendAfterPersist, token: out.persistToken ?? 0 });
+      q.push(t, { kind: 'durable', node: node.id, epoch: node.epoch, records: safetyRecords, envelopes: out.sendAfterPersist, token: out.persistToken ?? 0 });
     } else if (out.sendAfterPersist.length > 0 && node.byzantine === null && node.durableUntil > now) {
       // Nothing new to write (a commit rests on its prepare), but an earlier write may still be
       // in flight: the runtime contract lets these leave only once everything before is durable.

@@ -59,6 +59,9 @@ export class NodeMetrics {
   readonly requestsCommitted: Counter;
   readonly persistLatency: Histogram;
   readonly persistRecords: Counter;
+  readonly safetyLogSync: Histogram;
+  readonly safetyLogSyncs: Counter;
+  readonly safetyLogRecords: Counter;
   readonly verifyBatchSize: Histogram<'where'>;
   readonly signaturesVerified: Counter<'result'>;
   readonly backfillBlocks: Counter;
@@ -221,6 +224,19 @@ export class NodeMetrics {
       registers,
     });
     this.persistRecords = new Counter({ name: 'bpci_storage_records_total', help: 'Records made durable', registers });
+    this.safetyLogSync = new Histogram({
+      name: 'bpci_storage_safety_log_sync_seconds',
+      help: 'Safety-log (write-ahead log) group commit: first append to durable',
+      buckets: LATENCY_BUCKETS_SECONDS,
+      registers,
+    });
+    this.safetyLogSyncs = new Counter({
+      name: 'bpci_storage_safety_log_syncs_total',
+      help: 'Safety-log group commits, by whether a signed message waited for them (critical = on a request\'s critical path | background)',
+      labelNames: ['path'],
+      registers,
+    });
+    this.safetyLogRecords = new Counter({ name: 'bpci_storage_safety_log_records_total', help: 'Safety records (votes, views, prepared certificates) made durable', registers });
     this.verifyBatchSize = new Histogram({
       name: 'bpci_verify_batch_size',
       help: 'Signatures per verification batch, by where it ran (inline | pool)',

@@ -182,6 +182,11 @@ export class NodeService implements NodeApiPort {
         m?.persistLatency.observe(ms / 1000);
         m?.persistRecords.inc(records);
       },
+      safetySynced: (appends, ms, gating) => {
+        m?.safetyLogSync.observe(ms / 1000);
+        m?.safetyLogSyncs.inc({ path: gating ? 'critical' : 'background' });
+        m?.safetyLogRecords.inc(appends);
+      },
       verified: (items, invalid, _ms, signed, valid) => {
         m?.verifyBatchSize.observe({ where: 'runtime' }, items);
         m?.signaturesVerified.inc({ result: 'valid' }, items - invalid);
@@ -765,7 +770,7 @@ export class NodeService implements NodeApiPort {
   health(): HealthReport {
     const persistError = this.node.persistError;
     const storage = this.node.store
-      ? { ok: persistError === null, detail: persistError ?? (this.node.durable ? 'lmdb, durable group commit' : 'lmdb, no fsync') }
+      ? { ok: persistError === null, detail: persistError ?? (this.node.durable ? 'safety log (WAL) + lmdb, durable group commits' : 'lmdb, no fsync') }
       : { ok: true, detail: 'memory mode (nothing persisted)' };
     const running = !this.node.isStopped;
     // The process's own health decides 'down' (503); consensus that is not ok (including no quorum

@@ -1,5 +1,10 @@
 // Maps the replica's PersistRecord union onto the Store's generic (kind, key, bytes) records,
-// and rebuilds a RestoredState from the store after a restart.
+// and rebuilds a RestoredState from the store and the safety log after a restart.
+//
+// Since issue 10 the validator writes its safety records ('vote', 'view', 'prepared') to the
+// safety log (safety-log.ts, a write-ahead log) and only 'committed' and 'checkpoint' here. The
+// 'safety' and 'cert' kinds below are still read (a data directory written before) and still
+// encoded by toStoreRecords for such records, but the node no longer passes it any.
 //
 // Layout (kind / key -> value):
 //   safety / "view"        -> u53 highest view SafetyRules signed a view-change for, then (since
@@ -26,6 +31,7 @@
 import { CodecError, Reader, Writer } from '@bpci/core/codec/wire';
 import {
   CODEC_LIMITS,
+  DurableState,
   decodeMessage,
   decodePreparedCert,
   decodeTimeoutCert,
@@ -57,7 +63,7 @@ const RESTORE_BLOCKS_MAX = 1_000_000;
  */
 const PRUNE_CERTS_MAX = 16_384;
 
-function encodeVote(v: VoteRecord): Uint8Array {
+export function encodeVote(v: VoteRecord): Uint8Array {
   const w = new Writer(64);
   w.u8(VOTE_KIND[v.kind]);
   w.u53(v.view);
@@ -66,7 +72,7 @@ function encodeVote(v: VoteRecord): Uint8Array {
   return w.finish();
 }
 
-function decodeVote(b: Uint8Array): VoteRecord {
+export function decodeVote(b: Uint8Array): VoteRecord {
   const r = new Reader(b);
   const tag = r.u8('vote kind');
   const kind = VOTE_KIND_BY_TAG[tag];
@@ -84,7 +90,7 @@ function encodeU53(n: number): Uint8Array {
   return w.finish();
 }
 
-function encodeViewRecord(view: number, justification: TimeoutCert | null): Uint8Array {
+export function encodeViewRecord(view: number, justification: TimeoutCert | null): Uint8Array {
   const head = encodeU53(view);
   if (justification === null) return head;
   const tc = encodeTimeoutCert(justification);
@@ -94,7 +100,7 @@ function encodeViewRecord(view: number, justification: TimeoutCert | null): Uint
   return out;
 }
 
-function decodeViewRecord(b: Uint8Array): { view: number; justification: TimeoutCert | null } {
+export function decodeViewRecord(b: Uint8Array): { view: number; justification: TimeoutCert | null } {
   if (b.length < 8) throw new CodecError('truncated', `view record of ${b.length} bytes`);
   const view = new Reader(b.subarray(0, 8)).u53('view');
   return { view, justification: b.length > 8 ? decodeTimeoutCert(b.subarray(8)) : null };
@@ -221,18 +227,23 @@ export function committedFromCert(cert: CertifiedBatch): CommittedBatch {
   return { seq: pp.seq, view: pp.view, digest: pp.digest, requests: pp.batch, results: [], cert };
 }
 
-/** Rebuilds what the replica needs after a restart; null when the store is empty (first start). */
-export function loadRestoredState(store: Store): RestoredState | null {
-  const votes: VoteRecord[] = [];
-  let view = 0;
-  let justification: TimeoutCert | null = null;
-  let any = false;
+/**
+ * Rebuilds what the replica needs after a restart; null when there is nothing (first start).
+ * One rule for every runtime (core kit/durable.ts DurableState, as in the simulator): the safety
+ * records come first, in the order they were written (legacy ones from the store's 'safety' and
+ * 'cert' kinds, written before the safety log existed, then `safety`, the safety log's), then the
+ * newest stable checkpoint (which prunes what it covers), then the blocks above it.
+ */
+export function loadRestoredState(store: Store, safety: readonly PersistRecord[] = []): RestoredState | null {
+  const d = new DurableState();
+  let any = safety.length > 0;
+  const legacy: PersistRecord[] = [];
   for (let start: string | undefined = undefined; ; ) {
     const page = store.range('safety', { start: start ?? '', limit: 4096 });
     for (const e of page) {
       any = true;
-      if (e.key === 'view') ({ view, justification } = decodeViewRecord(e.value));
-      else votes.push(decodeVote(e.value));
+      if (e.key === 'view') legacy.push({ kind: 'view', ...decodeViewRecord(e.value) });
+      else legacy.push({ kind: 'vote', vote: decodeVote(e.value) });
     }
     if (page.length < 4096) break;
     start = `${String(page[page.length - 1]!.key)}\u0000`;
@@ -245,16 +256,17 @@ export function loadRestoredState(store: Store): RestoredState | null {
     checkpoint = m.checkpoint;
     any = true;
   }
-  const committed: CommittedBatch[] = [];
   const from = (checkpoint?.seq ?? 0) + 1;
-  const prepared: PreparedCert[] = [];
   for (const e of store.range('cert', { start: from, limit: RESTORE_BLOCKS_MAX })) {
-    prepared.push(decodePreparedCert(e.value));
+    legacy.push({ kind: 'prepared', cert: decodePreparedCert(e.value) });
     any = true;
   }
+  d.apply(legacy);
+  d.apply(safety);
+  if (checkpoint !== null) d.apply([{ kind: 'checkpoint', checkpoint }]);
   for (const e of store.range('block', { start: from, limit: RESTORE_BLOCKS_MAX })) {
-    committed.push(committedFromCert(decodeBlock(e.value)));
+    d.apply([{ kind: 'committed', batch: committedFromCert(decodeBlock(e.value)) }]);
     any = true;
   }
-  return any ? { votes, view, justification, prepared, checkpoint, committed } : null;
+  return any ? d.restored() : null;
 }

@@ -21,6 +21,7 @@ import { identityHeaders } from '../cli/identity.js';
 import { selectBackend } from '../crypto/select.js';
 import { CryptoPool } from '../crypto/pool.js';
 import { openStore } from '../storage/store.js';
+import { openSafetyLog } from './safety-log.js';
 import { acquireDirLock, DirLockedError } from '../storage/dir-lock.js';
 import { findPortOwner } from '../transport/port-owner.js';
 import { createLogger, type LogOutput } from '../log.js';
@@ -95,6 +96,17 @@ export async function startNodeFromConfig(file: string, opts: StartNodeOptions =
     // 2. The store, under the lock (the runtime restores from it when it is built).
     const store = nd.durability === 'memory' ? null : openStore(dataDir, { durable: true, lock, logger });
     if (store) undo.push(() => store.close());
+    // The safety log (a write-ahead log next to LMDB, safety-log.ts): what a vote waits for.
+    let safety: Awaited<ReturnType<typeof openSafetyLog>> | null = null;
+    if (store) {
+      safety = await openSafetyLog(dataDir);
+      const log = safety.log;
+      undo.push(() => log.close());
+      const r = safety.recovery;
+      if (r.records > 0 || r.torn !== null) {
+        logger.info({ records: r.records, segments: r.segments, torn: r.torn !== null, zeroed_bytes: r.zeroedBytes }, 'safety log read back');
+      }
+    }
     const metrics = new NodeMetrics();
     const names = config.activeValidators.map((v) => v.validatorId);
     const healthThresholds = healthThresholdsOf(resolved, tickMsOf(config));
@@ -118,6 +130,7 @@ export async function startNodeFromConfig(file: string, opts: StartNodeOptions =
       crypto,
       pool,
       store,
+      safety,
       listen: { host: me.host, port: me.port },
       clientListen: me.client ?? null,
       pbft,

@@ -6,9 +6,13 @@
 //   verify jobs -> crypto pool    --verified-^                          |
 //
 // For every Output, in the order the replica contract asks (core consensus/types.ts):
-// persist records join the current group commit; sendAfterPersist waits until that group is
-// durable (one fsync covers every vote of every step since the last flush); send and replies go
-// at once; commits update the block index; verify jobs run in the pool (or inline when small).
+// safety records ('vote', 'view', 'prepared') go to the safety log (safety-log.ts, a
+// write-ahead log with one fdatasync per group) and sendAfterPersist waits until every safety
+// record appended so far is durable; block records ('committed', 'checkpoint', with the tx
+// index) join the LMDB group commit, which gates no message (a crash that loses them leaves
+// this validator behind, and it catches up; the simulator's disk model is the same); send and
+// replies go at once; commits update the block index; verify jobs run in the pool (or inline
+// when small). A stable checkpoint durable in LMDB lets the safety log drop what it covers.
 // In memory mode (durability 'memory') nothing is written and signed messages leave at once: for
 // benchmarks only, and said so at start.
 //
@@ -41,6 +45,7 @@ import {
   type PbftReplica,
   type ReplicaEvent,
   type SignedItemRef,
+  type StableCheckpoint,
   type StateMachine,
   type VerifyJob,
 } from '@bpci/core';
@@ -50,6 +55,7 @@ import type { CryptoPool } from '../crypto/pool.js';
 import { silentLogger, type Logger } from '../log.js';
 import { ClientServer } from './client-server.js';
 import { loadRestoredState, toStoreRecords, type TxIndexing } from './records.js';
+import { isSafetyRecord, type SafetyLog, type SafetyRecord } from './safety-log.js';
 import { BlockBackfill, BlocksServer, memoryBlockSource, storeBlockSource, type BackfillLimits, type BackfillObserver } from './backfill.js';
 import { MAC_BYTES } from '../transport/link-crypto.js';
 
@@ -66,7 +72,13 @@ export interface ValidatorAddress {
 export interface NodeObserver extends TransportObserver, BackfillObserver {
   committed?(batch: CommittedBatch, atMs: number): void;
   event?(e: ReplicaEvent): void;
+  /** An LMDB group commit (blocks, checkpoints, tx index) landed: `records` in `ms`. */
   persisted?(records: number, ms: number): void;
+  /**
+   * Safety-log records became durable: `appends` of them in `ms`; `gating` when a signed message
+   * waited for them (a synchronous write on the critical path).
+   */
+  safetySynced?(appends: number, ms: number, gating: boolean): void;
   /** A verify job finished: `signed[i]` was checked, `valid[i]` is 1 when its signature is good. */
   verified?(items: number, invalid: number, ms: number, signed: readonly SignedItemRef[], valid: Uint8Array): void;
   decodeFailed?(from: number, error: string): void;
@@ -88,6 +100,11 @@ export interface ValidatorNodeOptions {
   readonly pool?: CryptoPool | null;
   /** null: memory mode (no persistence, benchmarks only). */
   readonly store: Store | null;
+  /**
+   * The safety log and the records read back from it (openSafetyLog); required with a store.
+   * The node closes it on stop.
+   */
+  readonly safety?: { readonly log: SafetyLog; readonly records: readonly SafetyRecord[] } | null;
   readonly listen: { readonly host: string; readonly port: number };
   /** Client request port; null: requests come only through step() (the HTTP API). */
   readonly clientListen: { readonly host: string; readonly port: number } | null;
@@ -130,11 +147,15 @@ export class ValidatorNode {
   persistError: string | null = null;
   private readonly txIndexing: TxIndexing;
 
-  // group commit state
+  // LMDB group commit state
   private groupRecords: StoreRecord[] = [];
-  private groupAfter: Envelope[] = [];
+  /** Stable checkpoints in groupRecords: once durable, the safety log may drop what they cover. */
+  private groupCheckpoints: StableCheckpoint[] = [];
   private flushing = false;
   private flushScheduled = false;
+  /** Signed messages waiting for the safety log, in order, each with the LSN it waits for. */
+  private readonly gated: { lsn: number; envelopes: readonly Envelope[] }[] = [];
+  private readonly safetyLog: SafetyLog | null;
 
   /** Recent committed batches by seq (the API's block view); older ones come from the store. */
   readonly recentBlocks = new Map<number, CommittedBatch>();
@@ -150,7 +171,12 @@ export class ValidatorNode {
     this.txIndexing = { crypto: opts.crypto, now: Date.now };
     this.validatorSet = new ValidatorSet(opts.validators.map((v) => ({ publicKey: v.publicKey, stake: v.stake })));
     this.app = opts.app ?? new KvApp(opts.crypto);
-    const restored = opts.store ? loadRestoredState(opts.store) : null;
+    if (opts.store && !opts.safety) throw new Error('a validator with a store needs its safety log (openSafetyLog)');
+    this.safetyLog = opts.store && opts.safety ? opts.safety.log : null;
+    if (this.safetyLog) {
+      this.safetyLog.observer = { synced: (appends, ms, gating) => this.obs.safetySynced?.(appends, ms, gating) };
+    }
+    const restored = opts.store ? loadRestoredState(opts.store, opts.safety?.records ?? []) : null;
     if (restored) {
       this.log.info(
         { view: restored.view, checkpoint: restored.checkpoint?.seq ?? 0, blocks: restored.committed.length, votes: restored.votes.length, prepared: restored.prepared.length },
@@ -306,17 +332,37 @@ export class ValidatorNode {
   }
 
   private handle(out: Output): void {
-    if (out.persist.length > 0 && this.opts.store) {
-      for (const r of toStoreRecords(out.persist, this.index, this.opts.store, this.txIndexing)) this.groupRecords.push(r);
+    const store = this.opts.store;
+    const safety = this.safetyLog;
+    if (out.persist.length > 0 && store && safety) {
+      const blockRecords = out.persist.filter((r) => !isSafetyRecord(r));
+      if (blockRecords.length > 0) {
+        for (const r of toStoreRecords(blockRecords, this.index, store, this.txIndexing)) this.groupRecords.push(r);
+        for (const r of blockRecords) if (r.kind === 'checkpoint') this.groupCheckpoints.push(r.checkpoint);
+      }
+      if (blockRecords.length < out.persist.length) {
+        try {
+          safety.append(out.persist);
+        } catch (e) {
+          this.failPersist(e);
+          return;
+        }
+      }
     }
     if (out.sendAfterPersist.length > 0) {
-      if (this.opts.store && (this.groupRecords.length > 0 || this.flushing)) {
-        for (const e of out.sendAfterPersist) this.groupAfter.push(e);
+      const lsn = safety ? safety.appendedLsn : 0;
+      if (safety && (this.gated.length > 0 || lsn > safety.durableLsn)) {
+        // Behind every message already waiting, so signed messages leave in the order made.
+        this.gated.push({ lsn, envelopes: out.sendAfterPersist });
+        safety.waitFor(lsn).then(
+          () => this.releaseGated(),
+          (e: unknown) => this.failPersist(e),
+        );
       } else {
         for (const e of out.sendAfterPersist) this.deliver(e);
       }
     }
-    if (this.groupRecords.length > 0 || this.groupAfter.length > 0) this.scheduleFlush();
+    if (this.groupRecords.length > 0) this.scheduleFlush();
     for (const e of out.send) this.deliver(e);
     for (const e of out.replies) this.deliver(e);
     for (const b of out.commit) this.onCommitted(b);
@@ -324,9 +370,27 @@ export class ValidatorNode {
     for (const job of out.verify) this.runVerify(job);
   }
 
+  /** Delivers the waiting signed messages whose safety records are durable, in order. */
+  private releaseGated(): void {
+    const safety = this.safetyLog;
+    if (!safety || this.stopped) return;
+    while (this.gated.length > 0 && this.gated[0]!.lsn <= safety.durableLsn) {
+      for (const e of this.gated.shift()!.envelopes) this.deliver(e);
+    }
+  }
+
+  /** A durable write failed: without its record we must not send what we signed, so stop. */
+  private failPersist(e: unknown): void {
+    if (this.persistError !== null) return;
+    this.persistError = e instanceof Error ? e.message : String(e);
+    this.log.error({ err: this.persistError }, 'persist failed; stopping to stay safe');
+    this.gated.length = 0;
+    void this.stop();
+  }
+
   /** For back-fill writes: 'idle' = no group commit pending or running; 'turn-free' = none queued for this turn. */
   private writeState(): 'idle' | 'turn-free' | 'busy' {
-    if (this.groupRecords.length > 0 || this.groupAfter.length > 0 || this.flushScheduled) return 'busy';
+    if (this.groupRecords.length > 0 || this.flushScheduled) return 'busy';
     return this.flushing ? 'turn-free' : 'idle';
   }
 
@@ -345,23 +409,21 @@ export class ValidatorNode {
     const store = this.opts.store;
     if (!store || this.flushing || this.stopped) return;
     const records = this.groupRecords.splice(0, GROUP_RECORDS_MAX);
-    const after = this.groupRecords.length === 0 ? this.groupAfter.splice(0) : [];
+    // A checkpoint's records may straddle two groups: it counts as durable with the last one.
+    const checkpoints = this.groupRecords.length === 0 ? this.groupCheckpoints.splice(0) : [];
     this.flushing = true;
     const t0 = performance.now();
     try {
       if (records.length > 0) await store.persistBatch(records);
     } catch (e) {
-      // Without a durable safety record we must not send what we signed: stop the node.
-      this.persistError = e instanceof Error ? e.message : String(e);
-      this.log.error({ err: this.persistError }, 'persist failed; stopping to stay safe');
       this.flushing = false;
-      await this.stop();
+      this.failPersist(e);
       return;
     }
     this.flushing = false;
     this.obs.persisted?.(records.length, performance.now() - t0);
-    for (const e of after) this.deliver(e);
-    if (this.groupRecords.length > 0 || this.groupAfter.length > 0) this.scheduleFlush();
+    for (const cp of checkpoints) this.safetyLog?.checkpointDurable(cp);
+    if (this.groupRecords.length > 0) this.scheduleFlush();
   }
 
   private deliver(e: Envelope): void {
@@ -508,6 +570,7 @@ export class ValidatorNode {
     // Let an in-flight group commit (and back-fill write) land before the store closes.
     await this.backfill?.stop();
     while (this.flushing) await new Promise((r) => setTimeout(r, 1));
+    if (this.safetyLog) await this.safetyLog.close().catch(() => undefined);
     if (this.opts.store) await this.opts.store.close();
     if (this.opts.pool) await this.opts.pool.close();
   }
