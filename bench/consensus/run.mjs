@@ -6,6 +6,7 @@
 //
 //   node bench/consensus/run.mjs [--validators 4,7] [--clients 1,32,128] [--durability durable,memory]
 //        [--verify lazy,eager] [--requests 10000] [--warmup 1000] [--quick] [--cpu-prof] [--out dir]
+//        [--baseline DIR [--baseline-label L]] [--rounds N]
 //
 // Full run (no flags): n = 4 with every durability x verify, n = 7 durable/lazy and memory/lazy,
 // clients 1, 32, 128; results in bench/results/consensus.{json,md,svg}. --quick: n = 4 only,
@@ -23,7 +24,7 @@ if (!fs.existsSync(dist) || !fs.existsSync(path.join(root, 'packages/crypto-wasm
   console.error('[bench] building (first run)…');
   execFileSync('bash', [path.join(root, 'scripts/build.sh')], { stdio: 'inherit' });
 }
-const { runConsensusBench, formatTable, formatReferences } = await import(dist);
+const { runConsensusBench, formatTable, formatReferences, formatComparison } = await import(dist);
 
 const { values: a } = parseArgs({
   options: {
@@ -35,6 +36,9 @@ const { values: a } = parseArgs({
     warmup: { type: 'string' },
     out: { type: 'string' },
     quick: { type: 'boolean', default: false },
+    baseline: { type: 'string' },
+    'baseline-label': { type: 'string' },
+    rounds: { type: 'string' },
     'cpu-prof': { type: 'boolean', default: false },
   },
 });
@@ -72,12 +76,38 @@ if (a.validators || a.durability || a.verify || quick) {
   ];
 }
 
+// --baseline DIR: another checkout (built) whose validators run the same scenarios in this
+// invocation, alternating with this tree's, for ratios that the machine's load cannot fake.
+let builds;
+if (a.baseline) {
+  const other = path.resolve(a.baseline);
+  const js = path.join(other, 'packages/node/dist/cli/bpci.js');
+  if (!fs.existsSync(js)) throw new Error(`--baseline ${other}: no ${path.relative(other, js)} (build that checkout first)`);
+  let label = a['baseline-label'];
+  if (!label) {
+    try {
+      label = `baseline ${execFileSync('git', ['-C', other, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim()}`;
+    } catch {
+      label = 'baseline';
+    }
+  }
+  let mine = 'this';
+  try {
+    mine = `this ${execFileSync('git', ['-C', root, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim()}${execFileSync('git', ['-C', root, 'status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8' }).trim() ? '+' : ''}`;
+  } catch {}
+  builds = [
+    { label: mine, bpciJs: path.join(root, 'packages/node/dist/cli/bpci.js') },
+    { label, bpciJs: js },
+  ];
+}
+const rounds = a.rounds ? ints(a.rounds, '--rounds', 1)[0] : 1;
+
 const command = `npm run bench:consensus${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
 const io = { out: (t) => console.log(t), err: (t) => console.error(t), progress: false };
 let merged;
 for (const g of groups) {
   // Each group writes nothing; the merged result is written once at the end.
-  const r = await runConsensusBench({ ...g, clients, requests, warmup, root, out: null, command, cpuProf: a['cpu-prof'] }, io);
+  const r = await runConsensusBench({ ...g, clients, requests, warmup, root, out: null, command, cpuProf: a['cpu-prof'], builds, rounds }, io);
   if (merged === undefined) merged = r;
   else {
     merged.scenarios.push(...r.scenarios);
@@ -100,6 +130,11 @@ console.log('');
 console.log(formatTable(merged.scenarios));
 console.log('');
 console.log(formatReferences(merged.scenarios));
+const cmp = formatComparison(merged.scenarios);
+if (cmp) {
+  console.log('');
+  console.log(cmp);
+}
 console.log('');
 console.log(`results: ${path.relative(root, out)}/consensus.{json,md,svg}`);
 const bad = merged.scenarios.filter((s) => !s.same_log || s.failures > 0);

@@ -42,11 +42,26 @@ export interface ConsensusBenchOptions extends Omit<BenchConsensusOptions, 'json
   readonly cpuProf?: boolean;
   /** Extra environment for the validator processes (e.g. BPCI_POOL_THREADS). */
   readonly nodeEnv?: Readonly<Record<string, string>>;
+  /**
+   * The validator builds to compare, each run on the same scenarios in the same invocation
+   * (default: this one alone). `bpciJs` is a checkout's packages/node/dist/cli/bpci.js.
+   */
+  readonly builds?: readonly BenchBuild[];
+  /** Repeat every (cluster, build) this many times, alternating the builds' order (default 1). */
+  readonly rounds?: number;
   readonly log?: (line: string) => void;
+}
+
+export interface BenchBuild {
+  readonly label: string;
+  readonly bpciJs: string;
 }
 
 export interface ScenarioResult {
   readonly name: string;
+  /** Which build's validators ran it (BenchBuild.label) and in which round (1-based). */
+  readonly build: string;
+  readonly round: number;
   readonly validators: number;
   readonly clients: number;
   readonly durability: Durability;
@@ -70,6 +85,15 @@ export interface ScenarioResult {
   readonly persist_ms_mean: number | null;
   /** Group commits per validator per committed batch. */
   readonly persists_per_batch: number;
+  /**
+   * Synchronous durable writes a signed message waited for, per validator per committed batch:
+   * safety-log group commits on the critical path (bpci_storage_safety_log_syncs_total
+   * {path="critical"}); for a build without a safety log, its LMDB group commits (every one
+   * gated its votes then). null in memory mode.
+   */
+  readonly critical_syncs_per_batch: number | null;
+  /** Mean safety-log group commit, ms (null without one). */
+  readonly safety_sync_ms_mean: number | null;
   /** Mean per-phase latency at the validators (bpci_phase_latency_seconds), ms, by phase. */
   readonly phase_ms_mean: Readonly<Record<string, number>>;
   readonly same_log: boolean;
@@ -140,6 +164,10 @@ interface MetricsSnapshot {
   /** Summed over validators: bpci_storage_persist_seconds sum and count. */
   readonly persistSeconds: number;
   readonly persists: number;
+  /** Summed over validators: safety-log syncs on the critical path, and the sync histogram (null: no safety log). */
+  readonly criticalSyncs: number | null;
+  readonly safetySyncSeconds: number;
+  readonly safetySyncs: number;
   /** Summed over validators, by phase label: bpci_phase_latency_seconds sum and count. */
   readonly phaseSeconds: Map<string, number>;
   readonly phaseCount: Map<string, number>;
@@ -155,11 +183,18 @@ async function snapshot(apiUrls: readonly string[]): Promise<MetricsSnapshot> {
   const texts = await Promise.all(apiUrls.map(async (u) => (await fetch(`${u}/metrics`)).text().catch(() => '')));
   let persistSeconds = 0;
   let persists = 0;
+  let criticalSyncs: number | null = null;
+  let safetySyncSeconds = 0;
+  let safetySyncs = 0;
   const phaseSeconds = new Map<string, number>();
   const phaseCount = new Map<string, number>();
   for (const t of texts) {
     persistSeconds += metricValue(t, 'bpci_storage_persist_seconds_sum') ?? 0;
     persists += metricValue(t, 'bpci_storage_persist_seconds_count') ?? 0;
+    const crit = /^bpci_storage_safety_log_syncs_total\{path="critical"\}\s+([0-9.eE+-]+)$/m.exec(t);
+    if (crit) criticalSyncs = (criticalSyncs ?? 0) + Number(crit[1]);
+    safetySyncSeconds += metricValue(t, 'bpci_storage_safety_log_sync_seconds_sum') ?? 0;
+    safetySyncs += metricValue(t, 'bpci_storage_safety_log_sync_seconds_count') ?? 0;
     // Per-phase histograms (label phase="..."), and the whole round (pre-prepare seen -> committed).
     for (const m of t.matchAll(/^(bpci_phase_latency_seconds|triple_consensus_round_duration_seconds)_(sum|count)(?:\{([^}]*)\})?\s+([0-9.eE+-]+)$/gm)) {
       const label = m[1] === 'triple_consensus_round_duration_seconds' ? 'round' : /phase="([^"]+)"/.exec(m[3] ?? '')?.[1];
@@ -168,12 +203,21 @@ async function snapshot(apiUrls: readonly string[]): Promise<MetricsSnapshot> {
       into.set(label, (into.get(label) ?? 0) + Number(m[4]));
     }
   }
-  return { requestsCommitted: metricValue(texts[0] ?? '', 'bpci_requests_committed_total'), persistSeconds, persists, phaseSeconds, phaseCount };
+  return {
+    requestsCommitted: metricValue(texts[0] ?? '', 'bpci_requests_committed_total'),
+    persistSeconds,
+    persists,
+    criticalSyncs,
+    safetySyncSeconds,
+    safetySyncs,
+    phaseSeconds,
+    phaseCount,
+  };
 }
 
 /** Starts a cluster, runs fn once every validator is healthy, stops the cluster, returns fn's result. */
 async function withCluster<T>(
-  opts: { n: number; dir: string; base: number; durability: Durability; verify: VerifyMode; cpuProf: boolean; env: Readonly<Record<string, string>> | undefined },
+  opts: { n: number; dir: string; base: number; durability: Durability; verify: VerifyMode; cpuProf: boolean; env: Readonly<Record<string, string>> | undefined; bpciJs: string },
   io: CliIo,
   fn: (members: readonly LocalClusterMember[]) => Promise<T>,
 ): Promise<T> {
@@ -185,7 +229,7 @@ async function withCluster<T>(
   const nodeArgv = (configFile: string): string[] => [
     process.execPath,
     ...(opts.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []),
-    bpciJs(),
+    opts.bpciJs,
     'node',
     'start',
     '--config',
@@ -223,6 +267,68 @@ async function withCluster<T>(
 
 const round3 = (x: number): number => Math.round(x * 1000) / 1000;
 
+function durabilityOf(o: { readonly durability: readonly Durability[] }): readonly Durability[] {
+  return o.durability;
+}
+
+/** p50 / p99 of a 4 KiB write + fdatasync at increasing offsets of a fresh file in `dir` (µs). */
+async function rawSyncMicros(dir: string, samples = 300): Promise<{ p50: number; p99: number; samples: number }> {
+  fs.mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, `raw-sync-${process.pid}.bin`);
+  const fh = await fs.promises.open(file, 'w');
+  const buf = Buffer.alloc(4096, 0xa5);
+  const t: number[] = [];
+  try {
+    for (let i = 0; i < samples + 20; i++) {
+      const t0 = performance.now();
+      await fh.write(buf, 0, buf.length, i * buf.length);
+      await fh.datasync();
+      if (i >= 20) t.push((performance.now() - t0) * 1000);
+    }
+  } finally {
+    await fh.close();
+    fs.rmSync(file, { force: true });
+  }
+  t.sort((a, b) => a - b);
+  const q = (p: number): number => Math.round(t[Math.min(t.length - 1, Math.floor(p * t.length))]!);
+  return { p50: q(0.5), p99: q(0.99), samples: t.length };
+}
+
+const median = (xs: readonly number[]): number => {
+  const v = [...xs].sort((a, b) => a - b);
+  const m = v.length >> 1;
+  return v.length === 0 ? NaN : v.length % 2 === 1 ? v[m]! : (v[m - 1]! + v[m]!) / 2;
+};
+
+/**
+ * Builds side by side: per scenario and build, the median over rounds of p50, p99 and
+ * throughput, and each build's p50 and throughput as a ratio of the first build's (the one
+ * listed first, usually this tree) in the same invocation.
+ */
+export function formatComparison(scenarios: readonly ScenarioResult[]): string {
+  const builds = [...new Set(scenarios.map((s) => s.build))];
+  if (builds.length < 2) return '';
+  const lines = [
+    '| scenario | build | rounds | p50 ms | p99 ms | req/s | critical syncs / batch | p50 / baseline | req/s / baseline |',
+    '|---|---|---|---|---|---|---|---|---|',
+  ];
+  const names = [...new Set(scenarios.map((s) => s.name))];
+  const base = builds[builds.length - 1]!;
+  for (const name of names) {
+    const med = (b: string, f: (s: ScenarioResult) => number): number => median(scenarios.filter((s) => s.name === name && s.build === b).map(f));
+    for (const b of builds) {
+      const rs = scenarios.filter((s) => s.name === name && s.build === b);
+      if (rs.length === 0) continue;
+      const crit = rs.every((s) => s.critical_syncs_per_batch === null) ? '-' : fmt(med(b, (s) => s.critical_syncs_per_batch ?? NaN), 2);
+      lines.push(
+        `| ${name} | ${b} | ${rs.length} | ${fmt(med(b, (s) => s.p50_ms))} | ${fmt(med(b, (s) => s.p99_ms))} | ${Math.round(med(b, (s) => s.throughput_rps))} | ${crit} | ` +
+          `${b === base ? '1.00x' : ratio(med(b, (s) => s.p50_ms), med(base, (s) => s.p50_ms))} | ${b === base ? '1.00x' : ratio(med(b, (s) => s.throughput_rps), med(base, (s) => s.throughput_rps))} |`,
+      );
+    }
+  }
+  return lines.join('\n');
+}
+
 export async function runConsensusBench(o: ConsensusBenchOptions, io: CliIo): Promise<ConsensusBenchResult> {
   const log = o.log ?? ((l: string) => io.err(l));
   const t0 = Date.now();
@@ -233,15 +339,27 @@ export async function runConsensusBench(o: ConsensusBenchOptions, io: CliIo): Pr
   const notes: string[] = [];
   const quietIo: CliIo = { out: () => {}, err: (t) => log(`[cluster] ${t}`), progress: false };
   let portFrom = 21_000;
+  const builds = o.builds ?? [{ label: 'this', bpciJs: bpciJs() }];
+  const rounds = o.rounds ?? 1;
+  if (durabilityOf(o).includes('durable')) {
+    const raw = await rawSyncMicros(path.join(o.root, '.bpci', 'bench'));
+    notes.push(`raw 4 KiB write + fdatasync on the bench's disk, this invocation: p50 ${raw.p50} µs, p99 ${raw.p99} µs (${raw.samples} samples); the durable p50 target on this host is that + 0.4 ms = ${(raw.p50 / 1000 + 0.4).toFixed(3)} ms`);
+    log(`[bench] ${notes[notes.length - 1]}`);
+  }
   for (const n of o.validators) {
     for (const durability of o.durability) {
       for (const verify of o.verify) {
-        const dir = path.join(o.root, '.bpci', 'bench', `n${n}-${durability}-${verify}`);
+       for (let round = 1; round <= rounds; round++) {
+        // Alternate which build goes first, so drift in the machine's load favours none.
+        const order = round % 2 === 1 ? builds : [...builds].reverse();
+        for (const build of order) {
+        const tag = builds.length > 1 ? `-${build.label.replace(/[^A-Za-z0-9_.-]/g, '_')}` : '';
+        const dir = path.join(o.root, '.bpci', 'bench', `n${n}-${durability}-${verify}${tag}`);
         fs.rmSync(dir, { recursive: true, force: true });
         const base = await freeBase(n, '127.0.0.1', portFrom);
         portFrom = base + 53;
-        log(`[bench] n=${n} ${durability} ${verify}: starting ${n} validator processes (ports ${base}+, data ${path.relative(o.root, dir)})`);
-        const rows = await withCluster({ n, dir, base, durability, verify, cpuProf: o.cpuProf ?? false, env: o.nodeEnv }, quietIo, async (members) => {
+        log(`[bench] n=${n} ${durability} ${verify} build ${build.label} round ${round}/${rounds}: starting ${n} validator processes (ports ${base}+, data ${path.relative(o.root, dir)})`);
+        const rows = await withCluster({ n, dir, base, durability, verify, cpuProf: o.cpuProf ?? false, env: o.nodeEnv, bpciJs: build.bpciJs }, quietIo, async (members) => {
           const validators = members.map((m) => {
             const v = m.config.validators[m.index]!;
             if (!v.client) throw new Error(`${m.validatorId} has no client endpoint`);
@@ -277,8 +395,13 @@ export async function runConsensusBench(o: ConsensusBenchOptions, io: CliIo): Pr
               const cnt = (m1.phaseCount.get(ph) ?? 0) - (m0.phaseCount.get(ph) ?? 0);
               if (cnt > 0) phases[ph] = round3(((sec - (m0.phaseSeconds.get(ph) ?? 0)) / cnt) * 1000);
             }
+            const critical =
+              durability === 'memory' ? null : m1.criticalSyncs !== null ? (m1.criticalSyncs - (m0.criticalSyncs ?? 0)) / n / batches : persists / n / batches;
+            const safetySyncs = m1.safetySyncs - m0.safetySyncs;
             const row: ScenarioResult = {
               name,
+              build: build.label,
+              round,
               validators: n,
               clients,
               durability,
@@ -297,16 +420,18 @@ export async function runConsensusBench(o: ConsensusBenchOptions, io: CliIo): Pr
               batch_mean: Math.round((reqs / batches) * 10) / 10,
               persist_ms_mean: persists > 0 ? round3(((m1.persistSeconds - m0.persistSeconds) / persists) * 1000) : null,
               persists_per_batch: round3(persists / n / batches),
+              critical_syncs_per_batch: critical === null ? null : round3(critical),
+              safety_sync_ms_mean: safetySyncs > 0 ? round3(((m1.safetySyncSeconds - m0.safetySyncSeconds) / safetySyncs) * 1000) : null,
               phase_ms_mean: phases,
               same_log: check.mismatch === null && check.height > 0,
               same_log_from: check.fromHeight,
               same_log_detail: check.mismatch,
               loadavg_1m: Math.round(os.loadavg()[0]! * 100) / 100,
             };
-            if (clients === 1) latencies.set(name, Float64Array.from(res.latenciesMs));
+            if (clients === 1) latencies.set(builds.length > 1 ? `${name} (${build.label})` : name, Float64Array.from(res.latenciesMs));
             log(
-              `[bench] ${name}: ${row.requests} req, p50 ${row.p50_ms} ms, p90 ${row.p90_ms} ms, p99 ${row.p99_ms} ms, ` +
-                `${row.throughput_rps} req/s, batch ${row.batch_mean}, persist ${row.persist_ms_mean ?? '-'} ms x ${row.persists_per_batch}/batch, ` +
+              `[bench] ${name} [${build.label} r${round}]: ${row.requests} req, p50 ${row.p50_ms} ms, p90 ${row.p90_ms} ms, p99 ${row.p99_ms} ms, ` +
+                `${row.throughput_rps} req/s, batch ${row.batch_mean}, persist ${row.persist_ms_mean ?? '-'} ms x ${row.persists_per_batch}/batch, critical syncs ${row.critical_syncs_per_batch ?? '-'}/batch, ` +
                 `phases ${JSON.stringify(row.phase_ms_mean)}, same log: ${row.same_log ? 'yes' : `NO (${row.same_log_detail})`}, load ${row.loadavg_1m}`,
             );
             out.push(row);
@@ -314,6 +439,8 @@ export async function runConsensusBench(o: ConsensusBenchOptions, io: CliIo): Pr
           return out;
         });
         scenarios.push(...rows);
+        }
+       }
       }
     }
   }
@@ -351,18 +478,21 @@ const fmt = (x: number, d = 3): string => (Number.isFinite(x) ? x.toFixed(d) : '
 const ratio = (ours: number, ref: number): string => (Number.isFinite(ours) && ours > 0 ? `${(ours / ref).toFixed(2)}x` : '-');
 
 export function formatTable(scenarios: readonly ScenarioResult[]): string {
-  const head = '| scenario | n | clients | durability | verify | requests | p50 ms | p90 ms | p99 ms | throughput req/s | batch | round ms | persist ms x per batch | same log | load 1m |';
-  const sep = '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|';
+  const head = '| scenario | build | n | clients | durability | verify | requests | p50 ms | p90 ms | p99 ms | throughput req/s | batch | round ms | persist ms x per batch | critical syncs / batch | safety sync ms | same log | load 1m |';
+  const sep = '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|';
   const rows = scenarios.map(
     (s) =>
-      `| ${s.name} | ${s.validators} | ${s.clients} | ${s.durability} | ${s.verify} | ${s.requests}${s.failures ? ` (${s.failures} failed)` : ''} | ` +
+      `| ${s.name} | ${s.build}${s.round > 1 ? ` r${s.round}` : ''} | ${s.validators} | ${s.clients} | ${s.durability} | ${s.verify} | ${s.requests}${s.failures ? ` (${s.failures} failed)` : ''} | ` +
       `${fmt(s.p50_ms)} | ${fmt(s.p90_ms)} | ${fmt(s.p99_ms)} | ${s.throughput_rps} | ${s.batch_mean} | ${fmt(s.phase_ms_mean['round'] ?? NaN, 2)} | ` +
-      `${s.persist_ms_mean === null ? '-' : `${fmt(s.persist_ms_mean, 2)} x ${fmt(s.persists_per_batch, 1)}`} | ${s.same_log ? `yes (${s.same_log_from}..${s.committed_height})` : `NO: ${s.same_log_detail}`} | ${s.loadavg_1m} |`,
+      `${s.persist_ms_mean === null ? '-' : `${fmt(s.persist_ms_mean, 2)} x ${fmt(s.persists_per_batch, 1)}`} | ` +
+      `${s.critical_syncs_per_batch === null ? '-' : fmt(s.critical_syncs_per_batch, 2)} | ${s.safety_sync_ms_mean === null ? '-' : fmt(s.safety_sync_ms_mean, 2)} | ${s.same_log ? `yes (${s.same_log_from}..${s.committed_height})` : `NO: ${s.same_log_detail}`} | ${s.loadavg_1m} |`,
   );
   return [head, sep, ...rows].join('\n');
 }
 
-export function formatReferences(scenarios: readonly ScenarioResult[]): string {
+export function formatReferences(all: readonly ScenarioResult[]): string {
+  // The first build listed is the one measured against the references (this tree).
+  const scenarios = all.filter((s) => s.build === all[0]?.build && s.round === 1);
   const single = scenarios.find((s) => s.validators === 4 && s.clients === 1 && s.durability === 'durable' && s.verify === 'lazy');
   const c32 = scenarios.find((s) => s.validators === 4 && s.clients === 32 && s.durability === 'durable' && s.verify === 'lazy');
   const best = scenarios.filter((s) => s.validators === 4).reduce<ScenarioResult | undefined>((b, s) => (b === undefined || s.throughput_rps > b.throughput_rps ? s : b), undefined);
@@ -395,7 +525,8 @@ export function formatMarkdown(r: ConsensusBenchResult, svgName: string): string
     `# Consensus, multi-process (${m.date})`,
     '',
     `Each validator is a separate \`bpci node start\` process on loopback TCP (authenticated links, BLAKE3 MACs), ` +
-      `storage LMDB with group commit (durable) or none (memory). ${m.machine.cpu}, ${m.machine.cores} cores, ${m.node}, ` +
+      `durable: the safety records (votes, view changes, prepared certificates) in a write-ahead log and the blocks in LMDB, ` +
+      `each with group commit; memory: nothing written. ${m.machine.cpu}, ${m.machine.cores} cores, ${m.node}, ` +
       `crypto backend **${m.crypto_backend}**. The machine was shared: load average ${m.loadavg_start.join(' / ')} at start, ` +
       `${m.loadavg_end.join(' / ')} at the end (1/5/15 min); clients run in the benchmark process on the same cores.`,
     '',
@@ -404,14 +535,26 @@ export function formatMarkdown(r: ConsensusBenchResult, svgName: string): string
       'accepted requests per second of wall time with that many closed-loop clients (one request in flight each). ' +
       '"batch" is the mean number of requests per committed batch; "round ms" the mean time at a validator from seeing a ' +
       'batch\'s pre-prepare to committing it; "persist ms x per batch" the mean duration of one group commit (LMDB write ' +
-      'plus fsync) and how many each validator made per committed batch (all from the validators\' /metrics, averaged ' +
-      'over validators). "same log" is the check, after each scenario, that ' +
+      'plus fsync) and how many each validator made per committed batch; "critical syncs / batch" how many durable writes ' +
+      'per validator per committed batch a signed message had to wait for (safety-log group commits on the critical path; ' +
+      'for a build without a safety log, its LMDB group commits), and "safety sync ms" the mean safety-log group commit ' +
+      '(all from the validators\' /metrics, averaged over validators). "same log" is the check, after each scenario, that ' +
       'every validator holds the same committed blocks (digest and Merkle root per height, via the HTTP API) over the ' +
       'heights shown; memory-mode validators have no store and serve only their last blocks, so there the check covers ' +
       'that window (plus equal committed heights).',
     '',
     formatTable(r.scenarios),
     '',
+    ...(formatComparison(r.scenarios) !== ''
+      ? [
+          '## Builds side by side',
+          '',
+          'Medians over rounds; the ratios are against the last build listed (the baseline), run in the same invocation on the same machine, the builds alternating.',
+          '',
+          formatComparison(r.scenarios),
+          '',
+        ]
+      : []),
     '## Against the references',
     '',
     'Latency ratios below 1 and throughput ratios above 1 favour bpci. BFT-SMaRt figures are the issue\'s anchors ' +
