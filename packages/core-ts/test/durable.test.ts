@@ -49,6 +49,18 @@ describe('DurableState', () => {
   });
 
   it('starts empty', () => {
-    expect(new DurableState().restored()).toEqual({ votes: [], view: 0, justification: null, prepared: [], checkpoint: null, committed: [] });
+    expect(new DurableState().restored()).toEqual({ votes: [], view: 0, justification: null, reservation: null, prepared: [], checkpoint: null, committed: [] });
+  });
+
+  it('keeps the highest reservation, and a checkpoint does not prune it', () => {
+    const d = new DurableState();
+    d.apply([
+      { kind: 'reservation', view: 1, upTo: 40 },
+      { kind: 'reservation', view: 1, upTo: 30 },
+      { kind: 'reservation', view: 0, upTo: 90 },
+    ]);
+    expect(d.restored().reservation).toEqual({ view: 1, upTo: 40 });
+    d.apply([{ kind: 'reservation', view: 2, upTo: 5 }, { kind: 'checkpoint', checkpoint: { seq: 64, stateDigest: new Uint8Array(32), snapshot: new Uint8Array(0), proof: [] } }]);
+    expect(d.restored().reservation).toEqual({ view: 2, upTo: 5 });
   });
 });

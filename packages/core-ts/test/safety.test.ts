@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   CODEC_LIMITS,
   ConfigError,
+  DurableState,
   encodeBatch,
   KvApp,
   makeEvidence,
@@ -40,14 +41,68 @@ const cert = (view: number, seq: number, digest: Uint8Array): PreparedCert => ({
 });
 
 describe('SafetyRules', () => {
-  it('never signs two digests for one slot, and persists each new obligation', () => {
+  it('never signs two digests for one slot, and reserves the slots it signs in', () => {
     const sr = new SafetyRules(1, seeds[1]!, crypto);
     const a = sr.signPrepare(0, 5, d(1));
-    expect(a.persist).toEqual([{ kind: 'vote', vote: { kind: 'prepare', view: 0, seq: 5, digest: d(1) } }]);
-    expect(sr.signPrepare(0, 5, d(1)).persist).toEqual([]); // same statement: no new obligation
+    // The first vote of a view reserves a stride (default 64) ahead, and waits for that write.
+    expect(a.persist).toEqual([{ kind: 'reservation', view: 0, upTo: 69 }]);
+    expect(a.covered).toBe(false);
+    expect(sr.signPrepare(0, 5, d(1)).persist).toEqual([]); // inside the reservation: nothing new to write
     expect(() => sr.signPrepare(0, 5, d(2))).toThrow(SafetyError);
     expect(() => sr.signPrepare(0, 5, d(2))).toThrow(expect.objectContaining({ code: 'conflicting-vote' }));
-    expect(sr.signPrepare(1, 5, d(2)).message.view).toBe(1); // another view is another slot
+    const other = sr.signPrepare(1, 5, d(2)); // another view is another slot, and another reservation
+    expect(other.message.view).toBe(1);
+    expect(other.persist).toEqual([{ kind: 'reservation', view: 1, upTo: 69 }]);
+    // never back to a view below the reservation's (it is the highest that survives a restart)
+    expect(() => sr.signPrepare(0, 6, d(3))).toThrow(expect.objectContaining({ code: 'stale-view' }));
+  });
+
+  it('a vote leaves at once only when a durable reservation covers it; renewals go half a stride ahead', () => {
+    const sr = new SafetyRules(1, seeds[1]!, crypto, undefined, { stride: 8 });
+    const first = sr.signPrepare(0, 1, d(1));
+    expect(first.persist).toEqual([{ kind: 'reservation', view: 0, upTo: 9 }]);
+    sr.noteIssued(7, first.persist);
+    // issued but not yet durable: still not covered
+    expect(sr.signPrepare(0, 2, d(2))).toMatchObject({ persist: [], covered: false });
+    sr.persisted(6); // another output's token: nothing changes
+    expect(sr.signPrepare(0, 3, d(3)).covered).toBe(false);
+    sr.persisted(7);
+    expect(sr.signPrepare(0, 4, d(4))).toMatchObject({ persist: [], covered: true });
+    // within half a stride of upTo: renewed ahead while the vote itself is covered
+    const renew = sr.signPrepare(0, 6, d(6));
+    expect(renew).toMatchObject({ persist: [{ kind: 'reservation', view: 0, upTo: 17 }], covered: true });
+    sr.noteIssued(8, renew.persist);
+    expect(sr.signPrepare(0, 10, d(10)).covered).toBe(false); // beyond the durable one
+    sr.persisted(8);
+    expect(sr.signPrepare(0, 11, d(11)).covered).toBe(true);
+    // a seq past everything issued reserves from itself
+    expect(sr.signPrepare(0, 40, d(40)).persist).toEqual([{ kind: 'reservation', view: 0, upTo: 48 }]);
+    // commits always wait: their prepared certificate must be durable first
+    expect(sr.signCommit(cert(0, 11, d(11)))).toMatchObject({ covered: false });
+  });
+
+  it('after a restart it signs nothing where its reservation says it may have signed', () => {
+    const sr = new SafetyRules(1, seeds[1]!, crypto, { votes: [], view: 2, reservation: { view: 3, upTo: 20 } });
+    expect(sr.highestView).toBe(3);
+    expect(sr.mutedAfterRestart(3, 20)).toBe(true);
+    expect(sr.mutedAfterRestart(3, 21)).toBe(false);
+    expect(sr.canVote('prepare', 3, 20, d(1))).toBe(false);
+    expect(() => sr.signPrepare(3, 12, d(1))).toThrow(expect.objectContaining({ code: 'after-restart' }));
+    expect(() => sr.signPrePrepare(2, 30, d(1), [])).toThrow(SafetyError); // a lower view: never
+    expect(sr.signPrepare(3, 21, d(1)).persist).toEqual([{ kind: 'reservation', view: 3, upTo: 85 }]);
+    expect(sr.signPrepare(4, 1, d(1)).message.view).toBe(4); // the next view is free
+    // with the planted bug it writes nothing and claims every vote covered
+    const bug = new SafetyRules(1, seeds[1]!, crypto, undefined, { skipReservation: true });
+    expect(bug.signPrepare(0, 1, d(1))).toMatchObject({ persist: [], covered: true });
+  });
+
+  it('keeps at most 64 reservations waiting for a durable report (a runtime that never reports)', () => {
+    const sr = new SafetyRules(1, seeds[1]!, crypto, undefined, { stride: 2 });
+    for (let i = 0; i < 200; i++) sr.noteIssued(i + 1, sr.signPrepare(0, 1 + i * 10, d(1)).persist);
+    sr.persisted(1); // forgotten: stays not durable (conservative)
+    expect(sr.signPrepare(0, 2, d(2)).covered).toBe(false);
+    sr.persisted(200);
+    expect(sr.signPrepare(0, 1992, d(2)).covered).toBe(true);
   });
 
   it('signs a commit only for the digest its own prepare or pre-prepare bound, and persists the prepared certificate', () => {
@@ -72,13 +127,18 @@ describe('SafetyRules', () => {
   it('keeps its promises across a restart from its persisted records', () => {
     const sr = new SafetyRules(1, seeds[1]!, crypto);
     const records = [...sr.signPrepare(0, 5, d(1)).persist, ...sr.signViewChange({ kind: 'view-change', newView: 2, stableSeq: 0, stableDigest: d(0), checkpointProof: [], prepared: [] }, null).persist];
-    const votes = records.flatMap((r) => (r.kind === 'vote' ? [r.vote] : []));
-    const view = Math.max(0, ...records.flatMap((r) => (r.kind === 'view' ? [r.view] : [])));
-    const again = new SafetyRules(1, seeds[1]!, crypto, { votes, view });
+    const durable = new DurableState();
+    durable.apply(records);
+    const again = new SafetyRules(1, seeds[1]!, crypto, durable.restored());
     expect(() => again.signPrepare(0, 5, d(2))).toThrow(SafetyError);
     // after a view-change for view 2 it never votes in a lower view
     expect(() => again.signPrepare(1, 6, d(3))).toThrow(expect.objectContaining({ code: 'stale-view' }));
     expect(again.signPrepare(2, 6, d(3)).persist).toHaveLength(1);
+    // the reservation alone (no view-change) also keeps it from voting again in view 0
+    const onlyVote = new DurableState();
+    onlyVote.apply(new SafetyRules(1, seeds[1]!, crypto).signPrepare(0, 5, d(1)).persist);
+    const third = new SafetyRules(1, seeds[1]!, crypto, onlyVote.restored());
+    expect(() => third.signPrepare(0, 5, d(2))).toThrow(expect.objectContaining({ code: 'after-restart' }));
     // and a runtime that forgot the records would sign the conflict: the simulator's planted bug
     expect(() => new SafetyRules(1, seeds[1]!, crypto).signPrepare(0, 5, d(2))).not.toThrow();
   });
@@ -86,8 +146,8 @@ describe('SafetyRules', () => {
   it('signatures verify under the validator key', () => {
     const sr = new SafetyRules(2, seeds[2]!, crypto);
     sr.signPrepare(3, 9, d(7));
-    sr.signPrepare(4, 9, d(7));
     const m = sr.signCommit(cert(3, 9, d(7))).message;
+    sr.signPrepare(4, 9, d(7));
     const ev = makeEvidence(toStatement(m), toStatement(sr.signCommit(cert(4, 9, d(7))).message));
     expect(verifyEvidence(ev, vs, crypto)).toEqual({ ok: false, reason: 'statements are not about the same slot by the same validator' });
   });
@@ -200,7 +260,7 @@ describe('verification modes', () => {
     expect(out.sendAfterPersist).toHaveLength(0); // no prepare before the pre-prepare is verified
     const after = r.step({ kind: 'verified', jobId: out.verify[0]!.jobId, valid: new Uint8Array([1]) });
     expect(after.sendAfterPersist.map((e) => e.message.kind)).toEqual(['prepare']);
-    expect(after.persist.map((p) => p.kind)).toEqual(['vote']);
+    expect(after.persist.map((p) => p.kind)).toEqual(['reservation']);
   });
 
   it('eager: a bad signature is never counted and is reported', () => {

@@ -151,6 +151,18 @@ describe('simulator catches planted bugs', () => {
     expect(r!.safetyViolations.join('\n')).toMatch(/slashed honest \d+ for Equivocation|agreement/);
   });
 
+  // Issue 10: per-slot vote records are gone; a durable reservation stands for them. Signing as if
+  // it were durable without writing it (a write safety needs, skipped) must be caught.
+  it('a replica that votes without a durable reservation', () => {
+    const r = firstFailing((seed) => ({ seed, plantedBugs: { skipReservation: true }, crashRate: 0.05 }), 60);
+    expect(r).not.toBeNull();
+    // a restarted validator signs again where it signed before the crash
+    expect(r!.safetyViolations.join('\n')).toMatch(/slashed honest \d+ for Equivocation|agreement/);
+    const fixed = runSimulation({ seed: r!.seed, crashRate: 0.05, crypto });
+    expect(fixed.safetyViolations, describeFailure(fixed)).toEqual([]);
+    expect(fixed.livenessFailure, describeFailure(fixed)).toBeNull();
+  }, 240_000);
+
   // The crash-heavy profile on 4 validators; seeds 135, 221 and 236 of the first 400 fail with
   // the bug and pass without it (the bug is rare: one validator must commit, then the others
   // that committed with it must all restart before the next view change).

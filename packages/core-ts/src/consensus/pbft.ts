@@ -85,6 +85,11 @@ export interface PlantedBugs {
    * strands itself in a higher view the others never join.
    */
   readonly viewChangeAlone?: boolean;
+  /**
+   * SafetyRules signs without writing a reservation, as if one were durable (a write safety
+   * needs, skipped): a restarted validator may then vote again where it voted before the crash.
+   */
+  readonly skipReservation?: boolean;
 }
 
 export interface PbftReplicaOptions extends ReplicaOptions {
@@ -199,7 +204,10 @@ export class PbftReplica implements Replica {
       (m) => (m.kind === 'checkpoint' ? { from: m.from, kind: m.kind, view: 0, seq: m.seq, digest: m.stateDigest } : m),
       (a, b) => makeEvidence(toStatement(a), toStatement(b)),
     );
-    this.safety = new SafetyRules(opts.id, opts.seed32, opts.crypto, opts.restored);
+    this.safety = new SafetyRules(opts.id, opts.seed32, opts.crypto, opts.restored, {
+      stride: 2 * this.cfg.inflightMax,
+      ...(opts.plantedBugs?.skipReservation === true ? { skipReservation: true } : {}),
+    });
     this.state = new ReplicatedState(opts.app, opts.crypto);
     const genesis = this.state.snapshot();
     this.genesisDigest = this.crypto.blake3(genesis);
@@ -270,12 +278,16 @@ export class PbftReplica implements Replica {
         this.verifier.onVerified(input.jobId, input.valid);
         break;
       case 'persisted':
-        // Nothing waits on it: the runtime already orders sendAfterPersist after the write.
+        // The runtime orders sendAfterPersist after the write; SafetyRules learns which
+        // reservation is durable, so later votes it covers leave at once.
+        this.safety.persisted(input.token);
         break;
       default:
         assertNever(input);
     }
-    return this.outbox.take();
+    const out = this.outbox.take();
+    if (out.persistToken !== undefined) this.safety.noteIssued(out.persistToken, out.persist);
+    return out;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -451,20 +463,25 @@ export class PbftReplica implements Replica {
 
   private maybePropose(): void {
     if (this.mode !== 'normal' || this.primary() !== this.id) return;
+    // A primary restarted in its own view may have proposed there before the crash and lost
+    // the record (SafetyRules' reservation): it proposes nothing, and the view changes.
+    if (this.safety.mutedAfterRestart(this.view, this.nextSeq)) return;
     for (;;) {
       if (this.inflight() >= this.cfg.inflightMax || this.nextSeq > this.high) return;
       const batch = this.pool.nextBatch(this.now, this.inflight() > 0, this.cfg, (r) => this.state.isFresh(r));
       if (batch === null) return;
-      this.propose(batch);
+      if (!this.propose(batch)) return;
     }
   }
 
-  private propose(batch: readonly ClientRequest[]): void {
-    const seq = this.nextSeq++;
+  private propose(batch: readonly ClientRequest[]): boolean {
+    const seq = this.nextSeq;
     const digest = this.crypto.blake3(encodeBatch(batch));
     if (!this.safety.canVote('pre-prepare', this.view, seq, digest)) {
-      return this.outbox.drop(this.id, `safety rules refuse a proposal for view ${this.view} seq ${seq}`);
+      this.outbox.drop(this.id, `safety rules refuse a proposal for view ${this.view} seq ${seq}`);
+      return false;
     }
+    this.nextSeq++;
     const signed = this.safety.signPrePrepare(this.view, seq, digest, batch);
     const pp = this.verifier.add(signed.message);
     this.pool.markProposed(batch);
@@ -472,8 +489,9 @@ export class PbftReplica implements Replica {
     slot.prePrepare = pp;
     this.equivocation.note(pp);
     this.lastProposal = { view: this.view, seq, digest: hex(digest), requests: batch.length };
-    this.outbox.sendSigned(pp, signed.persist);
+    this.outbox.sendSigned(pp, signed.persist, undefined, signed.covered);
     this.checkPrepared(slot);
+    return true;
   }
 
   private slotFor(seq: number): Slot {
@@ -553,7 +571,7 @@ export class PbftReplica implements Replica {
     slot.prepareSent = p;
     slot.prepares.set(this.id, p);
     this.equivocation.note(p);
-    this.outbox.sendSigned(p, signed.persist);
+    this.outbox.sendSigned(p, signed.persist, undefined, signed.covered);
   }
 
   private onPrepare(p: Prepare): void {

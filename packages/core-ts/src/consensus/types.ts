@@ -294,6 +294,12 @@ export type PersistRecord =
    * never saw it can follow).
    */
   | { kind: 'view'; view: number; justification: TimeoutCert | null }
+  /**
+   * SafetyRules may sign proposals and votes in `view` at seqs up to `upTo` (issued ahead of
+   * them): after a restart it signs none in a lower view, nor in `view` at or below `upTo`. The
+   * highest (view, upTo) wins.
+   */
+  | { kind: 'reservation'; view: number; upTo: number }
   /** A committed batch and its quorum certificate (append to the block log, keyed by seq). */
   | { kind: 'committed'; batch: CommittedBatch }
   /** A stable checkpoint with its snapshot and proof; the runtime may drop log entries <= seq. */
@@ -408,6 +414,8 @@ export interface RestoredState {
   readonly view: number;
   /** The timeout certificate for `view - 1` persisted with the view record (null: none or view 0). */
   readonly justification?: TimeoutCert | null;
+  /** The highest 'reservation' record (null or absent: none). */
+  readonly reservation?: { readonly view: number; readonly upTo: number } | null;
   /** The 'prepared' records above the checkpoint (the highest view for each seq). */
   readonly prepared: readonly PreparedCert[];
   readonly checkpoint: StableCheckpoint | null;

@@ -8,7 +8,9 @@
 // increasing order, so the rules agree on its writes).
 //
 // Rules:
-// - 'vote': appended (SafetyRules' record of everything it signed).
+// - 'vote': appended (SafetyRules' record of what it signed, written before reservations; read
+//   back from older logs).
+// - 'reservation': the highest (view, upTo) wins; a checkpoint does not prune it.
 // - 'view': the highest view wins; its timeout certificate is kept with it, and a second record
 //   for the same view fills a certificate the first lacked but never erases one.
 // - 'prepared': per seq, the certificate from the highest view wins.
@@ -23,6 +25,7 @@ export class DurableState {
   votes: VoteRecord[] = [];
   view = 0;
   justification: TimeoutCert | null = null;
+  reservation: { view: number; upTo: number } | null = null;
   readonly prepared = new Map<number, PreparedCert>();
   checkpoint: StableCheckpoint | null = null;
   readonly committed = new Map<number, CommittedBatch>();
@@ -33,6 +36,11 @@ export class DurableState {
         case 'vote':
           this.votes.push(rec.vote);
           break;
+        case 'reservation': {
+          const r = this.reservation;
+          if (r === null || rec.view > r.view || (rec.view === r.view && rec.upTo > r.upTo)) this.reservation = { view: rec.view, upTo: rec.upTo };
+          break;
+        }
         case 'view':
           if (rec.view > this.view || (rec.view === this.view && this.justification === null)) this.justification = rec.justification;
           this.view = Math.max(this.view, rec.view);
@@ -70,6 +78,6 @@ export class DurableState {
     const committed: CommittedBatch[] = [];
     for (let s = from + 1; this.committed.has(s); s++) committed.push(this.committed.get(s)!);
     const prepared = [...this.prepared.keys()].filter((s) => s > from).sort((a, b) => a - b).map((s) => this.prepared.get(s)!);
-    return { votes: this.votes, view: this.view, justification: this.justification, prepared, checkpoint: this.checkpoint, committed };
+    return { votes: this.votes, view: this.view, justification: this.justification, reservation: this.reservation, prepared, checkpoint: this.checkpoint, committed };
   }
 }

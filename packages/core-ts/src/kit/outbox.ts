@@ -5,7 +5,8 @@
 // write). The Outbox is the one place that builds it, so every protocol follows the same rule
 // for what may leave before the write: a message that carries any signature of this replica
 // (new, or made earlier and resent) goes in sendAfterPersist; only messages without one (a
-// fetch) go in send.
+// fetch), and a new signature whose promise SafetyRules reports already durable (`covered`: a
+// durable reservation covers its view and seq), go in send.
 
 import { encodeMessage } from '../codec/codec.js';
 import type { CommittedBatch, Destination, Envelope, Message, Output, PersistRecord, ReplicaEvent, SlashReason, ValidatorId, VerifyJob } from '../consensus/types.js';
@@ -39,10 +40,14 @@ export class Outbox {
     return { dest, message, bytes: encodeMessage(message) };
   }
 
-  /** A message signed now: leaves after `persist` (and every write issued before it) is durable. */
-  sendSigned(message: Message, persist: readonly PersistRecord[], to?: ValidatorId): void {
+  /**
+   * A message signed now: leaves after `persist` (and every write issued before it) is durable,
+   * or at once when `covered` (its promise is durable already; `persist` is then written
+   * without anything waiting for it).
+   */
+  sendSigned(message: Message, persist: readonly PersistRecord[], to?: ValidatorId, covered = false): void {
     this.out.persist.push(...persist);
-    this.out.sendAfterPersist.push(this.envelope(destination(to), message));
+    (covered ? this.out.send : this.out.sendAfterPersist).push(this.envelope(destination(to), message));
   }
 
   /** A message without any signature of this replica in it (a fetch): leaves at once. */

@@ -536,18 +536,20 @@ export function runSimulation(opts: SimOptions): SimResult {
       q.push(now + 1 + rng.int(0, 10), { kind: 'reply', bytes });
     }
     // The node's two disks (packages/node runtime/safety-log.ts): safety records ('vote', 'view',
-    // 'prepared') go to the write-ahead log and gate the signed messages of their step; block
+    // 'prepared', 'reservation') go to the write-ahead log and gate the signed messages of their step; block
     // records ('committed', 'checkpoint') go to LMDB, become durable on their own schedule and
-    // gate nothing. Either may be lost in a crash if not yet durable.
-    const safetyRecords = out.persist.filter((r) => r.kind === 'vote' || r.kind === 'view' || r.kind === 'prepared');
+    // gate nothing, and may become durable out of order. Either may be lost in a crash if not yet
+    // durable.
+    const safetyRecords = out.persist.filter((r) => r.kind === 'vote' || r.kind === 'view' || r.kind === 'prepared' || r.kind === 'reservation');
     const blockRecords = safetyRecords.length === out.persist.length ? [] : out.persist.filter((r) => r.kind === 'committed' || r.kind === 'checkpoint');
     if (blockRecords.length > 0 && node.byzantine === null) {
       q.push(now + rng.int(1, 8), { kind: 'durable', node: node.id, epoch: node.epoch, records: blockRecords, envelopes: [], token: 0 });
     }
     if (safetyRecords.length > 0 && node.byzantine === null) {
-      // Durable after a delay; signed messages leave only then. A crash in between loses both.
-      // Writes may become durable out of order (a harsher disk than the node's group commit).
-      const t = now + rng.int(1, 8);
+      // Durable after a delay, in the order written (the node's write-ahead log: every append
+      // waits for the ones before it), and signed messages leave only then: a message may rest
+      // on a record an earlier step wrote (a reservation). A crash in between loses both.
+      const t = Math.max(now + rng.int(1, 8), node.durableUntil);
       node.durableUntil = Math.max(node.durableUntil, t);
       q.push(t, { kind: 'durable', node: node.id, epoch: node.epoch, records: safetyRecords, envelopes: out.sendAfterPersist, token: out.persistToken ?? 0 });
     } else if (out.sendAfterPersist.length > 0 && node.byzantine === null && node.durableUntil > now) {
@@ -583,6 +585,7 @@ export function runSimulation(opts: SimOptions): SimResult {
       votes: forget ? [] : d.votes,
       view: forget ? 0 : d.view,
       justification: forget ? null : d.justification,
+      reservation: forget ? null : d.reservation,
       prepared: forget || opts.forgetPreparedOnRestart === true ? [] : d.prepared,
     };
     node.replicas = [makeReplica(node.id, restored)];

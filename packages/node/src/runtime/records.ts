@@ -7,6 +7,8 @@
 // encoded by toStoreRecords for such records, but the node no longer passes it any.
 //
 // Layout (kind / key -> value):
+//   safety / "reservation" -> u53 view, u53 upTo (SafetyRules' reservation; the node writes it to
+//                             the safety log, this key is the legacy layout's)
 //   safety / "view"        -> u53 highest view SafetyRules signed a view-change for, then (since
 //                             issue 14) the timeout certificate for view - 1 it rests on, encoded
 //                             as a 'timeout-cert' message (absent: none, or written before)
@@ -106,6 +108,21 @@ export function decodeViewRecord(b: Uint8Array): { view: number; justification: 
   return { view, justification: b.length > 8 ? decodeTimeoutCert(b.subarray(8)) : null };
 }
 
+export function encodeReservation(view: number, upTo: number): Uint8Array {
+  const w = new Writer(16);
+  w.u53(view);
+  w.u53(upTo);
+  return w.finish();
+}
+
+export function decodeReservation(b: Uint8Array): { view: number; upTo: number } {
+  const r = new Reader(b);
+  const view = r.u53('view');
+  const upTo = r.u53('upTo');
+  r.end();
+  return { view, upTo };
+}
+
 /** A block record's value: a 'state' message holding only `cert`. */
 export function encodeCertified(cert: CertifiedBatch, from: number): Uint8Array {
   return encodeMessage({ kind: 'state', checkpoint: null, batches: [cert], newView: null, from });
@@ -181,6 +198,9 @@ export function toStoreRecords(records: readonly PersistRecord[], self: number, 
       case 'view':
         out.push({ kind: 'safety', key: 'view', value: encodeViewRecord(rec.view, rec.justification) });
         break;
+      case 'reservation':
+        out.push({ kind: 'safety', key: 'reservation', value: encodeReservation(rec.view, rec.upTo) });
+        break;
       case 'prepared':
         out.push({ kind: 'cert', key: rec.cert.prePrepare.seq, value: encodePreparedCert(rec.cert) });
         break;
@@ -243,6 +263,7 @@ export function loadRestoredState(store: Store, safety: readonly PersistRecord[]
     for (const e of page) {
       any = true;
       if (e.key === 'view') legacy.push({ kind: 'view', ...decodeViewRecord(e.value) });
+      else if (e.key === 'reservation') legacy.push({ kind: 'reservation', ...decodeReservation(e.value) });
       else legacy.push({ kind: 'vote', vote: decodeVote(e.value) });
     }
     if (page.length < 4096) break;

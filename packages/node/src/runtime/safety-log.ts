@@ -4,7 +4,7 @@
 // block log, checkpoints, sessions and the transaction index stay in LMDB (storage/store.ts).
 //
 // Which records go where (the replica's PersistRecord kinds):
-//   WAL  : 'vote', 'view', 'prepared'  (gate the signed messages that follow them)
+//   WAL  : 'vote', 'view', 'prepared', 'reservation'  (gate the signed messages that need them)
 //   LMDB : 'committed', 'checkpoint'    (the block log and state; they gate nothing: a crash that
 //                                        loses them leaves a validator behind, and it catches up)
 // The simulator's disk model makes the same split (core testing/sim.ts, `durable` events), so
@@ -29,19 +29,20 @@ import fs from 'node:fs';
 import { CodecError } from '@bpci/core/codec/wire';
 import { DurableState, decodePreparedCert, encodePreparedCert, type PersistRecord, type StableCheckpoint } from '@bpci/core';
 import { openWal, WAL_DEFAULTS, type Wal, type WalOptions, type WalRecovery } from '../storage/wal.js';
-import { decodeViewRecord, decodeVote, encodeViewRecord, encodeVote } from './records.js';
+import { decodeReservation, decodeViewRecord, decodeVote, encodeReservation, encodeViewRecord, encodeVote } from './records.js';
 
 /** WAL record types (one byte). */
 const TYPE_VOTE = 1;
 const TYPE_VIEW = 2;
 const TYPE_PREPARED = 3;
+const TYPE_RESERVATION = 4;
 
 export const SAFETY_LOG_DIR = 'safety-wal';
 
-export type SafetyRecord = Extract<PersistRecord, { kind: 'vote' | 'view' | 'prepared' }>;
+export type SafetyRecord = Extract<PersistRecord, { kind: 'vote' | 'view' | 'prepared' | 'reservation' }>;
 
 export function isSafetyRecord(r: PersistRecord): r is SafetyRecord {
-  return r.kind === 'vote' || r.kind === 'view' || r.kind === 'prepared';
+  return r.kind === 'vote' || r.kind === 'view' || r.kind === 'prepared' || r.kind === 'reservation';
 }
 
 export function encodeSafetyRecord(r: SafetyRecord): { type: number; payload: Uint8Array } {
@@ -52,6 +53,8 @@ export function encodeSafetyRecord(r: SafetyRecord): { type: number; payload: Ui
       return { type: TYPE_VIEW, payload: encodeViewRecord(r.view, r.justification) };
     case 'prepared':
       return { type: TYPE_PREPARED, payload: encodePreparedCert(r.cert) };
+    case 'reservation':
+      return { type: TYPE_RESERVATION, payload: encodeReservation(r.view, r.upTo) };
     default: {
       const never: never = r;
       throw new Error(`not a safety record: ${(never as { kind: string }).kind}`);
@@ -69,6 +72,8 @@ export function decodeSafetyRecord(type: number, payload: Uint8Array): SafetyRec
     }
     case TYPE_PREPARED:
       return { kind: 'prepared', cert: decodePreparedCert(payload) };
+    case TYPE_RESERVATION:
+      return { kind: 'reservation', ...decodeReservation(payload) };
     default:
       throw new CodecError('bad-tag', `safety log record type ${type}`);
   }
@@ -217,6 +222,7 @@ export class SafetyLog {
     const out: SafetyRecord[] = [];
     const m = this.mirror;
     if (m.view > 0 || m.justification !== null) out.push({ kind: 'view', view: m.view, justification: m.justification });
+    if (m.reservation !== null) out.push({ kind: 'reservation', view: m.reservation.view, upTo: m.reservation.upTo });
     for (const s of [...m.prepared.keys()].sort((a, b) => a - b)) out.push({ kind: 'prepared', cert: m.prepared.get(s)! });
     for (const vote of m.votes) out.push({ kind: 'vote', vote });
     return out;

@@ -341,11 +341,21 @@ export class ValidatorNode {
         for (const r of blockRecords) if (r.kind === 'checkpoint') this.groupCheckpoints.push(r.checkpoint);
       }
       if (blockRecords.length < out.persist.length) {
+        let lsn: number;
         try {
-          safety.append(out.persist);
+          lsn = safety.append(out.persist);
         } catch (e) {
           this.failPersist(e);
           return;
+        }
+        // Tell the replica when this output's safety records are durable (its SafetyRules then
+        // lets votes a durable reservation covers leave at once).
+        const token = out.persistToken;
+        if (token !== undefined) {
+          safety.waitFor(lsn).then(
+            () => this.step({ kind: 'persisted', token }),
+            () => undefined, // the failure is handled where messages wait (failPersist)
+          );
         }
       }
     }
