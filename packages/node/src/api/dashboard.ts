@@ -259,7 +259,7 @@ export class DashboardSampler {
     if (!last || !first || !first.buckets || first === last || first.buckets.length !== current.length) {
       return { counts: current.map(() => 0), seconds: 0 };
     }
-    return { counts: current.map((n, i) => Math.max(0, n - first.buckets![i]!)), seconds: (Date.now() - first.t) / 1000 };
+    return { counts: current.map((n, i) => Math.max(0, n - first.buckets![i]!)), seconds: (last.t - first.t) / 1000 };
   }
 
   async snapshot(q: DashboardQuery): Promise<DashboardSnapshot> {

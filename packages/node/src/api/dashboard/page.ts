@@ -146,7 +146,9 @@ const SCRIPT = String.raw`
         kv('stable checkpoint', int(s.last_stable_checkpoint), 'checkpoint'),
         kv('watermarks', int(s.low_watermark) + '\u2013' + int(s.high_watermark), 'watermarks'),
         kv('in flight', int(s.inflight_sequences), 'inflight'),
-        kv('validators ok', up + ' of ' + vs.length + ' (f = ' + s.fault_tolerance + ')', 'validators-ok')),
+        MODE === 'cluster'
+          ? kv('validators ok', up + ' of ' + vs.length + ' (f = ' + s.fault_tolerance + ')', 'validators-ok')
+          : kv('links up', s.peers.filter(function (p) { return p.connected; }).length + ' of ' + s.peers.length + ' peers (f = ' + s.fault_tolerance + ')', 'links-up')),
       el('p', { 'class': 'note' }, MODE === 'cluster' ? 'as seen by ' + r.id + ' (the highest committed height); protocol ' + r.snap.protocol : 'protocol ' + r.snap.protocol + ', this validator is ' + (s.is_primary ? 'the primary' : 'a backup'))]);
   }
 
