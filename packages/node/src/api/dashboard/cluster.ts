@@ -15,7 +15,7 @@
 //   -> 404, a known path with another method -> 405 with an Allow header.
 
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
-import { DASHBOARD_EVENTS_MAX, DASHBOARD_EVIDENCE_MAX, DASHBOARD_HISTORY_MAX, sendDashboardPage } from '../dashboard.js';
+import { DASHBOARD_QUERY_SCHEMA, sendDashboardPage } from '../dashboard.js';
 import { identityOf } from '../../cli/identity.js';
 
 export interface ClusterDashboardMember {
@@ -105,10 +105,8 @@ export function createClusterDashboard(opts: ClusterDashboardOptions): FastifyIn
           type: 'object',
           additionalProperties: false,
           properties: {
-            history: { type: 'integer', minimum: 0, maximum: DASHBOARD_HISTORY_MAX, default: 300 },
-            events: { type: 'integer', minimum: 0, maximum: DASHBOARD_EVENTS_MAX, default: 50 },
-            evidence: { type: 'integer', minimum: 0, maximum: DASHBOARD_EVIDENCE_MAX, default: 20 },
-            validator: { type: 'string', minLength: 1, maxLength: 128 },
+            ...DASHBOARD_QUERY_SCHEMA.properties,
+            validator: { type: 'string', minLength: 1, maxLength: 128, description: 'only this validator' },
           },
         },
       },
