@@ -172,6 +172,7 @@ const SCRIPT = String.raw`
     series.forEach(function (s, i) {
       var pts = s.points.filter(function (p) { return p[0] >= t0; }).map(function (p) { return fix(x(p[0]), 1) + ',' + fix(y(p[1]), 1); });
       if (pts.length > 1) g.appendChild(sv('polyline', { points: pts.join(' '), fill: 'none', stroke: COLORS[i % COLORS.length], 'stroke-width': 1.8 }));
+      else if (pts.length === 1) g.appendChild(sv('circle', { cx: pts[0].split(',')[0], cy: pts[0].split(',')[1], r: 3, fill: COLORS[i % COLORS.length] }));
     });
     return g;
   }
