@@ -112,7 +112,8 @@ describe('dashboard in a headless browser against a running cluster', () => {
     await waitPage('latency histogram bars', page, 15_000, async () => (await num(page, 'latency-count')) > 0);
     const bars = await page.$$eval('[data-field="latency-histogram"] rect', (rs) => rs.filter((r) => Number(r.getAttribute('height')) > 0).length);
     expect(bars).toBeGreaterThan(0);
-    expect(await page.$$eval('[data-panel="throughput"] polyline', (ls) => ls.length)).toBeGreaterThan(0);
+    // A line needs two history points (three samples, one a second); until then a dot.
+    await waitPage('a throughput line', page, 15_000, async () => (await page.$$eval('[data-panel="throughput"] polyline', (ls) => ls.length)) > 0);
     const backend = await field(page, 'crypto-backend');
     expect(['native', 'wasm', 'js']).toContain(backend);
     expect(await field(page, 'links')).toMatch(/validator-00\d up/);
