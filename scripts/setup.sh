@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Sets up a fresh machine for bpci: npm packages, Debian crate sources for the native addon
-# (when root on Debian), then builds everything. Idempotent; safe to re-run.
+# Sets up a fresh machine for bpci: npm packages, Debian crate sources for the native addon and
+# chromium for the dashboard test (when root on Debian), then builds everything. Idempotent; safe to re-run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,6 +29,25 @@ if command -v cargo >/dev/null 2>&1 && [ -f /etc/debian_version ]; then
   fi
 else
   log "no cargo or not Debian: the native backend will be skipped"
+fi
+
+# The dashboard test (test/dashboard) drives Debian's chromium headless through playwright-core
+# (which downloads no browser of its own here); fonts so the screenshot has readable text.
+BROWSER_DEBS="chromium fonts-liberation"
+if [ -f /etc/debian_version ]; then
+  missing=""
+  for p in $BROWSER_DEBS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
+  if [ -n "$missing" ]; then
+    if [ "$(id -u)" = 0 ]; then
+      log "installing the headless browser for the dashboard test:$missing"
+      (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing) >/tmp/bpci-apt-browser.log 2>&1 \
+        || log "apt-get failed (see /tmp/bpci-apt-browser.log); the dashboard test will fail until /usr/bin/chromium exists"
+    else
+      log "not root: cannot install$missing; the dashboard test needs it (run: sudo apt-get install$missing)"
+    fi
+  fi
+else
+  log "not Debian: install chromium yourself for the dashboard test (or set BPCI_CHROMIUM to its path)"
 fi
 
 bash scripts/build.sh

@@ -208,6 +208,31 @@ export interface HealthReport {
   readonly warnings?: readonly string[];
 }
 
+/**
+ * One consensus event as this validator saw it, for the dashboard: view changes (why they
+ * started, when the new view began and who leads it) and slash events (a replaced primary, or
+ * misbehaviour with its reason). Routine events (stable checkpoints, dropped messages) are not
+ * kept: they would push the rare ones out of the bounded list.
+ */
+export interface ConsensusEventInfo {
+  /** ms since the epoch. */
+  readonly at: number;
+  readonly kind: 'timed_out' | 'view_change_started' | 'new_view' | 'leader_replaced' | 'slash' | 'caught_up';
+  /** The view the event is about (timed out in, changing to, started). */
+  readonly view?: number;
+  /** The validator it names: the replaced primary, the slashed validator, the new view's primary. */
+  readonly validatorId?: string;
+  /**
+   * view_change_started: 'local_timeout' (this validator timed out in the view before, and a
+   * quorum of timeouts certified it) or 'peers_timeout' (it followed a timeout certificate or a
+   * view-change of its peers without timing out itself). slash: the core's reason
+   * (Equivocation, InvalidProposal, InvalidVote).
+   */
+  readonly cause?: string;
+  /** One line in words. */
+  readonly detail: string;
+}
+
 export interface NodeApiPort {
   submitTransaction(tx: TransactionSubmission, opts: SubmitOptions): Promise<TransactionStatus>;
   transactionStatus(txId: string): TransactionStatus | undefined;
@@ -228,6 +253,11 @@ export interface NodeApiPort {
   health(): HealthReport;
   /** Consensus health (quorum of links up, commits progressing). */
   consensusHealth(): HealthReport;
+  // Optional (the dashboard shows what is there; test fakes need not implement them).
+  /** Recent consensus events, newest first, at most `limit`. */
+  consensusEvents?(limit: number): readonly ConsensusEventInfo[];
+  /** Name of the crypto backend this validator hashes and verifies with (js | wasm | native). */
+  cryptoBackend?(): string;
 }
 
 export class ApiError extends Error {

@@ -1,5 +1,5 @@
 // The validator's HTTP API (Fastify): the seed's consensus routes, transactions, blocks with Merkle
-// proofs, evidence, health and Prometheus metrics.
+// proofs, evidence, health, Prometheus metrics, and a live dashboard (dashboard.ts).
 //
 // Contract:
 // - `createApi({ node, metrics })` returns a Fastify instance that is ready but not listening; the
@@ -13,6 +13,9 @@
 //   seed's style); durations (`*_ms`) are rounded to 3 decimals (µs).
 // - Bodies are bounded (`bodyLimitBytes`, default 1 MiB), transaction payloads by `txBytesMax`,
 //   lists by their schema's maxItems, history by `limit <= 1000`.
+// - GET /dashboard is the one HTML answer (a self-contained page, no external resources);
+//   GET /api/v1/dashboard/snapshot is the JSON it polls, with bounded `history` / `events` /
+//   `evidence` counts in its querystring schema (dashboard.ts).
 // - Validator votes are NOT accepted over HTTP: POST /ibft/vote validates the seed's body and then
 //   answers 403, because a vote only counts when it arrives over an authenticated validator link.
 
@@ -20,6 +23,7 @@ import { Ajv } from 'ajv';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import { ApiError, type HealthReport, type NodeApiPort } from './port.js';
 import type { NodeMetrics } from '../metrics/metrics.js';
+import { registerDashboard } from './dashboard.js';
 
 export interface ApiOptions {
   readonly node: NodeApiPort;
@@ -470,6 +474,8 @@ export function createApi(opts: ApiOptions): FastifyInstance {
         }),
     });
   }
+
+  registerDashboard(app, { node, metrics });
 
   app.get('/metrics', async (_req, reply) => {
     if (!metrics) throw new ApiError(404, 'not_found', 'metrics are not enabled on this node');

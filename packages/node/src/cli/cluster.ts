@@ -11,6 +11,10 @@
 // cli/identity.ts) the validator id, public key and pid of the child this command spawned. A
 // child that exits before it is up, or another process answering on its port (another cluster),
 // fails the command at once with a message naming both (issue 13 §2).
+//
+// Once up, it also serves a whole-cluster dashboard (api/dashboard/cluster.ts) on `host`, port
+// api-base-port + n (the next free one after the validators' APIs; any free port if that one is
+// taken), prints its address, and closes it when the cluster stops (issue 13 §3).
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -21,6 +25,7 @@ import { publicKeyText } from '../keys/keyfile.js';
 import { loadConfig } from '../config/config.js';
 import { dirLockHolder, processAlive } from '../storage/dir-lock.js';
 import { identityMismatch, identityOf, type ApiIdentity } from './identity.js';
+import { createClusterDashboard } from '../api/dashboard/cluster.js';
 import type { CliIo, ClusterUpOptions } from './program.js';
 
 export interface ClusterProcessOptions {
@@ -31,8 +36,23 @@ export interface ClusterProcessOptions {
   readonly stopGraceMs?: number;
   /** Stops the cluster when aborted (tests); default: SIGINT / SIGTERM. */
   readonly signal?: AbortSignal;
-  /** Called once all validators are healthy. */
-  readonly onReady?: (members: readonly LocalClusterMember[]) => void;
+  /** Called once all validators are healthy (and the cluster dashboard listens). */
+  readonly onReady?: (members: readonly LocalClusterMember[], info: { readonly dashboardUrl: string | null }) => void;
+  /** Port of the whole-cluster dashboard; default api-base-port + validators; 0 = any free port; null = none. */
+  readonly dashboardPort?: number | null;
+}
+
+/** Serves the whole-cluster dashboard on host:port (any free port when that one is taken). */
+async function listenClusterDashboard(members: readonly LocalClusterMember[], host: string, port: number): Promise<{ url: string; close: () => Promise<void> }> {
+  const app = createClusterDashboard({ members: members.map((m) => ({ validatorId: m.validatorId, apiUrl: m.apiUrl })) });
+  let address: string;
+  try {
+    address = await app.listen({ host, port });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE' || port === 0) throw e;
+    address = await app.listen({ host, port: 0 });
+  }
+  return { url: `${address}/dashboard`, close: () => app.close() };
 }
 
 function defaultNodeArgv(configFile: string): string[] {
@@ -143,6 +163,7 @@ export async function runLocalCluster(opts: ClusterUpOptions, io: CliIo, popts: 
     process.once('SIGTERM', onSignal);
   }
 
+  let dashboard: { url: string; close: () => Promise<void> } | undefined;
   try {
     const deadline = Date.now() + (popts.readyTimeoutMs ?? 30_000);
     const pending = new Set(members.map((m) => m.validatorId));
@@ -165,12 +186,21 @@ export async function runLocalCluster(opts: ClusterUpOptions, io: CliIo, popts: 
       await new Promise((r) => setTimeout(r, 100));
     }
     if (!stopping) {
-      popts.onReady?.(members);
+      const dashPort = popts.dashboardPort === undefined ? opts.apiBasePort + members.length : popts.dashboardPort;
+      if (dashPort !== null) {
+        try {
+          dashboard = await listenClusterDashboard(members, opts.host, dashPort);
+        } catch (e) {
+          io.err(`cluster dashboard not served: ${e instanceof Error ? e.message : String(e)} (each validator still serves its own at <api>/dashboard)`);
+        }
+      }
+      popts.onReady?.(members, { dashboardUrl: dashboard?.url ?? null });
       io.out(
         [
           `${members.length} validators up (data, configs, keys and logs in ${dir}):`,
-          ...members.map((m) => `  ${m.validatorId}  pid ${children.get(m.validatorId)?.pid ?? '-'}  api ${m.apiUrl}  config ${m.configFile}`),
+          ...members.map((m) => `  ${m.validatorId}  pid ${children.get(m.validatorId)?.pid ?? '-'}  api ${m.apiUrl}  dashboard ${m.apiUrl}/dashboard  config ${m.configFile}`),
           '',
+          ...(dashboard ? [`cluster dashboard: ${dashboard.url}`, ''] : []),
           `try:  bpci --api ${members[0]!.apiUrl} submit hello --wait`,
           `      bpci --api ${members[0]!.apiUrl} consensus history`,
           `      curl ${members[0]!.apiUrl}/metrics`,
@@ -189,6 +219,7 @@ export async function runLocalCluster(opts: ClusterUpOptions, io: CliIo, popts: 
       }
     }
   } finally {
+    await dashboard?.close().catch(() => undefined);
     await stop();
     if (!popts.signal) {
       process.off('SIGINT', onSignal);

@@ -35,6 +35,7 @@ import {
 import type {
   BlockInfo,
   BundleProposal,
+  ConsensusEventInfo,
   ConsensusMetricsSummary,
   EvidenceInfo,
   HealthReport,
@@ -64,6 +65,8 @@ const COPIES_TRACKED_MAX = 4096;
 const TX_INDEX_MAX = 200_000;
 const EVIDENCE_MAX = 10_000;
 const LATENCY_SAMPLES_MAX = 4096;
+/** Consensus events kept for the dashboard (view changes, slashes; oldest forgotten first). */
+const CONSENSUS_EVENTS_MAX = 256;
 /** Signature verdicts kept for the votes lists (about 1,000 rounds of 4 validators x 3 votes). */
 const SIG_VERDICTS_MAX = 16_384;
 /** Clients whose last executed request seq is remembered (stale-seq refusals). */
@@ -148,6 +151,9 @@ export class NodeService implements NodeApiPort {
   private readonly sigVerdicts = new Map<string, { message: string; valid: boolean }>();
   private readonly evidenceList: EvidenceInfo[] = [];
   private readonly latencies: number[] = [];
+  private readonly consensusEventLog: ConsensusEventInfo[] = [];
+  /** The last view this validator timed out in (a view change's cause), -1 when none. */
+  private lastTimedOutView = -1;
   private readonly phase: PhaseTimer | undefined;
   private readonly bootId = randomBytes(4).toString('hex');
   private apiClientCounter = 0;
@@ -375,6 +381,7 @@ export class NodeService implements NodeApiPort {
   }
 
   private onEvent(e: ReplicaEvent): void {
+    this.recordEvent(e);
     const m = this.opts.metrics;
     switch (e.kind) {
       case 'slash': {
@@ -411,6 +418,53 @@ export class NodeService implements NodeApiPort {
       default:
         break;
     }
+  }
+
+  /** Keeps the dashboard's bounded list of view changes and slash events (observation only). */
+  private recordEvent(e: ReplicaEvent): void {
+    let info: Omit<ConsensusEventInfo, 'at'> | undefined;
+    switch (e.kind) {
+      case 'timed-out':
+        this.lastTimedOutView = e.view;
+        info = { kind: 'timed_out', view: e.view, detail: `timed out waiting for progress in view ${e.view}` };
+        break;
+      case 'view-change-started': {
+        const local = this.lastTimedOutView === e.view - 1;
+        info = {
+          kind: 'view_change_started',
+          view: e.view,
+          cause: local ? 'local_timeout' : 'peers_timeout',
+          detail: local
+            ? `view change to ${e.view}: this validator timed out in view ${e.view - 1} and a quorum of timeouts certified it`
+            : `view change to ${e.view}: followed its peers (a timeout certificate or their view-changes) without timing out itself`,
+        };
+        break;
+      }
+      case 'new-view':
+        info = { kind: 'new_view', view: e.view, validatorId: this.name(e.primary), detail: `view ${e.view} started, primary ${this.name(e.primary)}` };
+        break;
+      case 'slash':
+        info =
+          e.reason === 'Inactivity'
+            ? { kind: 'leader_replaced', validatorId: this.name(e.validator), cause: e.reason, detail: e.detail }
+            : { kind: 'slash', validatorId: this.name(e.validator), cause: e.reason, detail: e.detail };
+        break;
+      case 'caught-up':
+        info = { kind: 'caught_up', detail: `caught up to seq ${e.seq} from a peer's checkpoint` };
+        break;
+      case 'checkpoint-stable':
+      case 'dropped':
+        return;
+      default: {
+        // Exhaustive at compile time; at run time an unknown event is not recorded (observation
+        // must never disturb the node).
+        const never: never = e;
+        void never;
+        return;
+      }
+    }
+    this.consensusEventLog.push({ at: Date.now(), ...info });
+    if (this.consensusEventLog.length > CONSENSUS_EVENTS_MAX) this.consensusEventLog.shift();
   }
 
   private txId(r: ClientRequest): string {
@@ -765,6 +819,14 @@ export class NodeService implements NodeApiPort {
 
   evidence(limit: number): readonly EvidenceInfo[] {
     return this.evidenceList.slice(-limit).reverse();
+  }
+
+  consensusEvents(limit: number): readonly ConsensusEventInfo[] {
+    return this.consensusEventLog.slice(-limit).reverse();
+  }
+
+  cryptoBackend(): string {
+    return this.opts.crypto.name;
   }
 
   health(): HealthReport {
