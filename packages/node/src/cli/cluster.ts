@@ -91,6 +91,7 @@ export async function runLocalCluster(opts: ClusterUpOptions, io: CliIo, popts: 
     apiBasePort: opts.apiBasePort,
     durability: opts.durability,
     verify: opts.verify,
+    ...(opts.app ? { app: opts.app } : {}),
   });
   const logsDir = path.join(dir, 'logs');
   fs.mkdirSync(logsDir, { recursive: true });

@@ -46,6 +46,8 @@ export interface ClusterUpOptions {
   readonly apiBasePort: number;
   readonly durability: 'durable' | 'memory';
   readonly verify: 'lazy' | 'eager';
+  /** The replicated app (node.app); default kv (the text store `bpci submit "add alice 5"` talks to). */
+  readonly app?: 'kv' | 'ledger';
 }
 export interface BenchConsensusOptions {
   /** Cluster sizes to run, e.g. [4, 7]. */
@@ -395,6 +397,7 @@ export function buildProgram(opts: BuildOptions = {}): Command {
     .option('--api-base-port <port>', 'validator i serves its API on api-base-port + i', intArg('--api-base-port', 1, 65_000), 8081)
     .option('--durability <mode>', 'durable | memory', oneOfArg('--durability', ['durable', 'memory'] as const), 'durable')
     .option('--verify <mode>', 'lazy | eager', oneOfArg('--verify', ['lazy', 'eager'] as const), 'lazy')
+    .option('--app <app>', 'kv (text ops) | ledger (signed transfers, genesis in <dir>/config/genesis.json)', oneOfArg('--app', ['kv', 'ledger'] as const), 'kv')
     // Default: spawn `bpci node start` per validator (cli/cluster.ts); a runtime may replace it.
     .action(act(async (o: ClusterUpOptions) => (runtimeImpls.get(program)?.clusterUp ?? runLocalCluster)(o, io)));
   cluster
