@@ -92,6 +92,7 @@ export async function runLocalCluster(opts: ClusterUpOptions, io: CliIo, popts: 
     durability: opts.durability,
     verify: opts.verify,
     ...(opts.app ? { app: opts.app } : {}),
+    ...(opts.ledgerClients !== undefined ? { ledgerClients: opts.ledgerClients } : {}),
   });
   const logsDir = path.join(dir, 'logs');
   fs.mkdirSync(logsDir, { recursive: true });

@@ -48,6 +48,8 @@ export interface ClusterUpOptions {
   readonly verify: 'lazy' | 'eager';
   /** The replicated app (node.app); default kv (the text store `bpci submit "add alice 5"` talks to). */
   readonly app?: 'kv' | 'ledger';
+  /** Ledger only: funded client accounts in the genesis (local-cluster's default when absent). */
+  readonly ledgerClients?: number;
 }
 export interface BenchConsensusOptions {
   /** Cluster sizes to run, e.g. [4, 7]. */
