@@ -15,6 +15,14 @@ import { startNodeFromConfig, type RunningNode } from '../src/runtime/start-node
 import { nodeJsBackend } from '../src/crypto/select.js';
 import { createApi } from '../src/api/server.js';
 import { FakeNode } from './fake-node.js';
+import { runCli } from '../src/cli/program.js';
+
+async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await runCli(['--api', members[0]!.apiUrl, ...args], { io: { out: (t) => out.push(t), err: (t) => err.push(t), progress: false } });
+  return { code, out: out.join(''), err: err.join('') };
+}
 
 const crypto = nodeJsBackend();
 const N = 4;
@@ -176,6 +184,28 @@ describe('ledger through a running cluster', () => {
     expect((await get(0, `/api/v1/ledger/accounts/${toHex(alice.publicKey)}/history?limit=1000`)).status).toBe(400);
   });
 
+  it('bpci ledger: a transfer signed locally from a key file, the account, the tx, a refusal with its reason', async () => {
+    const keyFile = path.join(dir, 'keys', 'clients', 'client-001.json'); // bob's
+    const t = await cli(['--json', 'ledger', 'transfer', '--key-file', keyFile, '--leg', `${toHex(carol.publicKey)}:FLX:4`, '--leg', `${toHex(alice.publicKey)}:AUR:1`, '--wait']);
+    expect(t.code, t.err).toBe(0);
+    const tx = JSON.parse(t.out);
+    expect(tx).toMatchObject({ code: 'ok', signer: toHex(bob.publicKey), nonce: 0, status: 'committed' });
+    expect(tx.legs).toHaveLength(2);
+    const a = await cli(['--json', 'ledger', 'account', toHex(carol.publicKey)]);
+    expect(JSON.parse(a.out).balances.FLX).toBe((LOCAL_CLIENT_BALANCE + 4n).toString());
+    const byId = await cli(['--json', 'ledger', 'tx', tx.ledger_tx_id]);
+    expect(JSON.parse(byId.out)).toMatchObject({ tx_id: tx.tx_id, code: 'ok' });
+    const refused = await cli(['ledger', 'transfer', '--key-file', keyFile, '--leg', `${toHex(carol.publicKey)}:GEN:${LOCAL_CLIENT_BALANCE * 2n}`, '--wait']);
+    expect(refused.code).toBe(1);
+    expect(refused.err).toMatch(/the ledger refused the transfer: insufficient_funds: /);
+    const stale = await cli(['ledger', 'transfer', '--key-file', keyFile, '--leg', `${toHex(carol.publicKey)}:GEN:1`, '--nonce', '0', '--wait']);
+    expect(stale.code).toBe(1);
+    expect(stale.err).toMatch(/bad_nonce: nonce 0 .* already used; the next nonce is 2/);
+    expect((await cli(['ledger', 'transfer', '--key-file', keyFile, '--leg', 'nope'])).code).toBe(2);
+    const info = await cli(['--json', 'ledger', 'info']);
+    expect(JSON.parse(info.out).chain_id).toBe(LOCAL_CHAIN_ID);
+  });
+
   it('after every validator restarts: the same transactions by id, balances and history', async () => {
     const before = await Promise.all(members.map((_, i) => get(i, `/api/v1/ledger/accounts/${toHex(alice.publicKey)}`)));
     await stopAll();
@@ -192,7 +222,7 @@ describe('ledger through a running cluster', () => {
       expect(a.json.balances).toEqual(before[i]!.json.balances);
       expect(a.json.nonce).toBe(3);
       const h = await get(i, `/api/v1/ledger/accounts/${toHex(alice.publicKey)}/history?limit=100`);
-      expect(h.json.transactions).toHaveLength(5);
+      expect(h.json.transactions).toHaveLength(6);
     }
     // And the ledger keeps going after the restart.
     const after = await submit(1, pay(alice, 3, [{ to: carol, amount: 1n, asset: 'AUR' }]));

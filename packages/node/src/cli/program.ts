@@ -21,6 +21,7 @@ import { runWithProgress } from './progress.js';
 import { ClusterError, clusterRestart, clusterStatus, clusterStop, formatClusterStatus, runLocalCluster } from './cluster.js';
 import { generateKeyFile, KeyFileError } from '../keys/keyfile.js';
 import { ConfigError } from '../config/config.js';
+import { registerLedgerCommands } from './ledger.js';
 
 export interface CliIo {
   out(text: string): void;
@@ -359,6 +360,11 @@ export function buildProgram(opts: BuildOptions = {}): Command {
     );
 
   // ---------------------------------------------------------------- keys
+  registerLedgerCommands(program, { client, show: (d) => show(d), act, fail: (code, message) => {
+    io.err(`error: ${message}`);
+    throw new CliFailure(code, message);
+  } });
+
   const keys = program.command('keys').description('validator identity keys');
   keys
     .command('generate')
