@@ -14,6 +14,7 @@ import {
   parseOutcome,
   signLedgerTx,
   toHex,
+  verifyLedgerAccountProof,
   type Genesis,
   type LedgerResultCode,
 } from '../src/index.js';
@@ -512,5 +513,36 @@ describe('ledger: genesis validation', () => {
     expect(app.info.accounts).toBe(4);
     expect(app.account(authority.publicKey)!.nonce).toBe(0);
     expect(app.balance(alice.publicKey, 'NEX')).toBe(50n);
+  });
+});
+
+describe('ledger: account proofs against the digest (stretch goal)', () => {
+  it("proves every account's balances and nonce against digest(); a changed leaf, digest or index fails", () => {
+    const app = newApp(genesis({ limits: { GEN: { per_tx_max: 500 } } }));
+    app.execute([pay(alice, 0, bob, 7n), authority.mint({ chainId: CHAIN, nonce: 0, legs: [{ to: mallory.publicKey, asset: 'AUR', amount: 3n }] })]);
+    const digest = app.digest();
+    for (const w of [alice, bob, carol, mallory, authority]) {
+      const p = app.accountProof(w.publicKey)!;
+      const proven = verifyLedgerAccountProof(digest, p.leaf, p.proof);
+      expect(proven, toHex(w.publicKey)).not.toBeNull();
+      expect(proven!.publicKey).toEqual(w.publicKey);
+      expect(proven!.nonce).toBe(app.account(w.publicKey)!.nonce);
+      for (const e of app.account(w.publicKey)!.assets) expect(proven!.entries.find((x) => x.asset === e.asset)?.balance ?? 0n).toBe(e.balance);
+    }
+    const p = app.accountProof(alice.publicKey)!;
+    expect(verifyLedgerAccountProof(digest, p.leaf, p.proof)!.entries.find((e) => e.asset === 'GEN')).toMatchObject({ balance: 993n, perTxMax: 500n });
+    const forged = p.leaf.slice();
+    flip(forged, forged.length - 10, 0);
+    expect(verifyLedgerAccountProof(digest, forged, p.proof)).toBeNull();
+    const otherDigest = digest.slice();
+    flip(otherDigest, 0, 0);
+    expect(verifyLedgerAccountProof(otherDigest, p.leaf, p.proof)).toBeNull();
+    expect(verifyLedgerAccountProof(digest, p.leaf, { ...p.proof, index: 0 })).toBeNull();
+    expect(verifyLedgerAccountProof(digest, new Uint8Array(0), p.proof)).toBeNull();
+    expect(verifyLedgerAccountProof(digest, p.leaf, null as never)).toBeNull();
+    expect(app.accountProof(wallet('nobody').publicKey)).toBeUndefined();
+    // Any state change moves the digest; an old proof no longer verifies against the new one.
+    app.execute([pay(alice, 1, carol, 1n)]);
+    expect(verifyLedgerAccountProof(app.digest(), p.leaf, p.proof)).toBeNull();
   });
 });

@@ -49,5 +49,5 @@ export { generateKeyFile, loadKeyFile, publicKeyText, KeyFileError, type Validat
 // and the local cluster's ledger genesis and client keys.
 export { LOCAL_CHAIN_ID, LOCAL_ASSETS, LOCAL_CLIENT_BALANCE, ledgerClientKeys } from './config/local-cluster.js';
 export { LedgerService, ACCOUNT_HISTORY_MAX, LEDGER_IDS_MAX, type LedgerServiceOptions } from './runtime/ledger-service.js';
-export type { LedgerApiPort, LedgerTxView, LedgerAccountInfo, LedgerHistoryPage, LedgerSummary, LedgerInclusion, LedgerLegView } from './api/ledger-routes.js';
+export type { LedgerApiPort, LedgerAccountProofView, LedgerTxView, LedgerAccountInfo, LedgerHistoryPage, LedgerSummary, LedgerInclusion, LedgerLegView } from './api/ledger-routes.js';
 export { ledgerTransfers, type LedgerWorkload } from './runtime/ledger-workload.js';

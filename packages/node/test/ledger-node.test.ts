@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LedgerWallet, toHex } from '@bpci/core';
+import { LedgerWallet, toHex, verifyLedgerAccountProof } from '@bpci/core';
 import { writeLocalCluster, ledgerClientKeys, LOCAL_CHAIN_ID, LOCAL_CLIENT_BALANCE, type LocalClusterMember } from '../src/config/local-cluster.js';
 import { startNodeFromConfig, type RunningNode } from '../src/runtime/start-node.js';
 import { nodeJsBackend } from '../src/crypto/select.js';
@@ -147,6 +147,19 @@ describe('ledger through a running cluster', () => {
     }
     const b = await get(1, `/api/v1/ledger/accounts/ed25519:${toHex(bob.publicKey)}`);
     expect(b.json.balances.GEN).toBe((LOCAL_CLIENT_BALANCE + 105n).toString());
+    // The account proof verifies against the state digest every validator reports at this height.
+    const pr = await get(2, `/api/v1/ledger/accounts/${toHex(alice.publicKey)}/proof`);
+    expect(pr.status).toBe(200);
+    expect(pr.json.state_digest).toBe(s[0].state_digest);
+    const bytes = (h: string) => new Uint8Array(Buffer.from(h, 'hex'));
+    const proven = verifyLedgerAccountProof(bytes(pr.json.state_digest), bytes(pr.json.leaf), {
+      index: pr.json.proof.index,
+      leafCount: pr.json.proof.leaf_count,
+      siblings: pr.json.proof.siblings.map(bytes),
+    });
+    expect(proven!.nonce).toBe(3);
+    expect(proven!.entries.find((e) => e.asset === 'GEN')!.balance).toBe(LOCAL_CLIENT_BALANCE - 105n);
+    expect((await get(2, `/api/v1/ledger/accounts/${'ab'.repeat(32)}/proof`)).status).toBe(404);
   });
 
   it('lists an account history newest first, in pages', async () => {

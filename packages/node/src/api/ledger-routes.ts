@@ -6,6 +6,7 @@
 //   GET  /api/v1/ledger/transactions/:id             by ledger tx id or by the API's transaction id
 //   GET  /api/v1/ledger/accounts/:account            balances, nonce, limits
 //   GET  /api/v1/ledger/accounts/:account/history    ?limit (1..100, default 20) &before (cursor)
+//   GET  /api/v1/ledger/accounts/:account/proof      the account's leaf + Merkle proof against state_digest
 //   GET  /api/v1/ledger                              chain id, supply per asset, state digest
 //
 // Amounts are decimal strings (they reach 2^63-1, beyond JSON's safe integers). Account ids are
@@ -90,6 +91,16 @@ export interface LedgerSummary {
   readonly assets: readonly { readonly asset: string; readonly supply: string }[];
 }
 
+/** An account's leaf and Merkle proof against the ledger digest (verifyLedgerAccountProof of @bpci/core takes them as bytes). */
+export interface LedgerAccountProofView {
+  readonly account: string;
+  readonly height: number;
+  readonly stateDigest: string;
+  /** Hex of the leaf bytes. */
+  readonly leaf: string;
+  readonly proof: { readonly index: number; readonly leafCount: number; readonly siblings: readonly string[] };
+}
+
 /** What the routes need from a node running the ledger. Undefined = 404. */
 export interface LedgerApiPort {
   submit(tx: Uint8Array, opts: { readonly waitForCommit: boolean; readonly timeoutMs: number }): Promise<LedgerTxView>;
@@ -97,6 +108,7 @@ export interface LedgerApiPort {
   account(publicKey: Uint8Array): LedgerAccountInfo | undefined;
   history(publicKey: Uint8Array, opts: { readonly limit: number; readonly before?: { readonly height: number; readonly index: number } }): LedgerHistoryPage | undefined;
   summary(): LedgerSummary;
+  accountProof(publicKey: Uint8Array): LedgerAccountProofView | undefined;
   /** Throws ApiError 400 when `tx` is not a ledger transaction at all. */
   checkDecodes(tx: Uint8Array): void;
 }
@@ -201,6 +213,13 @@ export function registerLedgerRoutes(app: FastifyInstance, ledger: LedgerApiPort
       return toSnake(page);
     },
   );
+
+  app.get(`${L}/accounts/:account/proof`, { schema: { params: accountParams } }, async (req) => {
+    const { account } = req.params as { account: string };
+    const v = need().accountProof(accountKey(account));
+    if (!v) throw new ApiError(404, 'not_found', `no account ${account} (accounts come from the genesis or the mint authority)`);
+    return toSnake(v);
+  });
 
   app.get(L, async () => toSnake(need().summary()));
 }

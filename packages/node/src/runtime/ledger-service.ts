@@ -25,7 +25,7 @@ import {
   type LedgerApp,
 } from '@bpci/core';
 import { CodecError } from '@bpci/core/codec/wire';
-import type { LedgerAccountInfo, LedgerApiPort, LedgerHistoryPage, LedgerInclusion, LedgerSummary, LedgerTxView } from '../api/ledger-routes.js';
+import type { LedgerAccountInfo, LedgerAccountProofView, LedgerApiPort, LedgerHistoryPage, LedgerInclusion, LedgerSummary, LedgerTxView } from '../api/ledger-routes.js';
 import { ApiError, type NodeApiPort, type TransactionStatus } from '../api/port.js';
 import type { Store } from '../storage/store.js';
 import { silentLogger, type Logger } from '../log.js';
@@ -230,6 +230,18 @@ export class LedgerService implements LedgerApiPort {
       height: this.height(),
       stateDigest: toHex(this.opts.app.digest()),
       assets: info.supply.map((s) => ({ asset: s.asset, supply: s.supply.toString() })),
+    };
+  }
+
+  accountProof(publicKey: Uint8Array): LedgerAccountProofView | undefined {
+    const p = this.opts.app.accountProof(publicKey);
+    if (!p) return undefined;
+    return {
+      account: toHex(publicKey),
+      height: this.height(),
+      stateDigest: toHex(this.opts.app.digest()),
+      leaf: toHex(p.leaf),
+      proof: { index: p.proof.index, leafCount: p.proof.leafCount, siblings: p.proof.siblings.map(toHex) },
     };
   }
 

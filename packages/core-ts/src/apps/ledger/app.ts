@@ -34,9 +34,16 @@
 //     sym, u64 balance, u8 flags (bit 0 perTxMax, bit 1 outflowMax), [u64 perTxMax],
 //     [u64 outflowMax, u64 outflow used]
 //   An entry exists only when its balance is positive or it holds a limit.
+//
+// Digest (what an account proof is checked against): the Merkle root (crypto/merkle.ts rule) of
+// leaf 0 = 0x00 || the snapshot's header (everything before the account count) and leaf i >= 1 =
+// 0x01 || the snapshot encoding of the i-th account in key order. `accountProof(key)` returns
+// one account's leaf and its Merkle proof; `verifyLedgerAccountProof(digest, leaf, proof)` checks
+// it and decodes the account. Equal states give equal digests (the leaves are the snapshot's).
 
 import { CodecError, Reader, Writer, utf8Encode } from '../../codec/wire.js';
-import type { CryptoBackend, SignedItem } from '../../crypto/backend.js';
+import type { CryptoBackend, MerkleProof, SignedItem } from '../../crypto/backend.js';
+import { verifyMerkleProof } from '../../crypto/merkle.js';
 import type { Digest, StateMachine } from '../../consensus/types.js';
 import type { Genesis } from './genesis.js';
 import { CHAIN_ID_RE, LEDGER_LIMITS, SNAPSHOT_BYTES_MAX, SYMBOL_RE } from './limits.js';
@@ -86,7 +93,7 @@ export interface LedgerInfo {
 }
 
 export interface LedgerAppOptions {
-  readonly crypto: Pick<CryptoBackend, 'blake3' | 'ed25519VerifyBatch'>;
+  readonly crypto: Pick<CryptoBackend, 'blake3' | 'ed25519VerifyBatch' | 'merkleRoot' | 'merkleProof'>;
   readonly genesis: Genesis;
 }
 
@@ -401,6 +408,14 @@ export class LedgerApp implements StateMachine {
 
   snapshot(): Uint8Array {
     const w = new Writer(1024 + this.accounts.size * 64);
+    this.writeHeader(w);
+    const keys = [...this.accounts.keys()].sort();
+    w.u32(keys.length);
+    for (const k of keys) writeAccount(w, this.accounts.get(k)!);
+    return w.finish();
+  }
+
+  private writeHeader(w: Writer): void {
     w.u8(SNAPSHOT_VERSION);
     writeAscii(w, this.chainId);
     if (this.authority) {
@@ -413,27 +428,31 @@ export class LedgerApp implements StateMachine {
       writeAscii(w, a);
       writeU64(w, this.supply.get(a)!);
     }
+  }
+
+  /** The digest's leaves: the header, then every account in key order (see the header comment). */
+  private leaves(): { leaves: Uint8Array[]; keys: string[] } {
+    const head = new Writer(256);
+    head.u8(LEAF_HEADER);
+    this.writeHeader(head);
     const keys = [...this.accounts.keys()].sort();
-    w.u32(keys.length);
+    const leaves = [head.finish()];
     for (const k of keys) {
-      const acct = this.accounts.get(k)!;
-      w.fixed(acct.key, 32);
-      w.u53(acct.nonce);
-      const syms = [...acct.entries.keys()].sort();
-      w.u8(syms.length);
-      for (const s of syms) {
-        const e = acct.entries.get(s)!;
-        writeAscii(w, s);
-        writeU64(w, e.balance);
-        w.u8((e.perTxMax !== null ? FLAG_PER_TX : 0) | (e.outflowMax !== null ? FLAG_OUTFLOW : 0));
-        if (e.perTxMax !== null) writeU64(w, e.perTxMax);
-        if (e.outflowMax !== null) {
-          writeU64(w, e.outflowMax);
-          writeU64(w, e.outflow);
-        }
-      }
+      const w = new Writer(128);
+      w.u8(LEAF_ACCOUNT);
+      writeAccount(w, this.accounts.get(k)!);
+      leaves.push(w.finish());
     }
-    return w.finish();
+    return { leaves, keys };
+  }
+
+  /** One account's leaf and its Merkle proof against digest(); undefined when it has no account. */
+  accountProof(publicKey: Uint8Array): { readonly leaf: Uint8Array; readonly proof: MerkleProof } | undefined {
+    const h = toHex(publicKey);
+    if (!this.accounts.has(h)) return undefined;
+    const { leaves, keys } = this.leaves();
+    const index = 1 + keys.indexOf(h);
+    return { leaf: leaves[index]!, proof: this.crypto.merkleProof(leaves, index) };
   }
 
   restore(snapshot: Uint8Array): void {
@@ -500,7 +519,73 @@ export class LedgerApp implements StateMachine {
   }
 
   digest(): Digest {
-    return this.crypto.blake3(this.snapshot());
+    return this.crypto.merkleRoot(this.leaves().leaves);
+  }
+}
+
+const LEAF_HEADER = 0;
+const LEAF_ACCOUNT = 1;
+
+function writeAccount(w: Writer, acct: Account): void {
+  w.fixed(acct.key, 32);
+  w.u53(acct.nonce);
+  const syms = [...acct.entries.keys()].sort();
+  w.u8(syms.length);
+  for (const s of syms) {
+    const e = acct.entries.get(s)!;
+    writeAscii(w, s);
+    writeU64(w, e.balance);
+    w.u8((e.perTxMax !== null ? FLAG_PER_TX : 0) | (e.outflowMax !== null ? FLAG_OUTFLOW : 0));
+    if (e.perTxMax !== null) writeU64(w, e.perTxMax);
+    if (e.outflowMax !== null) {
+      writeU64(w, e.outflowMax);
+      writeU64(w, e.outflow);
+    }
+  }
+}
+
+export interface ProvenLedgerAccount {
+  readonly publicKey: Uint8Array;
+  readonly nonce: number;
+  /** Positive balances and limits as the leaf holds them (assets absent from it hold 0). */
+  readonly entries: readonly { readonly asset: string; readonly balance: bigint; readonly perTxMax: bigint | null; readonly outflowMax: bigint | null; readonly outflow: bigint }[];
+}
+
+/**
+ * Checks an account proof (LedgerApp.accountProof, or the API's) against a ledger digest and
+ * returns the account it proves, or null when the leaf is not an account leaf, is malformed, or
+ * is not under `digest`. Never throws on bad input.
+ */
+export function verifyLedgerAccountProof(digest: Uint8Array, leaf: Uint8Array, proof: MerkleProof): ProvenLedgerAccount | null {
+  if (!(digest instanceof Uint8Array) || digest.length !== 32 || !(leaf instanceof Uint8Array)) return null;
+  let account: ProvenLedgerAccount;
+  try {
+    const r = new Reader(leaf);
+    if (r.u8('leaf tag') !== LEAF_ACCOUNT) return null;
+    const publicKey = r.fixed(32, 'account key');
+    const nonce = r.u53('nonce');
+    const ne = r.u8('entries count');
+    if (ne > LEDGER_LIMITS.assetsMax) return null;
+    const entries: ProvenLedgerAccount['entries'][number][] = [];
+    for (let j = 0; j < ne; j++) {
+      const asset = readAscii(r, LEDGER_LIMITS.symbolBytesMax, SYMBOL_RE, 'entry asset');
+      const balance = readU64(r, 'balance');
+      const flags = r.u8('entry flags');
+      if ((flags & ~(FLAG_PER_TX | FLAG_OUTFLOW)) !== 0) return null;
+      const perTxMax = flags & FLAG_PER_TX ? readU64(r, 'perTxMax') : null;
+      const outflowMax = flags & FLAG_OUTFLOW ? readU64(r, 'outflowMax') : null;
+      const outflow = flags & FLAG_OUTFLOW ? readU64(r, 'outflow') : 0n;
+      entries.push({ asset, balance, perTxMax, outflowMax, outflow });
+    }
+    r.end();
+    account = { publicKey, nonce, entries };
+  } catch {
+    return null;
+  }
+  try {
+    return proof.index >= 1 && verifyMerkleProof(digest, leaf, proof) ? account : null;
+  } catch {
+    return null;
   }
 }
 
