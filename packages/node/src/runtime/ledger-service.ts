@@ -4,11 +4,12 @@
 // The audit trail needs no new store record. Results and positions of every transaction are in
 // the store's transaction index (kind 'tx', written with its block, so they survive restarts);
 // the account-history index and the ledger-tx-id index are DERIVED from the committed blocks:
-// rebuilt at start by reading the block log (kind 'block'), then extended by every commit. Both
-// are in memory and bounded: ACCOUNT_HISTORY_MAX newest entries per account (older transactions
-// stay retrievable by id; only the per-account listing forgets them) and LEDGER_IDS_MAX ledger
-// tx ids (older ones are found by the API's transaction id). Blocks back-filled from peers after
-// start (below a snapshot this validator caught up from) enter the index at the next start.
+// rebuilt at start by reading the block log (kind 'block'), then extended by every commit and by
+// every batch of blocks back-filled from peers (below a snapshot this validator caught up from:
+// the back-fill observer's `stored`, after the write is durable). Both are in memory and
+// bounded: ACCOUNT_HISTORY_MAX newest entries per account (older transactions stay retrievable
+// by id; only the per-account listing forgets them) and LEDGER_IDS_MAX ledger tx ids (older ones
+// are found by the API's transaction id). Which heights are indexed is kept as a few ranges.
 //
 // Balances are this validator's state at its committed height (`height` in each answer).
 
@@ -58,8 +59,8 @@ export class LedgerService implements LedgerApiPort {
   private readonly byAccount = new Map<string, Position[]>();
   /** Ledger tx id -> positions, ascending (more than one: replays of the same bytes). */
   private readonly ledgerIds = new Map<string, Position[]>();
-  /** Highest block height indexed (blocks commit in order). */
-  private indexedHeight = 0;
+  /** Indexed heights as sorted, disjoint, non-adjacent inclusive ranges (usually one or two). */
+  private readonly ranges: [number, number][] = [];
   private readonly log: Logger;
 
   constructor(private readonly opts: LedgerServiceOptions) {
@@ -73,7 +74,7 @@ export class LedgerService implements LedgerApiPort {
     this.api = api;
   }
 
-  /** Wraps an observer so every commit also extends the index. */
+  /** Wraps an observer so every commit and every back-filled batch also extends the index. */
   observe(inner: NodeObserver): NodeObserver {
     return {
       ...inner,
@@ -81,26 +82,83 @@ export class LedgerService implements LedgerApiPort {
         inner.committed?.(b, at);
         this.onCommitted(b);
       },
+      stored: (blocks) => {
+        inner.stored?.(blocks);
+        this.onBackfilled();
+      },
     };
+  }
+
+  /** Indexes the blocks that appeared in the store inside the gaps below the indexed heights. */
+  private onBackfilled(): void {
+    const store = this.opts.store;
+    if (!store) return;
+    const gaps: [number, number][] = [];
+    let next = 1;
+    for (const [from, to] of this.ranges) {
+      if (from > next) gaps.push([next, from - 1]);
+      next = to + 1;
+    }
+    for (const [from, to] of gaps) {
+      for (let start = from; start <= to; ) {
+        const page = store.range('block', { start, end: to + 1, limit: SCAN_PAGE });
+        for (const e of page) this.indexRecord(e);
+        if (page.length < SCAN_PAGE) break;
+        start = Number(page[page.length - 1]!.key) + 1;
+      }
+    }
+  }
+
+  private indexRecord(e: { readonly key: unknown; readonly value: Uint8Array }): boolean {
+    try {
+      const cert = decodeBlock(e.value);
+      this.indexBlock(cert.prePrepare.seq, cert.prePrepare.batch);
+      return true;
+    } catch (err) {
+      this.log.warn({ key: e.key, err: err instanceof Error ? err.message : String(err) }, 'ledger index: skipped an unreadable block record');
+      return false;
+    }
+  }
+
+  private covered(h: number): boolean {
+    let lo = 0;
+    let hi = this.ranges.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.ranges[mid]![1] < h) lo = mid + 1;
+      else hi = mid;
+    }
+    const r = this.ranges[lo];
+    return r !== undefined && r[0] <= h;
+  }
+
+  private cover(h: number): void {
+    // Find the first range ending at or after h - 1 (it may absorb h).
+    let i = 0;
+    while (i < this.ranges.length && this.ranges[i]![1] < h - 1) i++;
+    const r = this.ranges[i];
+    if (r === undefined || r[0] > h + 1) {
+      this.ranges.splice(i, 0, [h, h]);
+      return;
+    }
+    r[0] = Math.min(r[0], h);
+    r[1] = Math.max(r[1], h);
+    const n = this.ranges[i + 1];
+    if (n !== undefined && n[0] <= r[1] + 1) {
+      r[1] = Math.max(r[1], n[1]);
+      this.ranges.splice(i + 1, 1);
+    }
   }
 
   private rebuild(store: Store): void {
     let blocks = 0;
     for (let start = 1; ; ) {
       const page = store.range('block', { start, limit: SCAN_PAGE });
-      for (const e of page) {
-        try {
-          const cert = decodeBlock(e.value);
-          this.indexBlock(cert.prePrepare.seq, cert.prePrepare.batch);
-          blocks++;
-        } catch (err) {
-          this.log.warn({ key: e.key, err: err instanceof Error ? err.message : String(err) }, 'ledger index: skipped an unreadable block record');
-        }
-      }
+      for (const e of page) if (this.indexRecord(e)) blocks++;
       if (page.length < SCAN_PAGE) break;
       start = Number(page[page.length - 1]!.key) + 1;
     }
-    if (blocks > 0) this.log.info({ blocks, accounts: this.byAccount.size, height: this.indexedHeight }, 'ledger index rebuilt from the block log');
+    if (blocks > 0) this.log.info({ blocks, accounts: this.byAccount.size, height: this.ranges[this.ranges.length - 1]?.[1] ?? 0 }, 'ledger index rebuilt from the block log');
   }
 
   private onCommitted(b: CommittedBatch): void {
@@ -108,8 +166,8 @@ export class LedgerService implements LedgerApiPort {
   }
 
   private indexBlock(height: number, requests: readonly ClientRequest[]): void {
-    if (height <= this.indexedHeight) return;
-    this.indexedHeight = height;
+    if (this.covered(height)) return;
+    this.cover(height);
     requests.forEach((r, index) => {
       let tx: DecodedLedgerTx;
       try {
@@ -122,12 +180,12 @@ export class LedgerService implements LedgerApiPort {
         const h = toHex(k);
         let list = this.byAccount.get(h);
         if (!list) this.byAccount.set(h, (list = []));
-        list.push(pos);
+        insertSorted(list, pos);
         if (list.length > ACCOUNT_HISTORY_MAX) list.splice(0, list.length - ACCOUNT_HISTORY_MAX);
       }
       const id = ledgerTxId(this.opts.crypto, r.op);
       const at = this.ledgerIds.get(id);
-      if (at) at.push(pos);
+      if (at) insertSorted(at, pos);
       else {
         this.ledgerIds.set(id, [pos]);
         if (this.ledgerIds.size > LEDGER_IDS_MAX) this.ledgerIds.delete(this.ledgerIds.keys().next().value!);
@@ -301,4 +359,22 @@ export class LedgerService implements LedgerApiPort {
         : {}),
     };
   }
+}
+
+/** Inserts p into positions sorted by (height, index); appending is the common case. */
+function insertSorted(list: Position[], p: Position): void {
+  const before = (a: Position, b: Position): boolean => a.height < b.height || (a.height === b.height && a.index < b.index);
+  const last = list[list.length - 1];
+  if (last === undefined || before(last, p)) {
+    list.push(p);
+    return;
+  }
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (before(list[mid]!, p)) lo = mid + 1;
+    else hi = mid;
+  }
+  list.splice(lo, 0, p);
 }
