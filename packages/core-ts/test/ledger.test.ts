@@ -464,6 +464,49 @@ describe('ledger: malformed bytes', () => {
     }
   });
 
+  it('fuzz: every mutation of every kind either decodes to a canonical tx (re-encodes to the same bytes) or throws CodecError', () => {
+    const samples = [
+      pay(alice, 3, bob, 9n),
+      signLedgerTx(
+        crypto,
+        { chainId: CHAIN, signer: alice.publicKey, nonce: 1, body: { kind: 'transfer', legs: [{ from: alice.publicKey, to: bob.publicKey, asset: 'GEN', amount: 1n }, { from: bob.publicKey, to: carol.publicKey, asset: 'NEX', amount: 2n }] } },
+        [seedOf('alice'), seedOf('bob')],
+      ),
+      authority.mint({ chainId: CHAIN, nonce: 0, legs: [{ to: carol.publicKey, asset: 'AUR', amount: 5n }] }),
+      bob.burn({ chainId: CHAIN, nonce: 0, legs: [{ asset: 'FLX', amount: 1n }] }),
+      authority.configure({ chainId: CHAIN, nonce: 2, account: bob.publicKey, limits: [{ asset: 'GEN', perTxMax: 5n, outflowMax: null }, { asset: 'NEX', perTxMax: null, outflowMax: 0n }] }),
+    ];
+    const prng = new Prng(0xf022);
+    let decoded = 0;
+    for (let i = 0; i < 4000; i++) {
+      const base = prng.pick(samples);
+      let t: Uint8Array;
+      switch (prng.int(0, 3)) {
+        case 0:
+          t = base.slice();
+          flip(t, prng.int(0, t.length - 1), prng.int(0, 7));
+          break;
+        case 1:
+          t = base.slice();
+          t[prng.int(0, t.length - 1)] = prng.pick([0, 1, 2, 3, 4, 5, 16, 127, 128, 255]);
+          break;
+        case 2:
+          t = Uint8Array.from([...base.subarray(0, prng.int(0, base.length)), ...prng.bytes(prng.int(0, 40))]);
+          break;
+        default:
+          t = prng.bytes(prng.int(0, 300));
+      }
+      try {
+        const d = decodeLedgerTx(t);
+        expect(encodeLedgerTx(d)).toEqual(t);
+        decoded++;
+      } catch (e) {
+        expect(e, `input ${toHex(t)}`).toBeInstanceOf(CodecError);
+      }
+    }
+    expect(decoded).toBeGreaterThan(100); // flips inside signatures, keys and amounts still decode
+  });
+
   it('the encoder refuses what the decoder would refuse', () => {
     expect(() => alice.transfer({ chainId: CHAIN, nonce: 0, legs: [{ to: bob.publicKey, asset: 'GEN', amount: 0n }] })).toThrow(CodecError);
     expect(() => alice.transfer({ chainId: CHAIN, nonce: 0, legs: [{ to: alice.publicKey, asset: 'GEN', amount: 1n }] })).toThrow(/same account/);
