@@ -96,13 +96,13 @@ export async function startNodeFromConfig(file: string, opts: StartNodeOptions =
     // 2. The store, under the lock (the runtime restores from it when it is built).
     const store = nd.durability === 'memory' ? null : openStore(dataDir, { durable: true, lock, logger });
     if (store) undo.push(() => store.close());
+    const metrics = new NodeMetrics();
+    const names = config.activeValidators.map((v) => v.validatorId);
+    const healthThresholds = healthThresholdsOf(resolved, tickMsOf(config));
     // The replicated app: the ledger (node.app: ledger, from its genesis) or the kv text store.
     const ledgerApp = nd.app === 'ledger' && nd.genesis ? new LedgerApp({ crypto, genesis: nd.genesis }) : null;
     const ledger = ledgerApp ? new LedgerService({ app: ledgerApp, crypto, store, logger }) : null;
     if (ledgerApp) logger.info({ app: 'ledger', chain_id: nd.genesis!.chainId, genesis: nd.genesisFile ?? 'inline', genesis_digest: toHex(ledgerApp.digest()) }, 'ledger app from genesis');
-    const metrics = new NodeMetrics();
-    const names = config.activeValidators.map((v) => v.validatorId);
-    const healthThresholds = healthThresholdsOf(resolved, tickMsOf(config));
     const service = new NodeService({ validatorNames: names, verify: nd.verify, crypto, metrics, healthThresholds });
     undo.push(() => service.close());
     const api = createApi({ node: service, metrics, logger: logger as unknown as FastifyBaseLogger, ledger });
