@@ -1,7 +1,10 @@
 // npm start: a local four-validator cluster as separate processes on loopback (durable LMDB
-// storage under .bpci/start), a closed-loop workload from several clients over the client port
-// (each result accepted on f+1 matching Ed25519-signed replies), a check that every validator
-// holds the same committed log, and a latency/throughput table. Exits 0 only if all of it holds.
+// storage under .bpci/start) running the ledger app (BPCI_START_APP=kv for the text store), a
+// closed-loop workload from several clients over the client port (signed ledger transfers
+// between genesis-funded accounts, nonce by nonce; each result accepted on f+1 matching
+// Ed25519-signed replies and required to be "ok"), a check that every validator holds the same
+// committed log (and, for the ledger, the same state digest and the genesis supply), and a
+// latency/throughput table. Exits 0 only if all of it holds.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -17,6 +20,8 @@ if (!fs.existsSync(dist('runtime/workload.js')) || !fs.existsSync(path.join(root
 
 const { runLocalCluster } = await import(dist('cli/cluster.js'));
 const { runClosedLoop, summarize, checkSameLog } = await import(dist('runtime/workload.js'));
+const { ledgerTransfers } = await import(dist('runtime/ledger-workload.js'));
+const { ledgerClientKeys, LOCAL_CHAIN_ID, LOCAL_ASSETS, LOCAL_CLIENT_BALANCE } = await import(dist('config/local-cluster.js'));
 const { selectBackend } = await import(dist('crypto/select.js'));
 const { createProgress } = await import(dist('cli/progress.js'));
 
@@ -24,6 +29,8 @@ const VALIDATORS = 4;
 const CLIENTS = Number(process.env.BPCI_START_CLIENTS ?? 8);
 const PER_CLIENT = Number(process.env.BPCI_START_REQUESTS ?? 500);
 const WARMUP = 20;
+const APP = process.env.BPCI_START_APP ?? 'ledger';
+if (APP !== 'ledger' && APP !== 'kv') throw new Error(`BPCI_START_APP must be ledger or kv, got ${APP}`);
 const dir = path.join(root, '.bpci', 'start');
 fs.rmSync(path.join(dir, 'data'), { recursive: true, force: true });
 
@@ -50,14 +57,15 @@ let exitCode = 1;
 const quietIo = { out: () => {}, err: (t) => process.stderr.write(`[cluster] ${t}\n`), progress: false };
 const t0 = Date.now();
 await runLocalCluster(
-  { validators: VALIDATORS, dir, host: '127.0.0.1', basePort: base, apiBasePort: base + 1000, durability: process.env.BPCI_START_DURABILITY ?? 'durable', verify: process.env.BPCI_START_VERIFY ?? 'lazy' },
+  { validators: VALIDATORS, dir, host: '127.0.0.1', basePort: base, apiBasePort: base + 1000, durability: process.env.BPCI_START_DURABILITY ?? 'durable', verify: process.env.BPCI_START_VERIFY ?? 'lazy', app: APP, ledgerClients: Math.max(2, CLIENTS) },
   quietIo,
   {
     signal: abort.signal,
     onReady: (members) => {
       void (async () => {
         try {
-          console.log(`[start] ${VALIDATORS} validators up in ${((Date.now() - t0) / 1000).toFixed(1)} s (crypto: ${cryptoName}; data in ${path.relative(root, dir)})`);
+          console.log(`[start] ${VALIDATORS} validators up in ${((Date.now() - t0) / 1000).toFixed(1)} s (app: ${APP}; crypto: ${cryptoName}; data in ${path.relative(root, dir)})`);
+          const ledger = APP === 'ledger' ? ledgerTransfers(backend, ledgerClientKeys(dir).clients, { chainId: LOCAL_CHAIN_ID, clients: CLIENTS }) : undefined;
           const validators = members.map((m) => {
             const v = m.config.validators[m.index];
             return { host: v.client.host, port: v.client.port, publicKey: v.publicKey, stake: v.stake };
@@ -68,6 +76,7 @@ await runLocalCluster(
           const res = await runClosedLoop({
             validators, crypto: backend, clients: CLIENTS, requestsPerClient: PER_CLIENT, warmupPerClient: WARMUP,
             clientPrefix: `start-${Date.now().toString(36)}`,
+            ...(ledger ? { op: ledger.op, resultOk: ledger.resultOk } : {}),
             onProgress: (d) => {
               bar.tick(d - last);
               if (!process.stderr.isTTY && Math.floor(d / 1000) > Math.floor(last / 1000)) console.log(`[start] ${d}/${total} requests committed`);
@@ -78,6 +87,15 @@ await runLocalCluster(
           const s = summarize(res.latenciesMs);
           const apiUrls = members.map((m) => m.apiUrl);
           const check = await checkSameLog(apiUrls);
+          // The ledger: the same state on every validator at the same height, the genesis supply intact.
+          let ledgerCheck = null;
+          if (ledger) {
+            const sums = await Promise.all(apiUrls.map(async (u) => (await fetch(`${u}/api/v1/ledger`)).json()));
+            const sameState = sums.every((x) => x.height === sums[0].height && x.state_digest === sums[0].state_digest);
+            const genesisSupply = (BigInt(Math.max(2, CLIENTS)) * LOCAL_CLIENT_BALANCE).toString();
+            const conserved = sums.every((x) => LOCAL_ASSETS.every((a) => x.assets.find((s) => s.asset === a)?.supply === genesisSupply));
+            ledgerCheck = { sameState, conserved, digest: sums[0].state_digest };
+          }
           const row = (k, v) => `| ${k.padEnd(34)} | ${String(v).padStart(14)} |`;
           console.log('');
           console.log(row('metric', 'value'));
@@ -86,6 +104,11 @@ await runLocalCluster(
           console.log(row('clients (closed loop)', CLIENTS));
           console.log(row('requests committed', `${res.requests}`));
           console.log(row('failed requests', res.failures));
+          if (ledger) {
+            console.log(row('ledger results not ok', res.rejected === 0 ? 0 : `${res.rejected} (${res.firstRejection})`));
+            console.log(row('same ledger state everywhere', ledgerCheck.sameState ? `yes ${ledgerCheck.digest.slice(0, 8)}` : 'NO'));
+            console.log(row('supply conserved (4 coins)', ledgerCheck.conserved ? 'yes' : 'NO'));
+          }
           console.log(row('throughput (requests/s)', res.throughputRps.toFixed(0)));
           console.log(row('latency p50 (ms)', s.p50.toFixed(3)));
           console.log(row('latency p90 (ms)', s.p90.toFixed(3)));
@@ -93,12 +116,15 @@ await runLocalCluster(
           console.log(row('committed height (batches)', check.height));
           console.log(row('same log on every validator', check.mismatch === null ? 'yes' : `NO: ${check.mismatch}`));
           console.log('');
-          console.log('Latency is per request with 8 concurrent clients (durable, lazy verify, f+1 signed replies');
-          console.log('checked by each client); see `npm run bench:consensus` for the single-client figures.');
+          console.log(`Latency is per request with ${CLIENTS} concurrent clients (durable, lazy verify, f+1 signed replies`);
+          console.log(`checked by each client${ledger ? '; each request a signed ledger transfer, verified by every validator' : ''}); see \`npm run bench:consensus\` for the single-client figures.`);
           console.log('');
           console.log('A long-running cluster:  npm run bpci -- cluster up --validators 4');
           console.log(`then e.g.:               npm run bpci -- --api http://127.0.0.1:8081 submit "add alice 5" --wait`);
-          exitCode = res.failures === 0 && res.requests === total && check.mismatch === null && check.height > 0 ? 0 : 1;
+          console.log('The ledger on it:        npm run bpci -- cluster up --validators 4 --app ledger');
+          console.log('then e.g.:               curl http://127.0.0.1:8081/api/v1/ledger   (routes: packages/node/README.md)');
+          const ledgerOk = !ledger || (res.rejected === 0 && ledgerCheck.sameState && ledgerCheck.conserved);
+          exitCode = res.failures === 0 && res.requests === total && check.mismatch === null && check.height > 0 && ledgerOk ? 0 : 1;
         } catch (e) {
           console.error(`[start] failed: ${e instanceof Error ? e.stack : e}`);
           exitCode = 1;

@@ -42,3 +42,11 @@ export * from './kit/certificate.js';
 export * from './kit/durable.js';
 export * from './kit/request-pool.js';
 export * from './kit/replies.js';
+
+// The ledger application (issue 12 §2): accounts, signed transactions with nonces, limits.
+export * from './apps/ledger/limits.js';
+export * from './apps/ledger/reasons.js';
+export * from './apps/ledger/tx.js';
+export * from './apps/ledger/genesis.js';
+export * from './apps/ledger/app.js';
+export * from './apps/ledger/client.js';

@@ -44,3 +44,10 @@ export { startNodeFromConfig, StartupError, type RunningNode, type StartNodeOpti
 export { loadConfig, parseConfig, ConfigError, type NodeConfig } from './config/config.js';
 export { writeLocalCluster, type LocalClusterOptions, type LocalClusterMember } from './config/local-cluster.js';
 export { generateKeyFile, loadKeyFile, publicKeyText, KeyFileError, type ValidatorKey } from './keys/keyfile.js';
+
+// The ledger app's node side (issue 12 §2): its HTTP routes' shapes, the service behind them,
+// and the local cluster's ledger genesis and client keys.
+export { LOCAL_CHAIN_ID, LOCAL_ASSETS, LOCAL_CLIENT_BALANCE, ledgerClientKeys } from './config/local-cluster.js';
+export { LedgerService, ACCOUNT_HISTORY_MAX, LEDGER_IDS_MAX, type LedgerServiceOptions } from './runtime/ledger-service.js';
+export type { LedgerApiPort, LedgerAccountProofView, LedgerTxView, LedgerAccountInfo, LedgerHistoryPage, LedgerSummary, LedgerInclusion, LedgerLegView } from './api/ledger-routes.js';
+export { ledgerTransfers, type LedgerWorkload } from './runtime/ledger-workload.js';

@@ -24,6 +24,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type
 import { ApiError, type HealthReport, type NodeApiPort } from './port.js';
 import type { NodeMetrics } from '../metrics/metrics.js';
 import { registerDashboard } from './dashboard.js';
+import { registerLedgerRoutes, type LedgerApiPort } from './ledger-routes.js';
 
 export interface ApiOptions {
   readonly node: NodeApiPort;
@@ -34,6 +35,8 @@ export interface ApiOptions {
   readonly txBytesMax?: number;
   /** Upper bound for ?timeout_ms / timeout (ms). */
   readonly waitTimeoutMsMax?: number;
+  /** The ledger app's routes (ledger-routes.ts); absent/null: they answer 404 not_applicable. */
+  readonly ledger?: LedgerApiPort | null;
 }
 
 const ROUND_ID = '^(round-)?[0-9]{1,15}$';
@@ -483,5 +486,6 @@ export function createApi(opts: ApiOptions): FastifyInstance {
     return reply.type(contentType).send(body);
   });
 
+  registerLedgerRoutes(app, opts.ledger ?? null, { waitMax, toSnake });
   return app;
 }

@@ -111,6 +111,8 @@ export async function runLocalCluster(opts: ClusterUpOptions, io: CliIo, popts: 
     apiBasePort: opts.apiBasePort,
     durability: opts.durability,
     verify: opts.verify,
+    ...(opts.app ? { app: opts.app } : {}),
+    ...(opts.ledgerClients !== undefined ? { ledgerClients: opts.ledgerClients } : {}),
   });
   const logsDir = path.join(dir, 'logs');
   fs.mkdirSync(logsDir, { recursive: true });

@@ -21,6 +21,7 @@ import { runWithProgress } from './progress.js';
 import { ClusterError, clusterRestart, clusterStatus, clusterStop, formatClusterStatus, runLocalCluster } from './cluster.js';
 import { generateKeyFile, KeyFileError } from '../keys/keyfile.js';
 import { ConfigError } from '../config/config.js';
+import { registerLedgerCommands } from './ledger.js';
 
 export interface CliIo {
   out(text: string): void;
@@ -46,6 +47,10 @@ export interface ClusterUpOptions {
   readonly apiBasePort: number;
   readonly durability: 'durable' | 'memory';
   readonly verify: 'lazy' | 'eager';
+  /** The replicated app (node.app); default kv (the text store `bpci submit "add alice 5"` talks to). */
+  readonly app?: 'kv' | 'ledger';
+  /** Ledger only: funded client accounts in the genesis (local-cluster's default when absent). */
+  readonly ledgerClients?: number;
 }
 export interface BenchConsensusOptions {
   /** Cluster sizes to run, e.g. [4, 7]. */
@@ -355,6 +360,11 @@ export function buildProgram(opts: BuildOptions = {}): Command {
     );
 
   // ---------------------------------------------------------------- keys
+  registerLedgerCommands(program, { client, show: (d) => show(d), act, fail: (code, message) => {
+    io.err(`error: ${message}`);
+    throw new CliFailure(code, message);
+  } });
+
   const keys = program.command('keys').description('validator identity keys');
   keys
     .command('generate')
@@ -395,6 +405,7 @@ export function buildProgram(opts: BuildOptions = {}): Command {
     .option('--api-base-port <port>', 'validator i serves its API on api-base-port + i', intArg('--api-base-port', 1, 65_000), 8081)
     .option('--durability <mode>', 'durable | memory', oneOfArg('--durability', ['durable', 'memory'] as const), 'durable')
     .option('--verify <mode>', 'lazy | eager', oneOfArg('--verify', ['lazy', 'eager'] as const), 'lazy')
+    .option('--app <app>', 'kv (text ops) | ledger (signed transfers, genesis in <dir>/config/genesis.json)', oneOfArg('--app', ['kv', 'ledger'] as const), 'kv')
     // Default: spawn `bpci node start` per validator (cli/cluster.ts); a runtime may replace it.
     .action(act(async (o: ClusterUpOptions) => (runtimeImpls.get(program)?.clusterUp ?? runLocalCluster)(o, io)));
   cluster

@@ -10,7 +10,8 @@
 //   consensus_thresholds: { minimum_validators, byzantine_fault_tolerance, stake_threshold }
 //   node:                    # this process
 //     { validator_id, key_file, data_dir, api: { host, port }, durability, verify, transport?,
-//       consensus? (PBFT tuning: tick_ms, checkpoint_interval, watermark_window, batch_*, inflight_max) }
+//       consensus? (PBFT tuning: tick_ms, checkpoint_interval, watermark_window, batch_*, inflight_max),
+//       app? (kv | ledger; default kv), genesis? (ledger only: a genesis file path, or the genesis inline) }
 //   logging: { level, format, outputs?: [{ type: stdout | file | elasticsearch, ... }], consensus_logging? }
 //
 // Contract: `parseConfig(text)` returns a typed, normalised NodeConfig or throws ConfigError naming
@@ -21,6 +22,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
+import { GenesisError, parseGenesis, type Genesis } from '@bpci/core';
 
 export class ConfigError extends Error {
   constructor(
@@ -118,6 +120,12 @@ export interface NodeSection {
   readonly verify: 'lazy' | 'eager';
   readonly transport: TransportConfig;
   readonly consensus: ConsensusTuning;
+  /** The replicated application: 'kv' (the text store of the CLI demo) or 'ledger'. */
+  readonly app: 'kv' | 'ledger';
+  /** The ledger's validated genesis (node.genesis); undefined with app 'kv'. */
+  readonly genesis: Genesis | undefined;
+  /** Where the genesis came from: its file (absolute), or undefined when inline. */
+  readonly genesisFile: string | undefined;
 }
 export interface NodeConfig {
   readonly tripleConsensus: {
@@ -372,7 +380,7 @@ export function validateConfig(doc: unknown, baseDir = process.cwd()): NodeConfi
   });
 
   // node
-  const nd = mapping(top.node, 'node', ['validator_id', 'key_file', 'data_dir', 'api', 'durability', 'verify', 'transport', 'consensus']);
+  const nd = mapping(top.node, 'node', ['validator_id', 'key_file', 'data_dir', 'api', 'durability', 'verify', 'transport', 'consensus', 'app', 'genesis']);
   const validatorId = str(nd, 'validator_id', 'node');
   const self = validators.find((v) => v.validatorId === validatorId);
   if (!self) throw new ConfigError('node.validator_id', `one of the validators' ids (${[...ids].join(', ')})`, validatorId);
@@ -423,6 +431,11 @@ export function validateConfig(doc: unknown, baseDir = process.cwd()): NodeConfi
     consensusTuning.inflightMax = im;
   }
 
+  const app = oneOf(nd, 'app', 'node', ['kv', 'ledger'] as const, 'kv');
+  let genesis: { genesis: Genesis; file: string | undefined } | undefined;
+  if (app === 'ledger') genesis = genesisOf(nd.genesis, baseDir);
+  else if (nd.genesis !== undefined) throw new ConfigError('node.genesis', 'no genesis with node.app "kv" (only the ledger app has one; set node.app: ledger)', nd.genesis);
+
   const node: NodeSection = {
     validatorId,
     index: self.index,
@@ -433,6 +446,9 @@ export function validateConfig(doc: unknown, baseDir = process.cwd()): NodeConfi
     verify: oneOf(nd, 'verify', 'node', ['lazy', 'eager'] as const, 'lazy'),
     transport,
     consensus: consensusTuning,
+    app,
+    genesis: genesis?.genesis,
+    genesisFile: genesis?.file,
   };
 
   const logging = validateLogging(top.logging, baseDir);
@@ -445,6 +461,41 @@ export function validateConfig(doc: unknown, baseDir = process.cwd()): NodeConfi
     node,
     logging,
   };
+}
+
+/**
+ * `node.genesis` for the ledger: a path to a JSON or YAML genesis file (relative to the config's
+ * directory), or the genesis inline as a mapping. Errors name the key inside the genesis, e.g.
+ * `node.genesis.accounts[2].balances.GEN`, and the file.
+ */
+function genesisOf(v: unknown, baseDir: string): { genesis: Genesis; file: string | undefined } {
+  const what = 'a genesis file path or an inline genesis mapping (node.app is "ledger")';
+  let doc: unknown = v;
+  let file: string | undefined;
+  if (typeof v === 'string' && v.length > 0) {
+    file = path.resolve(baseDir, v);
+    let text: string;
+    try {
+      text = fs.readFileSync(file, 'utf8');
+    } catch (e) {
+      throw new ConfigError('node.genesis', 'a readable genesis file (JSON or YAML)', `${file}: ${(e as Error).message}`);
+    }
+    try {
+      doc = YAML.parse(text, { uniqueKeys: true, intAsBigInt: true });
+    } catch (e) {
+      throw new ConfigError('node.genesis', `a genesis file in JSON or YAML (${file})`, (e as Error).message.split('\n')[0]);
+    }
+  } else if (v === null || typeof v !== 'object' || Array.isArray(v)) {
+    throw new ConfigError('node.genesis', what, v);
+  }
+  try {
+    return { genesis: parseGenesis(doc), file };
+  } catch (e) {
+    if (e instanceof GenesisError) {
+      throw new ConfigError(e.keyPath === '' ? 'node.genesis' : `node.genesis.${e.keyPath}`, `${e.expected}${file ? ` (in ${file})` : ''}`, e.got);
+    }
+    throw e;
+  }
 }
 
 /** The seed's `logging` block: level, format, outputs (stdout, file with rotation, elasticsearch), consensus_logging. */

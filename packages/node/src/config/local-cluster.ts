@@ -1,12 +1,24 @@
 // Generates a local n-validator cluster on loopback: one key file and one config file per
 // validator, in the seed's YAML shape, all validated by parsing them back. Used by `bpci cluster up`,
 // `npm start` and tests; nothing here starts a process.
+//
+// With `app: 'ledger'` it also writes keys/clients/ (one Ed25519 key per workload client and one
+// for the mint authority, owner-only like the validator keys) and config/genesis.json: chain
+// LOCAL_CHAIN_ID, the four coins GEN, NEX, FLX, AUR, and LOCAL_CLIENT_BALANCE of each for every
+// client (`ledgerClientKeys` reads them back for the workload).
 
 import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import { generateKeyFile, loadKeyFile } from '../keys/keyfile.js';
 import { loadConfig, type NodeConfig } from './config.js';
+import type { ValidatorKey } from '../keys/keyfile.js';
+
+/** The local cluster's ledger chain id, assets and per-client opening balance. */
+export const LOCAL_CHAIN_ID = 'bpci-local';
+export const LOCAL_ASSETS = ['GEN', 'NEX', 'FLX', 'AUR'] as const;
+export const LOCAL_CLIENT_BALANCE = 1_000_000_000n;
+const LEDGER_CLIENTS_DEFAULT = 16;
 
 export interface LocalClusterOptions {
   /** Directory for keys/, config/ and data/ (created). */
@@ -22,6 +34,10 @@ export interface LocalClusterOptions {
   readonly verify?: 'lazy' | 'eager';
   /** Reuse existing key files (a restarted cluster keeps its identities). Default true. */
   readonly reuseKeys?: boolean;
+  /** The replicated app (node.app). Default 'kv'. */
+  readonly app?: 'kv' | 'ledger';
+  /** Ledger only: funded client accounts in the genesis (default 16). */
+  readonly ledgerClients?: number;
 }
 
 export interface LocalClusterMember {
@@ -64,6 +80,9 @@ export function writeLocalCluster(opts: LocalClusterOptions): LocalClusterMember
     public_key: k.key.publicKeyText,
     is_active: true,
   }));
+  const app = opts.app ?? 'kv';
+  const genesisFile = path.join(confDir, 'genesis.json');
+  if (app === 'ledger') writeLocalGenesis(opts.dir, genesisFile, opts.ledgerClients ?? LEDGER_CLIENTS_DEFAULT, opts.reuseKeys ?? true);
   const members: LocalClusterMember[] = [];
   for (let i = 0; i < n; i++) {
     const doc = {
@@ -80,6 +99,7 @@ export function writeLocalCluster(opts: LocalClusterOptions): LocalClusterMember
         api: { host, port: opts.apiBasePort + i },
         durability: opts.durability ?? 'durable',
         verify: opts.verify ?? 'lazy',
+        ...(app === 'ledger' ? { app, genesis: path.relative(confDir, genesisFile) } : {}),
       },
       logging: { level: 'info', format: 'json' },
     };
@@ -95,4 +115,29 @@ export function writeLocalCluster(opts: LocalClusterOptions): LocalClusterMember
     });
   }
   return members;
+}
+
+function clientKeyFile(dir: string, i: number): string {
+  return path.join(dir, 'keys', 'clients', `client-${String(i).padStart(3, '0')}.json`);
+}
+
+/** Client keys (and the mint authority's), then a genesis funding every client with every coin. */
+function writeLocalGenesis(dir: string, file: string, clients: number, reuse: boolean): void {
+  if (!Number.isInteger(clients) || clients < 1 || clients > 10_000) throw new RangeError(`ledgerClients must be 1..10000, got ${clients}`);
+  const clientsDir = path.join(dir, 'keys', 'clients');
+  fs.mkdirSync(clientsDir, { recursive: true, mode: 0o700 });
+  fs.chmodSync(clientsDir, 0o700);
+  const keyOf = (f: string): ValidatorKey => (reuse && fs.existsSync(f) ? loadKeyFile(f) : generateKeyFile(f, { force: true }));
+  const authority = keyOf(path.join(clientsDir, 'mint-authority.json'));
+  const balances = Object.fromEntries(LOCAL_ASSETS.map((a) => [a, LOCAL_CLIENT_BALANCE.toString()]));
+  const accounts = Array.from({ length: clients }, (_, i) => ({ public_key: keyOf(clientKeyFile(dir, i)).publicKeyText, balances }));
+  const genesis = { chain_id: LOCAL_CHAIN_ID, assets: [...LOCAL_ASSETS], mint_authority: authority.publicKeyText, accounts };
+  fs.writeFileSync(file, `${JSON.stringify(genesis, null, 2)}\n`);
+}
+
+/** The funded client keys a ledger cluster's genesis holds (written by writeLocalCluster). */
+export function ledgerClientKeys(dir: string): { readonly clients: readonly ValidatorKey[]; readonly mintAuthority: ValidatorKey } {
+  const clients: ValidatorKey[] = [];
+  for (let i = 0; fs.existsSync(clientKeyFile(dir, i)); i++) clients.push(loadKeyFile(clientKeyFile(dir, i)));
+  return { clients, mintAuthority: loadKeyFile(path.join(dir, 'keys', 'clients', 'mint-authority.json')) };
 }

@@ -13,7 +13,7 @@
 // line naming the validator, the port or directory, and the process holding it.
 
 import path from 'node:path';
-import { resolveConfig, type PbftConfig } from '@bpci/core';
+import { LedgerApp, resolveConfig, toHex, type PbftConfig } from '@bpci/core';
 import type { FastifyBaseLogger } from 'fastify';
 import { loadConfig, type NodeConfig } from '../config/config.js';
 import { loadKeyFile, publicKeyText } from '../keys/keyfile.js';
@@ -28,6 +28,7 @@ import { createLogger, type LogOutput } from '../log.js';
 import { NodeMetrics } from '../metrics/metrics.js';
 import { createApi } from '../api/server.js';
 import { NodeService } from './node-service.js';
+import { LedgerService } from './ledger-service.js';
 import { healthThresholdsOf } from './consensus-health.js';
 import { DEFAULT_TICK_MS, ValidatorNode } from './validator-node.js';
 
@@ -110,9 +111,13 @@ export async function startNodeFromConfig(file: string, opts: StartNodeOptions =
     const metrics = new NodeMetrics();
     const names = config.activeValidators.map((v) => v.validatorId);
     const healthThresholds = healthThresholdsOf(resolved, tickMsOf(config));
+    // The replicated app: the ledger (node.app: ledger, from its genesis) or the kv text store.
+    const ledgerApp = nd.app === 'ledger' && nd.genesis ? new LedgerApp({ crypto, genesis: nd.genesis }) : null;
+    const ledger = ledgerApp ? new LedgerService({ app: ledgerApp, crypto, store, logger }) : null;
+    if (ledgerApp) logger.info({ app: 'ledger', chain_id: nd.genesis!.chainId, genesis: nd.genesisFile ?? 'inline', genesis_digest: toHex(ledgerApp.digest()) }, 'ledger app from genesis');
     const service = new NodeService({ validatorNames: names, verify: nd.verify, crypto, metrics, healthThresholds });
     undo.push(() => service.close());
-    const api = createApi({ node: service, metrics, logger: logger as unknown as FastifyBaseLogger });
+    const api = createApi({ node: service, metrics, logger: logger as unknown as FastifyBaseLogger, ledger });
     undo.push(() => api.close());
     // Who answers: every response names this validator, its key and its pid, so `bpci cluster up`
     // can tell its own process from another one on the same port (issue 13 §2).
@@ -137,15 +142,17 @@ export async function startNodeFromConfig(file: string, opts: StartNodeOptions =
       tickMs: tickMsOf(config),
       transportLimits: nd.transport,
       logger,
-      observer: service.observer(),
+      observer: ledger ? ledger.observe(service.observer()) : service.observer(),
+      ...(ledgerApp ? { app: ledgerApp } : {}),
       beforeLinks: async (n) => {
         service.attach(n);
+        ledger?.attach(n, service);
         await api.listen({ host: nd.api.host, port: nd.api.port });
       },
     });
     const running = node;
     const apiUrl = `http://${nd.api.host}:${nd.api.port}`;
-    logger.info({ api: apiUrl, crypto: `${selection.name} (${selection.reason})`, durability: nd.durability, verify: nd.verify, data_dir: dataDir }, 'validator ready');
+    logger.info({ api: apiUrl, crypto: `${selection.name} (${selection.reason})`, durability: nd.durability, verify: nd.verify, app: nd.app, data_dir: dataDir }, 'validator ready');
     return {
       config,
       node: running,

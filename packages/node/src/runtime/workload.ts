@@ -16,6 +16,8 @@ export interface WorkloadOptions {
   readonly clientPrefix: string;
   /** The op for request k of client c. */
   readonly op?: (client: number, k: number) => Uint8Array;
+  /** Whether the agreed result of request k of client c is a success (default: every result is); others count in `rejected`. */
+  readonly resultOk?: (client: number, k: number, result: Uint8Array) => boolean;
   readonly verifyReplies?: boolean;
   readonly onProgress?: (done: number) => void;
   readonly timeoutMs?: number;
@@ -28,6 +30,10 @@ export interface WorkloadResult {
   readonly seconds: number;
   readonly throughputRps: number;
   readonly failures: number;
+  /** Committed, measured requests whose result resultOk refused (e.g. a ledger reason code). */
+  readonly rejected: number;
+  /** The first refused result, as text, when there is one. */
+  readonly firstRejection?: string;
 }
 
 const enc = new TextEncoder();
@@ -46,6 +52,8 @@ export async function runClosedLoop(o: WorkloadOptions): Promise<WorkloadResult>
   const lat = new Float64Array(o.clients * o.requestsPerClient);
   let filled = 0;
   let failures = 0;
+  let rejected = 0;
+  let firstRejection: string | undefined;
   let done = 0;
   try {
     await Promise.all(
@@ -59,8 +67,12 @@ export async function runClosedLoop(o: WorkloadOptions): Promise<WorkloadResult>
         for (let k = 0; k < o.requestsPerClient; k++) {
           const s = performance.now();
           try {
-            await cl.submit(op(c, warm + k));
+            const r = await cl.submit(op(c, warm + k));
             lat[filled++] = performance.now() - s;
+            if (o.resultOk && !o.resultOk(c, warm + k, r.result)) {
+              rejected++;
+              firstRejection ??= new TextDecoder().decode(r.result);
+            }
           } catch {
             failures++;
           }
@@ -71,7 +83,7 @@ export async function runClosedLoop(o: WorkloadOptions): Promise<WorkloadResult>
     );
     const seconds = (performance.now() - t0) / 1000;
     o.onProgress?.(done);
-    return { latenciesMs: lat.subarray(0, filled), requests: filled, seconds, throughputRps: filled / seconds, failures };
+    return { latenciesMs: lat.subarray(0, filled), requests: filled, seconds, throughputRps: filled / seconds, failures, rejected, ...(firstRejection !== undefined ? { firstRejection } : {}) };
   } finally {
     for (const cl of clients) cl.close();
   }
