@@ -29,6 +29,9 @@ const VALIDATORS = 4;
 const CLIENTS = Number(process.env.BPCI_START_CLIENTS ?? 8);
 const PER_CLIENT = Number(process.env.BPCI_START_REQUESTS ?? 500);
 const WARMUP = 20;
+// Then one closed-loop client alone, for the single-request latency (the figure issue 10 targets).
+const SINGLE = Number(process.env.BPCI_START_SINGLE ?? 400);
+const SINGLE_WARMUP = 20;
 const APP = process.env.BPCI_START_APP ?? 'ledger';
 if (APP !== 'ledger' && APP !== 'kv') throw new Error(`BPCI_START_APP must be ledger or kv, got ${APP}`);
 const dir = path.join(root, '.bpci', 'start');
@@ -85,6 +88,16 @@ await runLocalCluster(
           });
           bar.stop();
           const s = summarize(res.latenciesMs);
+          // One client alone: workload client 0 again, its nonces continuing after the run above.
+          const used = WARMUP + PER_CLIENT;
+          const single = SINGLE > 0
+            ? await runClosedLoop({
+                validators, crypto: backend, clients: 1, requestsPerClient: SINGLE, warmupPerClient: SINGLE_WARMUP,
+                clientPrefix: `start1-${Date.now().toString(36)}`,
+                ...(ledger ? { op: (_c, k) => ledger.op(0, used + k), resultOk: (_c, k, r) => ledger.resultOk(0, used + k, r) } : {}),
+              })
+            : null;
+          const s1 = single ? summarize(single.latenciesMs) : null;
           const apiUrls = members.map((m) => m.apiUrl);
           const check = await checkSameLog(apiUrls);
           // The ledger: the same state on every validator at the same height, the genesis supply intact.
@@ -102,29 +115,36 @@ await runLocalCluster(
           console.log(`|${'-'.repeat(36)}|${'-'.repeat(16)}|`);
           console.log(row('validators (processes)', VALIDATORS));
           console.log(row('clients (closed loop)', CLIENTS));
-          console.log(row('requests committed', `${res.requests}`));
-          console.log(row('failed requests', res.failures));
+          console.log(row('requests committed', `${res.requests + (single?.requests ?? 0)}`));
+          console.log(row('failed requests', res.failures + (single?.failures ?? 0)));
+          const rejected = res.rejected + (single?.rejected ?? 0);
           if (ledger) {
-            console.log(row('ledger results not ok', res.rejected === 0 ? 0 : `${res.rejected} (${res.firstRejection})`));
+            console.log(row('ledger results not ok', rejected === 0 ? 0 : `${rejected} (${res.firstRejection ?? single?.firstRejection})`));
             console.log(row('same ledger state everywhere', ledgerCheck.sameState ? `yes ${ledgerCheck.digest.slice(0, 8)}` : 'NO'));
             console.log(row('supply conserved (4 coins)', ledgerCheck.conserved ? 'yes' : 'NO'));
           }
-          console.log(row('throughput (requests/s)', res.throughputRps.toFixed(0)));
-          console.log(row('latency p50 (ms)', s.p50.toFixed(3)));
-          console.log(row('latency p90 (ms)', s.p90.toFixed(3)));
-          console.log(row('latency p99 (ms)', s.p99.toFixed(3)));
+          console.log(row(`throughput, ${CLIENTS} clients (req/s)`, res.throughputRps.toFixed(0)));
+          console.log(row(`latency p50, ${CLIENTS} clients (ms)`, s.p50.toFixed(3)));
+          console.log(row(`latency p90, ${CLIENTS} clients (ms)`, s.p90.toFixed(3)));
+          console.log(row(`latency p99, ${CLIENTS} clients (ms)`, s.p99.toFixed(3)));
+          if (s1) {
+            console.log(row('latency p50, 1 client (ms)', s1.p50.toFixed(3)));
+            console.log(row('latency p99, 1 client (ms)', s1.p99.toFixed(3)));
+          }
           console.log(row('committed height (batches)', check.height));
           console.log(row('same log on every validator', check.mismatch === null ? 'yes' : `NO: ${check.mismatch}`));
           console.log('');
-          console.log(`Latency is per request with ${CLIENTS} concurrent clients (durable, lazy verify, f+1 signed replies`);
-          console.log(`checked by each client${ledger ? '; each request a signed ledger transfer, verified by every validator' : ''}); see \`npm run bench:consensus\` for the single-client figures.`);
+          console.log(`Latency is per request, durable, lazy verify, accepted on f+1 signed replies checked by each client${ledger ? '; each request a signed ledger transfer, verified by every validator' : ''}:`);
+          console.log(`first with ${CLIENTS} concurrent closed-loop clients, then ${SINGLE} requests from one client alone. A shared or loaded machine`);
+          console.log('shows in both; `npm run bench:consensus -- --baseline <checkout>` compares builds in one invocation.');
           console.log('');
           console.log('A long-running cluster:  npm run bpci -- cluster up --validators 4');
           console.log(`then e.g.:               npm run bpci -- --api http://127.0.0.1:8081 submit "add alice 5" --wait`);
           console.log('The ledger on it:        npm run bpci -- cluster up --validators 4 --app ledger');
           console.log('then e.g.:               curl http://127.0.0.1:8081/api/v1/ledger   (routes: packages/node/README.md)');
           const ledgerOk = !ledger || (res.rejected === 0 && ledgerCheck.sameState && ledgerCheck.conserved);
-          exitCode = res.failures === 0 && res.requests === total && check.mismatch === null && check.height > 0 && ledgerOk ? 0 : 1;
+          const singleOk = single === null || (single.failures === 0 && single.requests === SINGLE && (!ledger || single.rejected === 0));
+          exitCode = res.failures === 0 && res.requests === total && singleOk && check.mismatch === null && check.height > 0 && ledgerOk ? 0 : 1;
         } catch (e) {
           console.error(`[start] failed: ${e instanceof Error ? e.stack : e}`);
           exitCode = 1;
