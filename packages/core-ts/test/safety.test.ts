@@ -415,3 +415,26 @@ describe('config', () => {
     expect(encodeBatch([]).length).toBe(4);
   });
 });
+
+describe('replica invariants (issue 11: the simulator checks them after every step)', () => {
+  const make = () => new PbftReplica({ id: 1, validators: vs, seed32: seeds[1]!, crypto, app: new KvApp(crypto) });
+
+  it('hold on a fresh replica and after normal steps', () => {
+    const r = make();
+    expect(r.invariants()).toEqual([]);
+    r.step({ kind: 'request', request: { kind: 'request', clientId: 'c', requestSeq: 1, op: utf8Encode('add x 1') } });
+    for (let i = 0; i < 5; i++) r.step({ kind: 'tick' });
+    expect(r.invariants()).toEqual([]);
+  });
+
+  it('name what is broken', () => {
+    const r = make();
+    const inner = r as unknown as { nextSeq: number; lastExecuted: number; log: Map<number, unknown> };
+    inner.lastExecuted = 3;
+    const broken = r.invariants();
+    expect(broken).toContain('nextSeq 1 not above lastExecuted 3');
+    expect(broken).toContain('executed seq 1 missing from the log');
+    inner.log.set(9, {});
+    expect(r.invariants()).toContain('log entry 9 outside (0, 3]');
+  });
+});

@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { cachingCrypto } from '../src/testing/sim-crypto.js';
 import { runSimulation, SIM_PROFILES, type SimOptions, type SimResult } from '../src/testing/sim.js';
+import { PbftReplica } from '../src/consensus/pbft.js';
 import { nodeEd25519Backend } from './helpers/node-ed25519.js';
 
 const crypto = cachingCrypto(nodeEd25519Backend());
@@ -177,4 +178,19 @@ describe('simulator catches planted bugs', () => {
     expect(fixed.safetyViolations, describeFailure(fixed)).toEqual([]);
     expect(fixed.livenessFailure, describeFailure(fixed)).toBeNull();
   }, 240_000);
+});
+
+describe('simulator checks replica invariants', () => {
+  it('a broken invariant of an honest replica is a safety violation of the run', () => {
+    const original = PbftReplica.prototype.invariants;
+    PbftReplica.prototype.invariants = function (this: PbftReplica) {
+      return this.id === 2 ? ['planted: always broken'] : [];
+    };
+    try {
+      const r = runSimulation({ seed: 7, crypto });
+      expect(r.safetyViolations[0]).toMatch(/^invariant r2 after \w+ at t=\d+: planted: always broken$/);
+    } finally {
+      PbftReplica.prototype.invariants = original;
+    }
+  });
 });

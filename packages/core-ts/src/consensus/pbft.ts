@@ -1440,6 +1440,39 @@ export class PbftReplica implements Replica {
   // -------------------------------------------------------------------------------------------
   // Status (served by the HTTP API)
 
+  /**
+   * What must hold between any two steps (issue 11's replica kit: the simulator checks it after
+   * every step of every honest replica). Returns the broken ones, empty when all hold; it has no
+   * side effects. Each names the fields it compares.
+   */
+  invariants(): string[] {
+    const bad: string[] = [];
+    const st = this.stable.seq;
+    if (st > this.lastExecuted) bad.push(`stable checkpoint ${st} above lastExecuted ${this.lastExecuted}`);
+    if (this.nextSeq <= this.lastExecuted) bad.push(`nextSeq ${this.nextSeq} not above lastExecuted ${this.lastExecuted}`);
+    if (this.view < this.safety.highestView) bad.push(`view ${this.view} below SafetyRules' floor ${this.safety.highestView}`);
+    if (this.view < this.normalView) bad.push(`view ${this.view} below the last normal view ${this.normalView}`);
+    for (const [seq, slot] of this.slots) {
+      if (slot.seq !== seq) bad.push(`slot key ${seq} holds seq ${slot.seq}`);
+      if (slot.executed && seq > this.lastExecuted) bad.push(`slot ${seq} executed above lastExecuted ${this.lastExecuted}`);
+      if (slot.commitSent !== null) {
+        const cert = slot.preparedCert;
+        if (cert === null) bad.push(`slot ${seq}: commit sent without a prepared certificate`);
+        else if (!bytesEqual(cert.prePrepare.digest, slot.commitSent.digest)) bad.push(`slot ${seq}: commit sent for a digest its prepared certificate does not hold`);
+      }
+      if (slot.prePrepare !== null && slot.prePrepare.seq !== seq) bad.push(`slot ${seq} holds a pre-prepare for seq ${slot.prePrepare.seq}`);
+    }
+    for (const seq of this.log.keys()) {
+      if (seq <= st || seq > this.lastExecuted) bad.push(`log entry ${seq} outside (${st}, ${this.lastExecuted}]`);
+    }
+    for (let seq = st + 1; seq <= this.lastExecuted; seq++) if (!this.log.has(seq)) bad.push(`executed seq ${seq} missing from the log`);
+    for (const seq of this.ownCheckpoints.keys()) if (seq > this.lastExecuted) bad.push(`own checkpoint ${seq} above lastExecuted ${this.lastExecuted}`);
+    if (this.pool.size > this.cfg.pendingRequestsMax) bad.push(`request pool ${this.pool.size} above pendingRequestsMax ${this.cfg.pendingRequestsMax}`);
+    for (const [view, m] of this.timeouts) if (m.size > this.vs.size) bad.push(`${m.size} timeouts for view ${view} from ${this.vs.size} validators`);
+    for (const [view, m] of this.viewChanges) if (m.size > this.vs.size) bad.push(`${m.size} view-changes for view ${view} from ${this.vs.size} validators`);
+    return bad;
+  }
+
   status(): ReplicaStatus {
     const slots: SlotStatus[] = [...this.slots.values()]
       .sort((a, b) => a.seq - b.seq)

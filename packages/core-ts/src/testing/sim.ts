@@ -564,7 +564,10 @@ export function runSimulation(opts: SimOptions): SimResult {
   const stepNode = (node: Node, twin: number, input: Parameters<PbftReplica['step']>[0]): void => {
     const r = node.replicas[twin];
     if (r === undefined) return;
-    handle(node, twin, r.step(input));
+    const out = r.step(input);
+    // The replica's own invariants, after every step of an honest one (issue 11).
+    if (node.byzantine === null) for (const broken of r.invariants()) violate(`invariant r${node.id} after ${input.kind} at t=${now}: ${broken}`);
+    handle(node, twin, out);
   };
 
   const applyDurable = (node: Node, records: PersistRecord[]): void => node.durable.apply(records);
