@@ -188,6 +188,8 @@ export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
 
 export function checkMerkleArgs(leaves: unknown, index?: unknown): void {
   if (!Array.isArray(leaves)) throw new TypeError('leaves must be an array of Uint8Array');
-  for (let i = 0; i < leaves.length; i++) assertBytes(`leaves[${i}]`, leaves[i]);
+  // The name of a bad leaf is built only when one is found (a string per leaf cost more than
+  // hashing it: 70-120 ms for 2^20 leaves).
+  for (let i = 0; i < leaves.length; i++) if (!(leaves[i] instanceof Uint8Array)) assertBytes(`leaves[${i}]`, leaves[i]);
   if (index !== undefined) assertCount('index', index);
 }
