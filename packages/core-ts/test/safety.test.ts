@@ -438,3 +438,12 @@ describe('replica invariants (issue 11: the simulator checks them after every st
     expect(r.invariants()).toContain('log entry 9 outside (0, 3]');
   });
 });
+
+describe('configuration bounds (kit/bounds.ts and resolveConfig)', () => {
+  it('reject a watermark window whose view-changes no peer could decode', () => {
+    expect(() => new PbftReplica({ id: 1, validators: vs, seed32: seeds[1]!, crypto, app: new KvApp(crypto), config: { checkpointInterval: 64, watermarkWindow: 2048, inflightMax: 32 } })).toThrow(
+      /watermarkWindow must be <= 1024/,
+    );
+    expect(() => new PbftReplica({ id: 1, validators: vs, seed32: seeds[1]!, crypto, app: new KvApp(crypto), config: { batchSizeMax: 5000 } })).toThrow(/batchSizeMax must be <= 4096/);
+  });
+});

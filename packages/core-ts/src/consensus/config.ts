@@ -1,5 +1,6 @@
 // PBFT configuration: defaults and the relations between bounds, asserted once at construction.
 
+import { CODEC_LIMITS } from '../codec/codec.js';
 import type { PbftConfig } from './types.js';
 
 export class ConfigError extends Error {
@@ -57,8 +58,18 @@ export function resolveConfig(partial: Partial<PbftConfig> | undefined): PbftCon
   if (c.viewChangeTimeoutTicksMax < c.viewChangeTimeoutTicks) {
     throw new ConfigError('config.viewChangeTimeoutTicksMax must be >= viewChangeTimeoutTicks');
   }
-  if (c.batchSizeMax > 4096) throw new ConfigError(`config.batchSizeMax must be <= 4096 (codec bound), got ${c.batchSizeMax}`);
-  if (c.fetchBatchesMax > 256) throw new ConfigError(`config.fetchBatchesMax must be <= 256 (codec bound), got ${c.fetchBatchesMax}`);
+  if (c.batchSizeMax > CODEC_LIMITS.batchRequestsMax) {
+    throw new ConfigError(`config.batchSizeMax must be <= ${CODEC_LIMITS.batchRequestsMax} (codec bound), got ${c.batchSizeMax}`);
+  }
+  if (c.fetchBatchesMax > CODEC_LIMITS.transferBatchesMax) {
+    throw new ConfigError(`config.fetchBatchesMax must be <= ${CODEC_LIMITS.transferBatchesMax} (codec bound), got ${c.fetchBatchesMax}`);
+  }
+  // A view-change reports at most one prepared certificate per seq of the window, and the codec
+  // accepts at most preparedCertsMax of them: a larger window would make view-changes that no
+  // peer decodes.
+  if (c.watermarkWindow > CODEC_LIMITS.preparedCertsMax) {
+    throw new ConfigError(`config.watermarkWindow must be <= ${CODEC_LIMITS.preparedCertsMax} (prepared certificates a view-change may carry), got ${c.watermarkWindow}`);
+  }
   if (c.verify !== 'lazy' && c.verify !== 'eager') throw new ConfigError(`config.verify must be 'lazy' or 'eager', got ${String(c.verify)}`);
   return c;
 }

@@ -39,6 +39,7 @@ import { bytesEqual, SafetyRules } from './safety-rules.js';
 import { ReplicatedState } from './state.js';
 import { commitCertificateProblem, distinctSigners, sameCoordinates } from '../kit/certificate.js';
 import { EquivocationStore } from '../kit/equivocation.js';
+import { REPLICA_BOUNDS } from '../kit/bounds.js';
 import { Outbox } from '../kit/outbox.js';
 import { RequestPool } from '../kit/request-pool.js';
 import { signedReplies, type ReplyBody } from '../kit/replies.js';
@@ -118,7 +119,7 @@ interface Slot {
 const EMPTY_BATCH: readonly ClientRequest[] = [];
 
 /** How many of our own past view-changes we keep for peers that lag behind. */
-const OWN_VIEW_CHANGES_KEPT = 8;
+const OWN_VIEW_CHANGES_KEPT = REPLICA_BOUNDS.ownViewChangesKept;
 
 function hex(b: Uint8Array): string {
   let s = '';

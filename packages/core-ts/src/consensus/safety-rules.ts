@@ -29,6 +29,7 @@
 // cannot propose in its view and the view changes.
 
 import type { CryptoBackend } from '../crypto/backend.js';
+import { REPLICA_BOUNDS } from '../kit/bounds.js';
 import { replyRootPayload, signingPayload, statementPayload, timeoutPayload } from '../codec/codec.js';
 import type {
   Checkpoint,
@@ -84,7 +85,7 @@ export interface SafetyRulesOptions {
 }
 
 const NO_RESERVATION: Reservation = { view: -1, upTo: 0 };
-const PENDING_RESERVATIONS_MAX = 64;
+const PENDING_RESERVATIONS_MAX = REPLICA_BOUNDS.pendingReservationsMax;
 
 function reservationBelow(a: Reservation, b: Reservation): boolean {
   return a.view < b.view || (a.view === b.view && a.upTo < b.upTo);

@@ -16,6 +16,7 @@
 import type { CryptoBackend } from '../crypto/backend.js';
 import { CodecError, Reader, Writer } from '../codec/wire.js';
 import { CODEC_LIMITS } from '../codec/codec.js';
+import { REPLICA_BOUNDS } from '../kit/bounds.js';
 import type { ClientRequest, Digest, StateMachine } from './types.js';
 
 export interface Session {
@@ -25,7 +26,7 @@ export interface Session {
   readonly result: Uint8Array;
 }
 
-const SESSIONS_MAX = 1_000_000;
+const SESSIONS_MAX = REPLICA_BOUNDS.sessionsDecodeMax;
 
 /** Bounds on the session table. Part of the state machine: identical on every validator. */
 export const SESSION_LIMITS = { sessionsMax: 100_000, bytesMax: 32 * 1024 * 1024 } as const;
