@@ -52,6 +52,7 @@ export class NodeMetrics {
   readonly queueDepth: Gauge<'queue'>;
   readonly framesRejected: Counter<'reason'>;
   readonly framesDropped: Counter<'peer'>;
+  readonly oversizeDropped: Counter<'kind'>;
   readonly inboundThrottled: Counter<'peer'>;
   readonly linksUp: Gauge;
   readonly clientRejected: Counter<'reason'>;
@@ -171,6 +172,12 @@ export class NodeMetrics {
       name: 'bpci_transport_frames_dropped_total',
       help: 'Outbound frames dropped (oldest first) because a peer queue was full',
       labelNames: ['peer'],
+      registers,
+    });
+    this.oversizeDropped = new Counter({
+      name: 'bpci_transport_oversize_dropped_total',
+      help: 'Outbound messages not sent because they exceed the frame limit (node.transport.frame_bytes_max), by message kind',
+      labelNames: ['kind'],
       registers,
     });
     this.inboundThrottled = new Counter({

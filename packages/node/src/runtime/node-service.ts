@@ -188,6 +188,7 @@ export class NodeService implements NodeApiPort {
         m?.persistLatency.observe(ms / 1000);
         m?.persistRecords.inc(records);
       },
+      oversizeDropped: (kind) => m?.oversizeDropped.inc({ kind }),
       safetySynced: (appends, ms, gating) => {
         m?.safetyLogSync.observe(ms / 1000);
         m?.safetyLogSyncs.inc({ path: gating ? 'critical' : 'background' });

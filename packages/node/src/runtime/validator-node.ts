@@ -87,6 +87,8 @@ export interface NodeObserver extends TransportObserver, BackfillObserver {
   inbound?(from: number, message: Message): void;
   /** Every envelope this validator sends (after persist, for signed ones). */
   outbound?(e: Envelope): void;
+  /** A message was not sent: `bytes` exceed the transport's frame limit. */
+  oversizeDropped?(kind: Message['kind'], bytes: number): void;
   /** A peer's blocks request was answered (with `blocks` blocks) or dropped over its rate. */
   blocksServed?(result: 'served' | 'throttled', blocks: number): void;
 }
@@ -145,6 +147,8 @@ export class ValidatorNode {
   private stopped = false;
   /** Set when a group commit failed (the node then stops: it must not send unpersisted votes). */
   persistError: string | null = null;
+  /** Messages not sent because they exceed the transport's frame limit. */
+  oversizeDropped = 0;
   private readonly txIndexing: TxIndexing;
 
   // LMDB group commit state
@@ -438,6 +442,21 @@ export class ValidatorNode {
 
   private deliver(e: Envelope): void {
     this.obs.outbound?.(e);
+    // A message larger than a link frame (node.transport.frame_bytes_max) cannot be sent: drop it
+    // with a log line instead of throwing out of a socket or timer callback (which would kill the
+    // process). The protocol treats it as lost; a message that is always too large (a state
+    // transfer or view change over big batches) needs a larger frame limit, and the log says so.
+    if ((e.dest.kind === 'replica' || e.dest.kind === 'broadcast') && e.bytes.length + MAC_BYTES > this.transport.limits.frameBytesMax) {
+      this.oversizeDropped++;
+      this.obs.oversizeDropped?.(e.message.kind, e.bytes.length);
+      if (this.oversizeDropped === 1 || this.oversizeDropped % 1000 === 0) {
+        this.log.error(
+          { kind: e.message.kind, bytes: e.bytes.length, frame_bytes_max: this.transport.limits.frameBytesMax, dropped: this.oversizeDropped },
+          'message larger than the transport frame limit: not sent (raise node.transport.frame_bytes_max, or lower node.consensus.batch_bytes_max)',
+        );
+      }
+      return;
+    }
     switch (e.dest.kind) {
       case 'replica':
         this.transport.send(e.dest.to, e.bytes);
