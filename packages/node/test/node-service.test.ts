@@ -233,6 +233,16 @@ describe('NodeService numbers (issue 13 §4)', () => {
     expect(labelBytes(new Uint8Array([0xc3, 0x28]))).toEqual({ text: 'c328', encoding: 'hex' });
   });
 
+  it('counts a view left by a view change as a failed round (not a fixed 0 and success rate 1)', async () => {
+    const h = await harness();
+    await h.post('/api/v1/transactions', { payload: 'add x 5' });
+    h.commit(1, h.submitted.slice(), [enc('5')]);
+    expect((await h.get('/api/v1/consensus/metrics')).body).toMatchObject({ total_rounds: 1, failed_rounds: 0, success_rate: 1 });
+    h.service.observer().event!({ kind: 'view-change-started', view: 1 });
+    expect((await h.get('/api/v1/consensus/metrics')).body).toMatchObject({ total_rounds: 2, failed_rounds: 1, success_rate: 0.5 });
+    expect(await metricValue(h.metrics, 'triple_consensus_rounds_total', { outcome: 'failed' })).toBe(1);
+  });
+
   it('rounds durations to 3 decimals', async () => {
     const h = await harness();
     await h.post('/api/v1/transactions', { payload: 'add x 5' });

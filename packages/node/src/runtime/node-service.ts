@@ -410,8 +410,11 @@ export class NodeService implements NodeApiPort {
         break;
       }
       case 'view-change-started':
+        // The view being left is a failed round (IBFT's round change): its primary's proposals
+        // that had not committed are abandoned and re-proposed, or not, by the next primary.
         this.viewChanges++;
         m?.viewChanges.inc();
+        m?.roundFailed();
         break;
       case 'new-view':
         m?.view.set(e.view);
@@ -768,10 +771,12 @@ export class NodeService implements NodeApiPort {
     const q = (p: number): number => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]! : 0);
     const avg = sorted.length ? sorted.reduce((a, b) => a + b, 0) / sorted.length : 0;
     return {
-      totalRounds: this.committedRounds,
+      // A failed round is a view left by a view change (see onEvent); before, these two fields
+      // were fixed at 0 and 1 whatever happened.
+      totalRounds: this.committedRounds + this.viewChanges,
       committedRounds: this.committedRounds,
-      failedRounds: 0,
-      successRate: this.committedRounds > 0 ? 1 : 0,
+      failedRounds: this.viewChanges,
+      successRate: this.committedRounds + this.viewChanges > 0 ? this.committedRounds / (this.committedRounds + this.viewChanges) : 0,
       averageLatencyMs: avg,
       p50LatencyMs: q(0.5),
       p99LatencyMs: q(0.99),
