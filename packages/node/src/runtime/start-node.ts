@@ -27,6 +27,7 @@ import { findPortOwner } from '../transport/port-owner.js';
 import { createLogger, type LogOutput } from '../log.js';
 import { NodeMetrics } from '../metrics/metrics.js';
 import { createApi } from '../api/server.js';
+import { readApiTls, readApiToken } from '../api/auth.js';
 import { NodeService } from './node-service.js';
 import { LedgerService } from './ledger-service.js';
 import { healthThresholdsOf } from './consensus-health.js';
@@ -117,7 +118,24 @@ export async function startNodeFromConfig(file: string, opts: StartNodeOptions =
     if (ledgerApp) logger.info({ app: 'ledger', chain_id: nd.genesis!.chainId, genesis: nd.genesisFile ?? 'inline', genesis_digest: toHex(ledgerApp.digest()) }, 'ledger app from genesis');
     const service = new NodeService({ validatorNames: names, verify: nd.verify, crypto, metrics, healthThresholds });
     undo.push(() => service.close());
-    const api = createApi({ node: service, metrics, logger: logger as unknown as FastifyBaseLogger, ledger });
+    // node.api.tls / token_*: read before anything listens, so a missing or too-open secret stops
+    // the start with a line naming the key. Loopback without them is the local-cluster default.
+    const apiTls = readApiTls(nd.api);
+    const apiToken = readApiToken(nd.api);
+    if (nd.api.insecure && (!apiTls || apiToken === undefined)) {
+      logger.warn(
+        { api_host: nd.api.host, tls: Boolean(apiTls), token: apiToken !== undefined },
+        'node.api.insecure is true: the HTTP API on a non-loopback host runs WITHOUT TLS and/or a bearer token; anyone who can reach the port can submit and read everything',
+      );
+    }
+    const api = createApi({
+      node: service,
+      metrics,
+      logger: logger as unknown as FastifyBaseLogger,
+      ledger,
+      ...(apiTls ? { tls: apiTls } : {}),
+      ...(apiToken !== undefined ? { token: apiToken } : {}),
+    });
     undo.push(() => api.close());
     // Who answers: every response names this validator, its key and its pid, so `bpci cluster up`
     // can tell its own process from another one on the same port (issue 13 §2).
@@ -151,8 +169,8 @@ export async function startNodeFromConfig(file: string, opts: StartNodeOptions =
       },
     });
     const running = node;
-    const apiUrl = `http://${nd.api.host}:${nd.api.port}`;
-    logger.info({ api: apiUrl, crypto: `${selection.name} (${selection.reason})`, durability: nd.durability, verify: nd.verify, app: nd.app, data_dir: dataDir }, 'validator ready');
+    const apiUrl = `${apiTls ? 'https' : 'http'}://${nd.api.host.includes(':') ? `[${nd.api.host}]` : nd.api.host}:${nd.api.port}`;
+    logger.info({ api: apiUrl, api_tls: Boolean(apiTls), api_token: apiToken !== undefined, crypto: `${selection.name} (${selection.reason})`, durability: nd.durability, verify: nd.verify, app: nd.app, data_dir: dataDir }, 'validator ready');
     return {
       config,
       node: running,
