@@ -75,6 +75,16 @@ export async function startNodeFromConfig(file: string, opts: StartNodeOptions =
     if (Buffer.compare(Buffer.from(me.publicKey), Buffer.from(key.publicKey)) !== 0) {
       throw new Error(`key file ${nd.keyFile} does not hold the public key configured for ${nd.validatorId}`);
     }
+    // node.api.tls / token_*: read before the data dir is touched, so a missing or too-open secret stops
+    // the start with a line naming the key. Loopback without them is the local-cluster default.
+    const apiTls = readApiTls(nd.api);
+    const apiToken = readApiToken(nd.api);
+    if (nd.api.insecure && (!apiTls || apiToken === undefined)) {
+      logger.warn(
+        { api_host: nd.api.host, tls: Boolean(apiTls), token: apiToken !== undefined },
+        'node.api.insecure is true: the HTTP API on a non-loopback host runs WITHOUT TLS and/or a bearer token; anyone who can reach the port can submit and read everything',
+      );
+    }
     // 1. The data dir lock, in memory mode too (nothing else is written there then): it is how a
     //    second process for this validator, and `bpci cluster status`, find the running one.
     const dataDir = path.resolve(nd.dataDir);
@@ -118,16 +128,6 @@ export async function startNodeFromConfig(file: string, opts: StartNodeOptions =
     if (ledgerApp) logger.info({ app: 'ledger', chain_id: nd.genesis!.chainId, genesis: nd.genesisFile ?? 'inline', genesis_digest: toHex(ledgerApp.digest()) }, 'ledger app from genesis');
     const service = new NodeService({ validatorNames: names, verify: nd.verify, crypto, metrics, healthThresholds });
     undo.push(() => service.close());
-    // node.api.tls / token_*: read before anything listens, so a missing or too-open secret stops
-    // the start with a line naming the key. Loopback without them is the local-cluster default.
-    const apiTls = readApiTls(nd.api);
-    const apiToken = readApiToken(nd.api);
-    if (nd.api.insecure && (!apiTls || apiToken === undefined)) {
-      logger.warn(
-        { api_host: nd.api.host, tls: Boolean(apiTls), token: apiToken !== undefined },
-        'node.api.insecure is true: the HTTP API on a non-loopback host runs WITHOUT TLS and/or a bearer token; anyone who can reach the port can submit and read everything',
-      );
-    }
     const api = createApi({
       node: service,
       metrics,
