@@ -260,6 +260,25 @@ describe('a validator started from bpci config init output', () => {
     expect(fs.existsSync(path.join(dir, 'data'))).toBe(false); // refused before the data dir was touched
   });
 
+  it('node.api.insecure: true starts a plain, open API off loopback and logs a warning', async () => {
+    const dir = tmpDir();
+    const [apiPort, peerPort, clientPort] = await freePorts(3);
+    const r = deployInit({ validators: 1, hosts: ['127.0.0.1'], out: path.join(dir, 'out'), apiPort, peerPort, clientPort, dataRoot: path.join(dir, 'data') });
+    const file = r.validators[0]!.configFile;
+    const d = YAML.parse(fs.readFileSync(file, 'utf8'));
+    d.node.api = { host: '0.0.0.0', port: apiPort, insecure: true };
+    const logFile = path.join(dir, 'validator.log');
+    d.logging.outputs = [{ type: 'file', path: logFile }];
+    fs.writeFileSync(file, YAML.stringify(d));
+    const running = await startNodeFromConfig(file, { poolThreads: 0 });
+    stops.push(() => running.stop({ reason: 'test' }));
+    const res = await fetch(`http://127.0.0.1:${apiPort}/api/v1/consensus/ibft/state`);
+    expect(res.status).toBe(200);
+    const warning = fs.readFileSync(logFile, 'utf8').split('\n').filter((l) => l.includes('node.api.insecure is true')).map((l) => JSON.parse(l));
+    expect(warning).toHaveLength(1);
+    expect(warning[0]).toMatchObject({ level: 'warn', api_host: '0.0.0.0', tls: false, token: false });
+  });
+
   it('refuses a too-open TLS key at start, naming node.api.tls.key_file', async () => {
     const dir = tmpDir();
     const [apiPort, peerPort, clientPort] = await freePorts(3);

@@ -15,7 +15,7 @@
 import path from 'node:path';
 import { LedgerApp, resolveConfig, toHex, type PbftConfig } from '@bpci/core';
 import type { FastifyBaseLogger } from 'fastify';
-import { loadConfig, type NodeConfig } from '../config/config.js';
+import { isLoopbackHost, loadConfig, type NodeConfig } from '../config/config.js';
 import { loadKeyFile, publicKeyText } from '../keys/keyfile.js';
 import { identityHeaders } from '../cli/identity.js';
 import { selectBackend } from '../crypto/select.js';
@@ -79,7 +79,7 @@ export async function startNodeFromConfig(file: string, opts: StartNodeOptions =
     // the start with a line naming the key. Loopback without them is the local-cluster default.
     const apiTls = readApiTls(nd.api);
     const apiToken = readApiToken(nd.api);
-    if (nd.api.insecure && (!apiTls || apiToken === undefined)) {
+    if (nd.api.insecure && !isLoopbackHost(nd.api.host) && (!apiTls || apiToken === undefined)) {
       logger.warn(
         { api_host: nd.api.host, tls: Boolean(apiTls), token: apiToken !== undefined },
         'node.api.insecure is true: the HTTP API on a non-loopback host runs WITHOUT TLS and/or a bearer token; anyone who can reach the port can submit and read everything',
@@ -169,7 +169,7 @@ export async function startNodeFromConfig(file: string, opts: StartNodeOptions =
       },
     });
     const running = node;
-    const apiUrl = `${apiTls ? 'https' : 'http'}://${nd.api.host.includes(':') ? `[${nd.api.host}]` : nd.api.host}:${nd.api.port}`;
+    const apiUrl = `${apiTls ? 'https' : 'http'}://${nd.api.host}:${nd.api.port}`;
     logger.info({ api: apiUrl, api_tls: Boolean(apiTls), api_token: apiToken !== undefined, crypto: `${selection.name} (${selection.reason})`, durability: nd.durability, verify: nd.verify, app: nd.app, data_dir: dataDir }, 'validator ready');
     return {
       config,
