@@ -16,6 +16,8 @@
 // - GET /dashboard is the one HTML answer (a self-contained page, no external resources);
 //   GET /api/v1/dashboard/snapshot is the JSON it polls, with bounded `history` / `events` /
 //   `evidence` counts in its querystring schema (dashboard.ts).
+// - With `tls` it serves HTTPS; with `token` every path but /health* needs a bearer token, else
+//   401 `unauthorized` in the same error shape (auth.ts says why /health stays open).
 // - Validator votes are NOT accepted over HTTP: POST /ibft/vote validates the seed's body and then
 //   answers 403, because a vote only counts when it arrives over an authenticated validator link.
 
@@ -25,6 +27,7 @@ import { ApiError, type HealthReport, type NodeApiPort } from './port.js';
 import type { NodeMetrics } from '../metrics/metrics.js';
 import { registerDashboard } from './dashboard.js';
 import { registerLedgerRoutes, type LedgerApiPort } from './ledger-routes.js';
+import { bearerAuthHook } from './auth.js';
 
 export interface ApiOptions {
   readonly node: NodeApiPort;
@@ -37,6 +40,10 @@ export interface ApiOptions {
   readonly waitTimeoutMsMax?: number;
   /** The ledger app's routes (ledger-routes.ts); absent/null: they answer 404 not_applicable. */
   readonly ledger?: LedgerApiPort | null;
+  /** Serve HTTPS with this PEM certificate and key (node.api.tls). */
+  readonly tls?: { readonly cert: string; readonly key: string };
+  /** Require `Authorization: Bearer <token>` on every path but /health* (auth.ts). */
+  readonly token?: string;
 }
 
 const ROUND_ID = '^(round-)?[0-9]{1,15}$';
@@ -154,7 +161,9 @@ export function createApi(opts: ApiOptions): FastifyInstance {
     // Per-request logs would cost more than the request itself at benchmark rates; errors are logged.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: opts.bodyLimitBytes ?? 1024 * 1024,
-  });
+    ...(opts.tls ? { https: { cert: opts.tls.cert, key: opts.tls.key } } : {}),
+  }) as unknown as FastifyInstance; // an https server has the same routes/hooks API
+  if (opts.token !== undefined) app.addHook('onRequest', bearerAuthHook(opts.token));
   // Bodies are JSON, so they are validated WITHOUT type coercion: a number where the schema wants a
   // string is a 400, not the string "5", and a string where it wants a list is a 400, not a list of
   // one (Fastify's default, coerceTypes 'array', applies to bodies too). Querystrings and path

@@ -1,5 +1,8 @@
 // A small typed HTTP client of the validator API (what the `bpci` CLI uses; scripts can too).
 // Responses are the API's snake_case JSON, returned as parsed. Every call has a timeout.
+// `token` is sent as `Authorization: Bearer <token>`; `ca` (PEM) is the trust anchor for an https
+// API whose certificate is not signed by a public CA (the cluster CA `bpci config init` writes):
+// then the request goes through node:https with that CA, since fetch has no per-request CA option.
 // Errors: ApiClientError with the HTTP status and the server's message, or status 0 when the
 // server could not be reached.
 
@@ -23,12 +26,17 @@ export interface ApiClientOptions {
   readonly baseUrl: string;
   readonly timeoutMs?: number;
   readonly fetch?: typeof fetch;
+  /** Bearer token for an API that requires one (node.api.token_file). */
+  readonly token?: string;
+  /** PEM CA certificate(s) to trust for an https API. */
+  readonly ca?: string;
 }
 
 export class ApiClient {
   readonly baseUrl: string;
   private readonly timeoutMs: number;
   private readonly fetchImpl: typeof fetch;
+  private readonly token: string | undefined;
 
   constructor(opts: ApiClientOptions) {
     let url: URL;
@@ -42,7 +50,8 @@ export class ApiClient {
     }
     this.baseUrl = url.toString().replace(/\/$/, '');
     this.timeoutMs = opts.timeoutMs ?? 30_000;
-    this.fetchImpl = opts.fetch ?? fetch;
+    this.token = opts.token;
+    this.fetchImpl = opts.fetch ?? (opts.ca !== undefined ? fetchWithCa(opts.ca) : fetch);
   }
 
   async request(method: 'GET' | 'POST', path: string, body?: unknown, timeoutMs?: number): Promise<Json> {
@@ -50,14 +59,19 @@ export class ApiClient {
     try {
       res = await this.fetchImpl(`${this.baseUrl}${path}`, {
         method,
-        headers: body === undefined ? {} : { 'content-type': 'application/json' },
+        headers: {
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          ...(this.token !== undefined ? { authorization: `Bearer ${this.token}` } : {}),
+        },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
         signal: AbortSignal.timeout(timeoutMs ?? this.timeoutMs),
       });
     } catch (err) {
       const e = err as Error & { cause?: { code?: string } };
-      const why = e.name === 'TimeoutError' ? `no answer within ${timeoutMs ?? this.timeoutMs} ms` : (e.cause?.code ?? e.message);
-      throw new ApiClientError(0, 'unreachable', `cannot reach the validator API at ${this.baseUrl}: ${why}`);
+      const code = e.cause?.code ?? (e as NodeJS.ErrnoException).code;
+      const why = e.name === 'TimeoutError' ? `no answer within ${timeoutMs ?? this.timeoutMs} ms` : (code ?? e.message);
+      const hint = code !== undefined && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(code) ? ' (is --ca-file the CA that signed this API\'s certificate?)' : '';
+      throw new ApiClientError(0, 'unreachable', `cannot reach the validator API at ${this.baseUrl}: ${why}${hint}`);
     }
     const text = await res.text();
     let parsed: Json = null;
@@ -129,4 +143,38 @@ export class ApiClient {
   health(which?: 'consensus' | 'ibft'): Promise<Json> {
     return this.request('GET', which ? `/health/${which}` : '/health');
   }
+}
+
+/**
+ * A minimal fetch over node:https that trusts `ca`: enough for ApiClient.request (method, headers,
+ * string body, abort signal; status, ok, text()). Plain http URLs go through it too (no CA needed).
+ */
+function fetchWithCa(ca: string): typeof fetch {
+  return (async (input: string | URL | Request, init: RequestInit = {}) => {
+    const url = new URL(typeof input === 'string' || input instanceof URL ? input : input.url);
+    const mod = url.protocol === 'https:' ? await import('node:https') : await import('node:http');
+    return await new Promise<Response>((resolve, reject) => {
+      const req = mod.request(
+        url,
+        { method: init.method ?? 'GET', headers: init.headers as Record<string, string>, ...(url.protocol === 'https:' ? { ca } : {}), signal: init.signal ?? undefined },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('error', reject);
+          res.on('end', () => {
+            const headers = new Headers();
+            for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(', ') : v);
+            resolve(new Response(Buffer.concat(chunks), { status: res.statusCode ?? 0, headers }));
+          });
+        },
+      );
+      req.on('error', (err: Error) => {
+        // Same shape as fetch's errors: the reason in `cause`, a timeout named TimeoutError.
+        if (err.name === 'AbortError' && init.signal?.reason instanceof Error) reject(init.signal.reason);
+        else reject(Object.assign(new TypeError('fetch failed'), { cause: err }));
+      });
+      if (typeof init.body === 'string') req.write(init.body);
+      req.end();
+    });
+  }) as typeof fetch;
 }

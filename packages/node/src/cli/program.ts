@@ -4,7 +4,8 @@
 //     bpci consensus start-round | round-status | metrics | list-rounds | history
 //     bpci consensus ibft vote | state | votes | proposal
 //   plus `bpci submit`, `bpci tx`, `bpci block`, `bpci evidence`, `bpci health`.
-// - Local tools: `bpci keys generate`, `bpci bench storage` (group-commit latency).
+// - Local tools: `bpci keys generate`, `bpci config init` (a cluster on N hosts, config/deploy-init.ts),
+//   `bpci bench storage` (group-commit latency).
 // - Runtime commands whose implementation lives in the runtime (so this module does not depend on
 //   it): `bpci node start`, `bpci bench consensus`, and `bpci cluster up` (which by default spawns
 //   `bpci node start` processes, cli/cluster.ts). `bpci cluster status|stop|restart` act on the
@@ -14,6 +15,8 @@
 // Output: human-readable YAML/tables on stdout, or exact API JSON with `--json`. Exit codes: 0 ok,
 // 1 the API refused (4xx/5xx), 2 bad usage, 3 the API was unreachable, 4 a local error.
 
+import fs from 'node:fs';
+import path from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import YAML from 'yaml';
 import { ApiClient, ApiClientError, type Json } from './client.js';
@@ -22,6 +25,7 @@ import { ClusterError, clusterRestart, clusterStatus, clusterStop, formatCluster
 import { generateKeyFile, KeyFileError } from '../keys/keyfile.js';
 import { ConfigError } from '../config/config.js';
 import { registerLedgerCommands } from './ledger.js';
+import { DEPLOY_DEFAULTS, DeployInitError, deployInit, parseHostList } from '../config/deploy-init.js';
 
 export interface CliIo {
   out(text: string): void;
@@ -146,6 +150,9 @@ interface Globals {
   api: string;
   json: boolean;
   timeoutMs: number;
+  token?: string;
+  tokenFile?: string;
+  caFile?: string;
 }
 
 export function buildProgram(opts: BuildOptions = {}): Command {
@@ -156,15 +163,35 @@ export function buildProgram(opts: BuildOptions = {}): Command {
     .description('bpci: a BFT (PBFT) consensus validator, its API client and tools')
     .version('0.1.0')
     .addOption(new Option('--api <url>', 'validator API base URL').env('BPCI_API').default('http://127.0.0.1:8080'))
+    .addOption(new Option('--token <token>', 'bearer token for an API with node.api.token_file/token_env (prefer BPCI_TOKEN: a flag shows in ps)').env('BPCI_TOKEN'))
+    .addOption(new Option('--token-file <file>', 'read the bearer token from this file (first line), e.g. the api-token bpci config init writes').env('BPCI_TOKEN_FILE'))
+    .addOption(new Option('--ca-file <file>', 'PEM CA to trust for an https --api (the ca.pem bpci config init writes)').env('BPCI_CA_FILE'))
     .option('--json', 'print the API JSON exactly (for scripts)', false)
     .option('--timeout-ms <ms>', 'HTTP timeout', intArg('--timeout-ms', 1, 600_000), 30_000)
     .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) })
     .showHelpAfterError('(add --help for usage)');
 
   const globals = (): Globals => program.opts<Globals>();
+  const readCliFile = (file: string, flag: string): string => {
+    try {
+      return fs.readFileSync(file, 'utf8');
+    } catch (err) {
+      const message = `${flag}: cannot read ${file}: ${(err as Error).message}`;
+      io.err(`error: ${message}`);
+      throw new CliFailure(2, message);
+    }
+  };
   const client = (): ApiClient => {
     const g = globals();
-    return new ApiClient({ baseUrl: g.api, timeoutMs: g.timeoutMs, ...(opts.fetch ? { fetch: opts.fetch } : {}) });
+    const token = g.token ?? (g.tokenFile !== undefined ? readCliFile(g.tokenFile, '--token-file').split(/\r?\n/)[0]!.trim() : undefined);
+    const ca = g.caFile !== undefined ? readCliFile(g.caFile, '--ca-file') : undefined;
+    return new ApiClient({
+      baseUrl: g.api,
+      timeoutMs: g.timeoutMs,
+      ...(opts.fetch ? { fetch: opts.fetch } : {}),
+      ...(token !== undefined && token.length > 0 ? { token } : {}),
+      ...(ca !== undefined ? { ca } : {}),
+    });
   };
   const show = (data: Json, human?: (d: Json) => string): void => {
     if (globals().json) io.out(JSON.stringify(data, null, 2));
@@ -182,7 +209,7 @@ export function buildProgram(opts: BuildOptions = {}): Command {
           io.err(`error: ${err.message}${err.status ? ` (HTTP ${err.status} ${err.code})` : ''}`);
           throw new CliFailure(err.status === 0 ? 3 : 1, err.message);
         }
-        if (err instanceof KeyFileError || err instanceof ConfigError || err instanceof ClusterError) {
+        if (err instanceof KeyFileError || err instanceof ConfigError || err instanceof ClusterError || err instanceof DeployInitError) {
           io.err(`error: ${err.message}`);
           throw new CliFailure(4, err.message);
         }
@@ -377,6 +404,66 @@ export function buildProgram(opts: BuildOptions = {}): Command {
         const k = generateKeyFile(o.out, { force: o.force, ...(o.validatorId ? { validatorId: o.validatorId } : {}) });
         show({ file: o.out, validator_id: k.validatorId, public_key: k.publicKeyText });
       }),
+    );
+
+  // ---------------------------------------------------------------- config
+  const config = program.command('config').description('validator configuration files');
+  config
+    .command('init')
+    .description('write keys, API certificates (one cluster CA), an API token and a config per validator, for N validators on N hosts')
+    .requiredOption('--validators <n>', 'how many validators', intArg('--validators', 1, 100))
+    .option('--hosts <list>', 'comma-separated hosts (IP or DNS name), one per validator, in order')
+    .option('--hosts-file <file>', 'a file with one host per line (# comments) instead of --hosts')
+    .requiredOption('--out <dir>', 'output folder (one sub-folder per validator; see docs/deploy.md)')
+    .option('--api-port <port>', 'HTTP API port on every host', intArg('--api-port', 1, 65535), DEPLOY_DEFAULTS.apiPort)
+    .option('--peer-port <port>', 'validator-to-validator port on every host', intArg('--peer-port', 1, 65535), DEPLOY_DEFAULTS.peerPort)
+    .option('--client-port <port>', 'client request port on every host', intArg('--client-port', 1, 65535), DEPLOY_DEFAULTS.clientPort)
+    .option('--api-listen <addr>', "where the API listens (node.api.host), e.g. 0.0.0.0 in a container; default each validator's host")
+    .option('--data-root <dir>', 'node.data_dir is <data-root>/<validator-id> on each host', DEPLOY_DEFAULTS.dataRoot)
+    .option('--san <list>', 'extra DNS names / IPs in every API certificate (a load balancer, a k8s Service)', listArg('--san', String), [])
+    .option('--cert-days <n>', 'API certificate lifetime', intArg('--cert-days', 1, 10_950), DEPLOY_DEFAULTS.certDays)
+    .option('--ca-days <n>', 'cluster CA lifetime', intArg('--ca-days', 1, 10_950), DEPLOY_DEFAULTS.caDays)
+    .option('--force', 'replace existing keys, certificates and the token (new identities!)', false)
+    .action(
+      act(
+        async (o: {
+          validators: number; hosts?: string; hostsFile?: string; out: string; apiPort: number; peerPort: number; clientPort: number;
+          apiListen?: string; dataRoot: string; san: string[]; certDays: number; caDays: number; force: boolean;
+        }) => {
+          if ((o.hosts === undefined) === (o.hostsFile === undefined)) throw new DeployInitError('give the hosts with exactly one of --hosts a,b,c or --hosts-file <file>');
+          const hosts = o.hosts !== undefined ? parseHostList(o.hosts) : parseHostList(readCliFile(o.hostsFile!, '--hosts-file'));
+          const r = deployInit({
+            validators: o.validators,
+            hosts,
+            out: o.out,
+            apiPort: o.apiPort,
+            peerPort: o.peerPort,
+            clientPort: o.clientPort,
+            ...(o.apiListen !== undefined ? { apiListen: o.apiListen } : {}),
+            dataRoot: o.dataRoot,
+            san: o.san,
+            certDays: o.certDays,
+            caDays: o.caDays,
+            force: o.force,
+          });
+          for (const w of r.warnings) io.err(`warning: ${w}`);
+          show({
+            out: r.out,
+            ca_file: r.caFile,
+            token_file: r.tokenFile,
+            validators: r.validators.map((v) => ({
+              validator_id: v.validatorId,
+              host: v.host,
+              config: v.configFile,
+              public_key: v.publicKey,
+              peer: v.peerEndpoint,
+              client: v.clientEndpoint,
+              api: v.apiUrl,
+            })),
+            next: `copy each <out>/<validator-id>/ folder to its host as /etc/bpci/<validator-id>/; move ${path.join(r.out, 'ca', 'ca-key.pem')} offline (see docs/deploy.md)`,
+          });
+        },
+      ),
     );
 
   // ---------------------------------------------------------------- runtime commands

@@ -9,7 +9,8 @@
 //     - { validator_id, stake, endpoint, public_key, is_active }
 //   consensus_thresholds: { minimum_validators, byzantine_fault_tolerance, stake_threshold }
 //   node:                    # this process
-//     { validator_id, key_file, data_dir, api: { host, port }, durability, verify, transport?,
+//     { validator_id, key_file, data_dir, api: { host, port, tls?, token_file? | token_env?, insecure? },
+//       durability, verify, transport?,
 //       consensus? (PBFT tuning: tick_ms, checkpoint_interval, watermark_window, batch_*, inflight_max),
 //       app? (kv | ledger; default kv), genesis? (ledger only: a genesis file path, or the genesis inline) }
 //   logging: { level, format, outputs?: [{ type: stdout | file | elasticsearch, ... }], consensus_logging? }
@@ -109,13 +110,27 @@ export interface ConsensusTuning {
   readonly batchDelayTicks?: number;
   readonly inflightMax?: number;
 }
+/**
+ * `node.api`: where the HTTP API listens and how it is protected. On a loopback host TLS and the
+ * token are optional (`npm start`, `bpci cluster up`); on any other host both are required unless
+ * `insecure: true` says otherwise on purpose (the node then logs a warning at every start).
+ */
+export interface ApiConfig {
+  readonly host: string;
+  readonly port: number;
+  /** PEM files (absolute paths) for HTTPS. */
+  readonly tls: { readonly certFile: string; readonly keyFile: string } | undefined;
+  /** Where the bearer token comes from: a file (absolute path; first line) or an environment variable. */
+  readonly token: { readonly file: string } | { readonly env: string } | undefined;
+  readonly insecure: boolean;
+}
 export interface NodeSection {
   readonly validatorId: string;
   /** This validator's replica index. */
   readonly index: number;
   readonly keyFile: string;
   readonly dataDir: string;
-  readonly api: { readonly host: string; readonly port: number };
+  readonly api: ApiConfig;
   readonly durability: 'durable' | 'memory';
   readonly verify: 'lazy' | 'eager';
   readonly transport: TransportConfig;
@@ -385,9 +400,7 @@ export function validateConfig(doc: unknown, baseDir = process.cwd()): NodeConfi
   const self = validators.find((v) => v.validatorId === validatorId);
   if (!self) throw new ConfigError('node.validator_id', `one of the validators' ids (${[...ids].join(', ')})`, validatorId);
   if (!self.isActive) throw new ConfigError('node.validator_id', 'an active validator (is_active: true)', validatorId);
-  const api = mapping(nd.api, 'node.api', ['host', 'port']);
-  const apiHost = str(api, 'host', 'node.api', { def: DEFAULTS.apiHost, pattern: HOST_RE, what: 'a host name or IP address' });
-  const apiPort = num(api, 'port', 'node.api', { int: true, min: 0, max: 65535 });
+  const apiConfig = validateApi(nd.api, baseDir);
   const tr = optMapping(nd.transport, 'node.transport', ['frame_bytes_max', 'queue_frames_max', 'queue_bytes_max']);
   const transport: TransportConfig = {
     frameBytesMax: num(tr, 'frame_bytes_max', 'node.transport', { int: true, min: 4096, max: 256 * 1024 * 1024, def: DEFAULTS.transport.frameBytesMax }),
@@ -441,7 +454,7 @@ export function validateConfig(doc: unknown, baseDir = process.cwd()): NodeConfi
     index: self.index,
     keyFile: path.resolve(baseDir, str(nd, 'key_file', 'node', { what: 'a path to the validator key file' })),
     dataDir: path.resolve(baseDir, str(nd, 'data_dir', 'node', { what: 'a path to the data directory' })),
-    api: { host: apiHost, port: apiPort },
+    api: apiConfig,
     durability: oneOf(nd, 'durability', 'node', ['durable', 'memory'] as const, 'durable'),
     verify: oneOf(nd, 'verify', 'node', ['lazy', 'eager'] as const, 'lazy'),
     transport,
@@ -461,6 +474,51 @@ export function validateConfig(doc: unknown, baseDir = process.cwd()): NodeConfi
     node,
     logging,
   };
+}
+
+/** 127.0.0.0/8, ::1 and "localhost": the API is reachable from this machine only. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+}
+
+const TOKEN_ENV_RE = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
+
+/**
+ * `node.api`. Outside loopback the API carries the cluster's control and data (submits, blocks,
+ * evidence), so TLS and a bearer token are on by default there: a config that leaves either out is
+ * refused here, before anything starts, naming the key to add. `insecure: true` is the explicit
+ * opt-out (a TLS-terminating proxy in front, a private test network).
+ */
+function validateApi(v: unknown, baseDir: string): ApiConfig {
+  const p = 'node.api';
+  const api = mapping(v, p, ['host', 'port', 'tls', 'token_file', 'token_env', 'insecure']);
+  const host = str(api, 'host', p, { def: DEFAULTS.apiHost, pattern: HOST_RE, what: 'a host name or IP address' });
+  const port = num(api, 'port', p, { int: true, min: 0, max: 65535 });
+  let tls: ApiConfig['tls'];
+  if (api.tls !== undefined) {
+    const t = mapping(api.tls, `${p}.tls`, ['cert_file', 'key_file']);
+    tls = {
+      certFile: path.resolve(baseDir, str(t, 'cert_file', `${p}.tls`, { what: 'a path to the PEM certificate (chain) file' })),
+      keyFile: path.resolve(baseDir, str(t, 'key_file', `${p}.tls`, { what: 'a path to the PEM private key file' })),
+    };
+  }
+  if (api.token_file !== undefined && api.token_env !== undefined) {
+    throw new ConfigError(`${p}.token_env`, 'one of node.api.token_file or node.api.token_env, not both', api.token_env);
+  }
+  let token: ApiConfig['token'];
+  if (api.token_file !== undefined) token = { file: path.resolve(baseDir, str(api, 'token_file', p, { what: 'a path to the API token file' })) };
+  else if (api.token_env !== undefined) token = { env: str(api, 'token_env', p, { pattern: TOKEN_ENV_RE, what: 'an environment variable name like BPCI_API_TOKEN' }) };
+  const insecure = bool(api, 'insecure', p, false);
+  if (!isLoopbackHost(host) && !insecure) {
+    if (!tls) {
+      throw new ConfigError(`${p}.tls`, `{ cert_file, key_file } because node.api.host "${host}" is not loopback (HTTPS is required off loopback; node.api.insecure: true opts out)`, undefined);
+    }
+    if (!token) {
+      throw new ConfigError(`${p}.token_file`, `a token file (or node.api.token_env) because node.api.host "${host}" is not loopback (a bearer token is required off loopback; node.api.insecure: true opts out)`, undefined);
+    }
+  }
+  return { host, port, tls, token, insecure };
 }
 
 /**

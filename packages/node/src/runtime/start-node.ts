@@ -15,7 +15,7 @@
 import path from 'node:path';
 import { LedgerApp, resolveConfig, toHex, type PbftConfig } from '@bpci/core';
 import type { FastifyBaseLogger } from 'fastify';
-import { loadConfig, type NodeConfig } from '../config/config.js';
+import { isLoopbackHost, loadConfig, type NodeConfig } from '../config/config.js';
 import { loadKeyFile, publicKeyText } from '../keys/keyfile.js';
 import { identityHeaders } from '../cli/identity.js';
 import { selectBackend } from '../crypto/select.js';
@@ -27,6 +27,7 @@ import { findPortOwner } from '../transport/port-owner.js';
 import { createLogger, type LogOutput } from '../log.js';
 import { NodeMetrics } from '../metrics/metrics.js';
 import { createApi } from '../api/server.js';
+import { readApiTls, readApiToken } from '../api/auth.js';
 import { NodeService } from './node-service.js';
 import { LedgerService } from './ledger-service.js';
 import { healthThresholdsOf } from './consensus-health.js';
@@ -74,6 +75,16 @@ export async function startNodeFromConfig(file: string, opts: StartNodeOptions =
     if (Buffer.compare(Buffer.from(me.publicKey), Buffer.from(key.publicKey)) !== 0) {
       throw new Error(`key file ${nd.keyFile} does not hold the public key configured for ${nd.validatorId}`);
     }
+    // node.api.tls / token_*: read before the data dir is touched, so a missing or too-open secret stops
+    // the start with a line naming the key. Loopback without them is the local-cluster default.
+    const apiTls = readApiTls(nd.api);
+    const apiToken = readApiToken(nd.api);
+    if (nd.api.insecure && !isLoopbackHost(nd.api.host) && (!apiTls || apiToken === undefined)) {
+      logger.warn(
+        { api_host: nd.api.host, tls: Boolean(apiTls), token: apiToken !== undefined },
+        'node.api.insecure is true: the HTTP API on a non-loopback host runs WITHOUT TLS and/or a bearer token; anyone who can reach the port can submit and read everything',
+      );
+    }
     // 1. The data dir lock, in memory mode too (nothing else is written there then): it is how a
     //    second process for this validator, and `bpci cluster status`, find the running one.
     const dataDir = path.resolve(nd.dataDir);
@@ -117,7 +128,14 @@ export async function startNodeFromConfig(file: string, opts: StartNodeOptions =
     if (ledgerApp) logger.info({ app: 'ledger', chain_id: nd.genesis!.chainId, genesis: nd.genesisFile ?? 'inline', genesis_digest: toHex(ledgerApp.digest()) }, 'ledger app from genesis');
     const service = new NodeService({ validatorNames: names, verify: nd.verify, crypto, metrics, healthThresholds });
     undo.push(() => service.close());
-    const api = createApi({ node: service, metrics, logger: logger as unknown as FastifyBaseLogger, ledger });
+    const api = createApi({
+      node: service,
+      metrics,
+      logger: logger as unknown as FastifyBaseLogger,
+      ledger,
+      ...(apiTls ? { tls: apiTls } : {}),
+      ...(apiToken !== undefined ? { token: apiToken } : {}),
+    });
     undo.push(() => api.close());
     // Who answers: every response names this validator, its key and its pid, so `bpci cluster up`
     // can tell its own process from another one on the same port (issue 13 §2).
@@ -151,8 +169,8 @@ export async function startNodeFromConfig(file: string, opts: StartNodeOptions =
       },
     });
     const running = node;
-    const apiUrl = `http://${nd.api.host}:${nd.api.port}`;
-    logger.info({ api: apiUrl, crypto: `${selection.name} (${selection.reason})`, durability: nd.durability, verify: nd.verify, app: nd.app, data_dir: dataDir }, 'validator ready');
+    const apiUrl = `${apiTls ? 'https' : 'http'}://${nd.api.host}:${nd.api.port}`;
+    logger.info({ api: apiUrl, api_tls: Boolean(apiTls), api_token: apiToken !== undefined, crypto: `${selection.name} (${selection.reason})`, durability: nd.durability, verify: nd.verify, app: nd.app, data_dir: dataDir }, 'validator ready');
     return {
       config,
       node: running,
