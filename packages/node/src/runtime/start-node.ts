@@ -29,6 +29,7 @@ import { NodeMetrics } from '../metrics/metrics.js';
 import { createApi } from '../api/server.js';
 import { NodeService } from './node-service.js';
 import { LedgerService } from './ledger-service.js';
+import { AuctionService, coreAuctionConfig } from './auction-service.js';
 import { healthThresholdsOf } from './consensus-health.js';
 import { DEFAULT_TICK_MS, ValidatorNode } from './validator-node.js';
 
@@ -112,12 +113,14 @@ export async function startNodeFromConfig(file: string, opts: StartNodeOptions =
     const names = config.activeValidators.map((v) => v.validatorId);
     const healthThresholds = healthThresholdsOf(resolved, tickMsOf(config));
     // The replicated app: the ledger (node.app: ledger, from its genesis) or the kv text store.
-    const ledgerApp = nd.app === 'ledger' && nd.genesis ? new LedgerApp({ crypto, genesis: nd.genesis }) : null;
+    const auctionConfig = nd.app === 'ledger' && nd.genesis ? coreAuctionConfig(config, nd.genesis) : undefined;
+    const ledgerApp = nd.app === 'ledger' && nd.genesis ? new LedgerApp({ crypto, genesis: nd.genesis, ...(auctionConfig ? { auction: auctionConfig } : {}) }) : null;
     const ledger = ledgerApp ? new LedgerService({ app: ledgerApp, crypto, store, logger }) : null;
     if (ledgerApp) logger.info({ app: 'ledger', chain_id: nd.genesis!.chainId, genesis: nd.genesisFile ?? 'inline', genesis_digest: toHex(ledgerApp.digest()) }, 'ledger app from genesis');
     const service = new NodeService({ validatorNames: names, verify: nd.verify, crypto, metrics, healthThresholds });
     undo.push(() => service.close());
-    const api = createApi({ node: service, metrics, logger: logger as unknown as FastifyBaseLogger, ledger });
+    const auction = ledgerApp?.auction ? new AuctionService(ledgerApp, crypto, () => service) : null;
+    const api = createApi({ node: service, metrics, logger: logger as unknown as FastifyBaseLogger, ledger, auction });
     undo.push(() => api.close());
     // Who answers: every response names this validator, its key and its pid, so `bpci cluster up`
     // can tell its own process from another one on the same port (issue 13 §2).
