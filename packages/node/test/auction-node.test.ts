@@ -12,6 +12,15 @@ import { AuctionBidder, LedgerWallet, auctionTreasuryKey, toHex } from '@bpci/co
 import { writeLocalCluster, ledgerClientKeys, LOCAL_CHAIN_ID, LOCAL_CLIENT_BALANCE, type LocalClusterMember } from '../src/config/local-cluster.js';
 import { startNodeFromConfig, type RunningNode } from '../src/runtime/start-node.js';
 import { nodeJsBackend } from '../src/crypto/select.js';
+import { runCli } from '../src/cli/program.js';
+
+async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await runCli(['--api', members[0]!.apiUrl, ...args], { io: { out: (t) => out.push(t), err: (t) => err.push(t), progress: false } });
+  return { code, out: out.join(''), err: err.join('') };
+}
+const keyFile = (i: number): string => path.join(dir, 'keys', 'clients', `client-${String(i).padStart(3, '0')}.json`);
 
 const crypto = nodeJsBackend();
 const N = 4;
@@ -161,5 +170,35 @@ describe('the auction through a running cluster', () => {
     expect(health.status).toBe(200);
     expect(health.json).toMatchObject({ status: 'up', active_rounds: 0, finalized: 1, failed: 0, locked_deposits: '0', config: { asset: 'GEN', deposit: '25', economic_weight: 0.7, priority_weight: 0.3, max_active_rounds: 4 } });
     expect((await get(0, `${C}/rounds/round-0000000000000000/status`)).status).toBe(404);
+  }, 120_000);
+
+  it('runs a round from the CLI: auction open, submit-bundle (the reveal stays in a local file), reveal, winner, list-bundles, round-status', async () => {
+    const opened = await cli(['--json', 'consensus', 'auction', 'open', '--key-file', keyFile(2)]);
+    expect(opened.code, opened.err).toBe(0);
+    const roundId = JSON.parse(opened.out).round_id as string;
+    expect(roundId).toMatch(/^round-[0-9a-f]{16}$/);
+    // alice (client 0) bids with a transfer to carol signed by her key (her nonce 1 follows the open of test 1 and this commit).
+    const alice = new LedgerWallet(crypto, seeds[0]!);
+    const tx = alice.transfer({ chainId: LOCAL_CHAIN_ID, nonce: 2, legs: [{ to: new LedgerWallet(crypto, seeds[2]!).publicKey, asset: 'GEN', amount: 5n }] });
+    const revealFile = path.join(dir, 'alice.reveal.json');
+    const sub = await cli(['--json', 'consensus', 'auction', 'submit-bundle', '--key-file', keyFile(0), '--round-id', roundId, '--bundle-id', 'cli-bundle', '--bid-amount', '12', '--priority-score', '0.5', '--transactions', toHex(tx), '--reveal-file', revealFile]);
+    expect(sub.code, sub.err + sub.out).toBe(0);
+    expect(JSON.parse(sub.out)).toMatchObject({ code: 'ok', kind: 'commit', reveal_file: revealFile });
+    expect(fs.readFileSync(revealFile, 'utf8')).toContain('"reveal"');
+    const early = await cli(['consensus', 'auction', 'reveal', '--reveal-file', revealFile]);
+    expect(early.code).toBe(1);
+    expect(early.err).toMatch(/collection_open/);
+    await until(roundId, 'BidEvaluation');
+    const rev = await cli(['--json', 'consensus', 'auction', 'reveal', '--reveal-file', revealFile]);
+    expect(rev.code, rev.err).toBe(0);
+    await until(roundId, 'Finalized');
+    const win = await cli(['--json', 'consensus', 'auction', 'winner', '--round-id', roundId]);
+    expect(JSON.parse(win.out)).toMatchObject({ winner: 'cli-bundle', final: true });
+    const list = await cli(['--json', 'consensus', 'auction', 'list-bundles', '--round-id', roundId]);
+    expect(JSON.parse(list.out).bundles.map((b: any) => b.revealed.bundle_id)).toEqual(['cli-bundle']);
+    const st = await cli(['--json', 'consensus', 'round-status', '--round-id', roundId]);
+    expect(JSON.parse(st.out)).toMatchObject({ round_id: roundId, phase: 'Finalized', winner: 'cli-bundle', bundles: 1 });
+    const bad = await cli(['consensus', 'auction', 'winner', '--round-id', 'round-12']);
+    expect(bad.code).toBe(2);
   }, 120_000);
 });

@@ -22,6 +22,7 @@ import { ClusterError, clusterRestart, clusterStatus, clusterStop, formatCluster
 import { generateKeyFile, KeyFileError } from '../keys/keyfile.js';
 import { ConfigError } from '../config/config.js';
 import { registerLedgerCommands } from './ledger.js';
+import { registerAuctionCommands } from './auction.js';
 
 export interface CliIo {
   out(text: string): void;
@@ -112,7 +113,8 @@ function oneOfArg<T extends string>(name: string, values: readonly T[]) {
     return v as T;
   };
 }
-const ROUND_ID_RE = /^(round-)?\d{1,15}$/;
+// A sequence number (kv node) or an auction round id (round-<16 hex>, a ledger node with the auction).
+const ROUND_ID_RE = /^(round-)?(\d{1,15}|[0-9a-f]{16})$/;
 function roundIdArg(v: string): string {
   if (!ROUND_ID_RE.test(v)) throw new InvalidArgumentError(`round id must be a sequence number like 12 or round-12, got ${JSON.stringify(v)}`);
   return v;
@@ -236,6 +238,11 @@ export function buildProgram(opts: BuildOptions = {}): Command {
     .description('most recent finished rounds')
     .option('--limit <n>', 'how many', intArg('--limit', 1, 1000), 50)
     .action(act(async (o: { limit: number }) => show(await client().roundHistory(o.limit), (d) => roundsTable(isObj(d) ? (d.rounds ?? null) : null))));
+
+  registerAuctionCommands(consensus, { client, show: (d) => show(d), act, fail: (code, message) => {
+    io.err(`error: ${message}`);
+    throw new CliFailure(code, message);
+  } });
 
   const ibft = consensus.command('ibft').description("the seed's IBFT operations, answered by this engine's PBFT state");
   ibft
