@@ -170,6 +170,12 @@ describe('the auction through a running cluster', () => {
     expect(health.status).toBe(200);
     expect(health.json).toMatchObject({ status: 'up', active_rounds: 0, finalized: 1, failed: 0, locked_deposits: '0', config: { asset: 'GEN', deposit: '25', economic_weight: 0.7, priority_weight: 0.3, max_active_rounds: 4 } });
     expect((await get(0, `${C}/rounds/round-0000000000000000/status`)).status).toBe(404);
+    // The seed's auction metrics, from what this validator's replicated state showed.
+    const metrics = await (await fetch(`${members[1]!.apiUrl}/metrics`)).text();
+    expect(metrics).toMatch(/^auction_bundle_proposals_total\{stage="committed"[^}]*\} 2$/m);
+    expect(metrics).toMatch(/^auction_bundle_proposals_total\{stage="revealed"[^}]*\} 1$/m);
+    expect(metrics).toMatch(/^auction_winner_selection_duration_seconds_count(\{[^}]*\})? 1$/m);
+    expect(metrics).toMatch(/^bpci_auction_rounds_total\{outcome="Finalized"[^}]*\} 1$/m);
   }, 120_000);
 
   it('runs a round from the CLI: auction open, submit-bundle (the reveal stays in a local file), reveal, winner, list-bundles, round-status', async () => {

@@ -6,6 +6,9 @@
 import { CodecError } from '@bpci/core/codec/wire';
 import { auctionRoundId, decodeAuctionTx, formatRoundId, isAuctionOp, parseAuctionOutcome, toHex, type AuctionRoundView, type CryptoBackend, type LedgerApp, AUCTION_LIMITS, weightBp, type AuctionConfig, type Genesis } from '@bpci/core';
 import { ConfigError, type NodeConfig } from '../config/config.js';
+import { Counter, Histogram } from 'prom-client';
+import type { NodeMetrics } from '../metrics/metrics.js';
+import type { NodeObserver } from './validator-node.js';
 import { ApiError, type NodeApiPort } from '../api/port.js';
 import type { AuctionApiPort, AuctionRoundJson, AuctionSubmitResult } from '../api/auction-routes.js';
 
@@ -50,13 +53,71 @@ export function roundJson(v: AuctionRoundView): AuctionRoundJson {
   };
 }
 
+/** Buckets of the winner selection histogram (seconds): a round settles two batches after WinnerSelection. */
+const SELECTION_BUCKETS_SECONDS = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+interface Seen {
+  commits: number;
+  reveals: number;
+  /** performance.now() when this validator saw the round enter WinnerSelection. */
+  selectionAt: number | null;
+}
+
 export class AuctionService implements AuctionApiPort {
+  /** The seed's auction metrics, on the node's registry (only a node that runs the auction has them). */
+  private readonly proposals: Counter<'stage'> | null = null;
+  private readonly selection: Histogram | null = null;
+  private readonly finished: Counter<'outcome'> | null = null;
+  private readonly seen = new Map<string, Seen>();
+
   constructor(
     private readonly app: LedgerApp,
     private readonly crypto: Pick<CryptoBackend, 'blake3'>,
     private readonly api: () => NodeApiPort,
+    metrics?: NodeMetrics,
   ) {
     if (!app.auction) throw new Error('AuctionService needs a LedgerApp with the auction');
+    if (metrics) {
+      const registers = [metrics.registry];
+      this.proposals = new Counter({ name: 'auction_bundle_proposals_total', help: 'Bundle proposals that entered the replicated auction, by stage (committed = a sealed commitment accepted; revealed = its reveal accepted)', labelNames: ['stage'], registers });
+      this.selection = new Histogram({ name: 'auction_winner_selection_duration_seconds', help: 'Time at this validator from a round entering WinnerSelection to its settlement (Finalized or Failed)', buckets: SELECTION_BUCKETS_SECONDS, registers });
+      this.finished = new Counter({ name: 'bpci_auction_rounds_total', help: 'Auction rounds finished, by outcome (Finalized | Failed)', labelNames: ['outcome'], registers });
+    }
+  }
+
+  /** Wraps the node observer: after every committed batch, the metrics follow the auction's state. */
+  observe(inner: NodeObserver): NodeObserver {
+    return {
+      ...inner,
+      committed: (b, at) => {
+        inner.committed?.(b, at);
+        this.onCommitted();
+      },
+    };
+  }
+
+  private onCommitted(): void {
+    if (!this.proposals) return;
+    const now = performance.now();
+    const active = new Set<string>();
+    for (const r of this.auction.activeSummary()) {
+      active.add(r.roundId);
+      const s = this.seen.get(r.roundId) ?? { commits: 0, reveals: 0, selectionAt: null };
+      if (r.commits > s.commits) this.proposals.inc({ stage: 'committed' }, r.commits - s.commits);
+      if (r.reveals > s.reveals) this.proposals.inc({ stage: 'revealed' }, r.reveals - s.reveals);
+      s.commits = r.commits;
+      s.reveals = r.reveals;
+      if (r.phase === 'WinnerSelection' && s.selectionAt === null) s.selectionAt = now;
+      this.seen.set(r.roundId, s);
+    }
+    for (const [id, s] of this.seen) {
+      if (active.has(id)) continue;
+      this.seen.delete(id);
+      const v = this.round(id);
+      if (!v) continue;
+      this.finished!.inc({ outcome: v.phase });
+      if (s.selectionAt !== null) this.selection!.observe((now - s.selectionAt) / 1000);
+    }
   }
 
   private get auction() {

@@ -119,7 +119,7 @@ export async function startNodeFromConfig(file: string, opts: StartNodeOptions =
     if (ledgerApp) logger.info({ app: 'ledger', chain_id: nd.genesis!.chainId, genesis: nd.genesisFile ?? 'inline', genesis_digest: toHex(ledgerApp.digest()) }, 'ledger app from genesis');
     const service = new NodeService({ validatorNames: names, verify: nd.verify, crypto, metrics, healthThresholds });
     undo.push(() => service.close());
-    const auction = ledgerApp?.auction ? new AuctionService(ledgerApp, crypto, () => service) : null;
+    const auction = ledgerApp?.auction ? new AuctionService(ledgerApp, crypto, () => service, metrics) : null;
     const api = createApi({ node: service, metrics, logger: logger as unknown as FastifyBaseLogger, ledger, auction });
     undo.push(() => api.close());
     // Who answers: every response names this validator, its key and its pid, so `bpci cluster up`
@@ -145,7 +145,7 @@ export async function startNodeFromConfig(file: string, opts: StartNodeOptions =
       tickMs: tickMsOf(config),
       transportLimits: nd.transport,
       logger,
-      observer: ledger ? ledger.observe(service.observer()) : service.observer(),
+      observer: ((o) => (auction ? auction.observe(o) : o))(ledger ? ledger.observe(service.observer()) : service.observer()),
       ...(ledgerApp ? { app: ledgerApp } : {}),
       beforeLinks: async (n) => {
         service.attach(n);

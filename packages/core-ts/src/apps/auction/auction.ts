@@ -186,6 +186,11 @@ export class Auction {
     return r && this.view(r);
   }
 
+  /** A cheap per-batch summary of the active rounds (the node's metrics read it after every commit). */
+  activeSummary(): { readonly roundId: string; readonly phase: AuctionPhase; readonly commits: number; readonly reveals: number }[] {
+    return this.active.map((r) => ({ roundId: formatRoundId(r.id), phase: r.phase, commits: r.commits.length, reveals: r.commits.filter((c) => c.reveal !== null).length }));
+  }
+
   /** Deposits held by the escrow for active rounds (what the escrow balance must equal). */
   lockedDeposits(): bigint {
     let s = 0n;
