@@ -178,8 +178,11 @@ describe('the auction through a running cluster', () => {
     expect(metrics).toMatch(/^bpci_auction_rounds_total\{outcome="Finalized"[^}]*\} 1$/m);
   }, 120_000);
 
-  it('runs a round from the CLI: auction open, submit-bundle (the reveal stays in a local file), reveal, winner, list-bundles, round-status', async () => {
-    const opened = await cli(['--json', 'consensus', 'auction', 'open', '--key-file', keyFile(2)]);
+  it('runs a round from the CLI: start-round --key-file, submit-bundle (the reveal stays in a local file), reveal, winner, list-bundles, round-status', async () => {
+    const mixed = await cli(['consensus', 'start-round', '--key-file', keyFile(2), '--bundles', 'a,b']);
+    expect(mixed.code).toBe(2);
+    // The seed's verb opens an auction round when given a key (the same as `consensus auction open`).
+    const opened = await cli(['--json', 'consensus', 'start-round', '--key-file', keyFile(2)]);
     expect(opened.code, opened.err).toBe(0);
     const roundId = JSON.parse(opened.out).round_id as string;
     expect(roundId).toMatch(/^round-[0-9a-f]{16}$/);

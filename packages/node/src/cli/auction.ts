@@ -55,29 +55,32 @@ async function chainAndNonce(c: ApiClient, publicKey: Uint8Array, nonce: string 
   return { chainId, nonce: Number(((await c.request('GET', `/api/v1/ledger/accounts/${toHex(publicKey)}`)) as { nonce: number }).nonce) };
 }
 
+function refused(res: Json, what: string, fail: LedgerCliContext['fail']): void {
+  const code = (res as { code?: string } | null)?.code;
+  if (code !== undefined && code !== 'ok') fail(1, `the auction refused the ${what}: ${code}: ${(res as { detail?: string }).detail ?? ''}`);
+}
+
+/** Signs an open with the key file, POSTs it to rounds/start and shows the answer (also `consensus start-round --key-file`). */
+export async function openAuctionRound(ctx: LedgerCliContext, keyFile: string, nonceText?: string): Promise<void> {
+  const bidder = new AuctionBidder(jsBackend(), loadKeyFile(keyFile).seed);
+  const c = ctx.client();
+  const { chainId, nonce } = await chainAndNonce(c, bidder.publicKey, nonceText, ctx.fail);
+  const res = await c.request('POST', `${C}/rounds/start`, { open: toHex(bidder.open({ chainId, nonce }).op) });
+  ctx.show(res);
+  refused((res as { open?: Json }).open ?? null, 'open', ctx.fail);
+}
+
 export function registerAuctionCommands(consensus: Command, ctx: LedgerCliContext): void {
   const { client, show, act, fail } = ctx;
   const auction = consensus.command('auction').description('the sealed-bid bundle auction (a ledger node with triple_consensus.auction)');
-  const refuse = (res: Json, what: string): void => {
-    const code = (res as { code?: string }).code;
-    if (code !== undefined && code !== 'ok') fail(1, `the auction refused the ${what}: ${code}: ${(res as { detail?: string }).detail ?? ''}`);
-  };
+  const refuse = (res: Json, what: string): void => refused(res, what, fail);
 
   auction
     .command('open')
     .description('open a round (POST /rounds/start with a signed open op); prints its round id')
     .requiredOption('--key-file <file>', 'Ed25519 key file of the opening account')
     .option('--nonce <n>', "the account's next nonce (default: read from the API)")
-    .action(
-      act(async (o: { keyFile: string; nonce?: string }) => {
-        const bidder = new AuctionBidder(jsBackend(), loadKeyFile(o.keyFile).seed);
-        const c = client();
-        const { chainId, nonce } = await chainAndNonce(c, bidder.publicKey, o.nonce, fail);
-        const res = await c.request('POST', `${C}/rounds/start`, { open: toHex(bidder.open({ chainId, nonce }).op) });
-        show(res);
-        refuse((res as { open?: Json }).open ?? null, 'open');
-      }),
-    );
+    .action(act(async (o: { keyFile: string; nonce?: string }) => openAuctionRound(ctx, o.keyFile, o.nonce)));
 
   auction
     .command('submit-bundle')

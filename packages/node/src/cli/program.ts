@@ -22,7 +22,7 @@ import { ClusterError, clusterRestart, clusterStatus, clusterStop, formatCluster
 import { generateKeyFile, KeyFileError } from '../keys/keyfile.js';
 import { ConfigError } from '../config/config.js';
 import { registerLedgerCommands } from './ledger.js';
-import { registerAuctionCommands } from './auction.js';
+import { openAuctionRound, registerAuctionCommands } from './auction.js';
 
 export interface CliIo {
   out(text: string): void;
@@ -193,6 +193,10 @@ export function buildProgram(opts: BuildOptions = {}): Command {
     };
 
   // ---------------------------------------------------------------- consensus
+  const auctionCtx = { client, show: (d: Json) => show(d), act, fail: (code: number, message: string): never => {
+    io.err(`error: ${message}`);
+    throw new CliFailure(code, message);
+  } };
   const consensus = program.command('consensus').description("consensus rounds (a round = one PBFT sequence number) and the seed's IBFT views");
 
   consensus
@@ -201,8 +205,14 @@ export function buildProgram(opts: BuildOptions = {}): Command {
     .option('--bundles <ids>', 'comma-separated bundle ids; without --transactions each bundle carries one transaction, its id', listArg('--bundles', String))
     .option('--transactions <txs>', 'comma-separated transactions, put in every bundle', listArg('--transactions', String))
     .option('--timeout <seconds>', 'seconds to wait for the round id', intArg('--timeout', 1, 60), 30)
+    .option('--key-file <file>', 'on a node with the auction: open an auction round signed by this key (bundles then go in with `consensus auction submit-bundle`)')
     .action(
-      act(async (o: { bundles?: string[]; transactions?: string[]; timeout: number }) => {
+      act(async (o: { bundles?: string[]; transactions?: string[]; timeout: number; keyFile?: string }) => {
+        if (o.keyFile !== undefined) {
+          if (o.bundles || o.transactions) throw new CommanderError(2, 'bpci.usage', 'error: with --key-file (an auction round) bundles are sealed by their bidders: use `bpci consensus auction submit-bundle` after the round opens');
+          await openAuctionRound(auctionCtx, o.keyFile);
+          return;
+        }
         if (!o.bundles && !o.transactions) throw new CommanderError(2, 'bpci.usage', 'error: give --bundles and/or --transactions');
         const ids = o.bundles ?? ['bundle-cli'];
         const bundle_proposals = ids.map((id) => ({ bundle_id: id, transactions: o.transactions ?? [id] }));
@@ -239,10 +249,7 @@ export function buildProgram(opts: BuildOptions = {}): Command {
     .option('--limit <n>', 'how many', intArg('--limit', 1, 1000), 50)
     .action(act(async (o: { limit: number }) => show(await client().roundHistory(o.limit), (d) => roundsTable(isObj(d) ? (d.rounds ?? null) : null))));
 
-  registerAuctionCommands(consensus, { client, show: (d) => show(d), act, fail: (code, message) => {
-    io.err(`error: ${message}`);
-    throw new CliFailure(code, message);
-  } });
+  registerAuctionCommands(consensus, auctionCtx);
 
   const ibft = consensus.command('ibft').description("the seed's IBFT operations, answered by this engine's PBFT state");
   ibft
