@@ -355,6 +355,15 @@ describe('auction: bounds, reasons, malformed input', () => {
     expect(batch(app, seal('bob', 0, new Uint8Array(8), 'y', 1n, 0, [pay('bob', 1, 'alice', 1n)]).reveal)).toEqual(['unknown_round']);
   });
 
+  it('nothing but a deposit pays into the escrow: a transfer to it is unauthorized', () => {
+    const app = newApp();
+    expect(texts(app, pay('alice', 0, ESCROW, 5n))[0]).toMatch(/^unauthorized: legs\[0\]\.to is the auction escrow/);
+    expect(app.balance(ESCROW, 'GEN')).toBe(0n);
+    // The same transfer to the treasury is an ordinary transfer.
+    expect(batch(app, pay('alice', 0, TREASURY, 5n))).toEqual(['ok']);
+    app.assertInvariants();
+  });
+
   it('round_full at bundlesPerRoundMax commitments', () => {
     const app = newApp({ deposit: 0n });
     const id = open(app, 'alice', 0);

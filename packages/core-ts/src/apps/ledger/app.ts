@@ -218,6 +218,11 @@ export class LedgerApp implements StateMachine {
       if (sums.get(asset) !== s) throw new Error(`ledger invariant: ${asset} supply ${s} != sum of balances ${sums.get(asset)}`);
       if (s > LEDGER_LIMITS.amountMax) throw new Error(`ledger invariant: ${asset} supply above 2^63-1`);
     }
+    if (this.auction) {
+      const escrow = this.accounts.get(toHex(this.auction.escrow));
+      const held = escrow?.entries.get(this.auction.config.asset)?.balance ?? 0n;
+      if (!escrow || escrow.entries.size > (held > 0n ? 1 : 0) || held !== this.auction.lockedDeposits()) throw new Error(`auction invariant: the escrow holds ${held} ${this.auction.config.asset}, the locked deposits are ${this.auction.lockedDeposits()}`);
+    }
   }
 
   // ------------------------------------------------------------------ execute
@@ -392,6 +397,11 @@ export class LedgerApp implements StateMachine {
         const never: never = b;
         return reject('malformed', `unknown kind ${(never as { kind: string }).kind}`);
       }
+    }
+    // The auction's escrow holds exactly the locked deposits: nothing else may pay into it.
+    if (this.auction && (b.kind === 'transfer' || b.kind === 'mint')) {
+      const escrow = toHex(this.auction.escrow);
+      for (let i = 0; i < b.legs.length; i++) if (toHex(b.legs[i]!.to) === escrow) return reject('unauthorized', `legs[${i}].to is the auction escrow, which takes only deposits`);
     }
     // Assets.
     const assets = b.kind === 'configure' ? b.limits.map((l) => l.asset) : b.legs.map((l) => l.asset);
