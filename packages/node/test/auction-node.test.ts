@@ -70,12 +70,12 @@ async function until(roundId: string, phase: string): Promise<any> {
   throw new Error(`round ${roundId} never reached ${phase}`);
 }
 /** Polls until every validator reports the same ledger height >= min. */
-async function sameHeight(min: number): Promise<any[]> {
+async function sameHeight(min: number, label = ''): Promise<any[]> {
   const end = Date.now() + 30_000;
   for (;;) {
     const s = await Promise.all(members.map((_, i) => get(i, '/api/v1/ledger').then((r) => r.json)));
     if (s.every((x) => x.height >= min && x.height === s[0].height)) return s;
-    if (Date.now() > end) throw new Error(`heights never met: ${s.map((x) => x.height).join(', ')}`);
+    if (Date.now() > end) throw new Error(`heights never met${label ? ` (${label})` : ''}: ${s.map((x) => x.height).join(', ')} (want >= ${min})`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -128,7 +128,9 @@ describe('the auction through a running cluster', () => {
     expect(viaBundles.status, JSON.stringify(viaBundles.json)).toBe(200);
     expect(viaBundles.json).toMatchObject({ kind: 'commit', code: 'ok', status: 'committed' });
 
-    // While bids are collected, no validator's state holds a bundle: only hashes.
+    // While bids are collected, no validator's state holds a bundle: only hashes. (Each validator
+    // answers at its own height: wait until all four executed the commits.)
+    await sameHeight(viaBundles.json.height, 'after the commits');
     const sealed = await get(2, `${C}/auction/state/${roundId}`);
     expect(sealed.json.phase).toBe('BidCollection');
     expect(sealed.json.commitments.map((c: any) => [c.commitment, c.revealed])).toEqual([
@@ -209,5 +211,35 @@ describe('the auction through a running cluster', () => {
     expect(JSON.parse(st.out)).toMatchObject({ round_id: roundId, phase: 'Finalized', winner: 'cli-bundle', bundles: 1 });
     const bad = await cli(['consensus', 'auction', 'winner', '--round-id', 'round-12']);
     expect(bad.code).toBe(2);
+  }, 120_000);
+
+  it('keeps the auction across a restart of every validator: history, an open round and its clock', async () => {
+    const dave = new AuctionBidder(crypto, seeds[1]!); // bob's key: nonce 2 after test 1 (commit, bundle)
+    const nonce = (await get(0, `/api/v1/ledger/accounts/${toHex(dave.publicKey)}`)).json.nonce as number;
+    const open = dave.open({ chainId: LOCAL_CHAIN_ID, nonce });
+    const roundId = `round-${toHex(open.roundId)}`;
+    const sealed = dave.seal({ chainId: LOCAL_CHAIN_ID, nonce: nonce + 1, roundId: open.roundId, bundleId: 'across-restart', bid: 1n, priorityPpm: 0, salt: crypto.blake3(Uint8Array.of(3)), txs: [new LedgerWallet(crypto, seeds[1]!).transfer({ chainId: LOCAL_CHAIN_ID, nonce: nonce + 2, legs: [{ to: new LedgerWallet(crypto, seeds[0]!).publicKey, asset: 'GEN', amount: 1n }] })] });
+    const started = await post(0, `${C}/rounds/start`, { open: toHex(open.op), bundle_proposals: [{ commit: toHex(sealed.commit) }] });
+    expect(started.status, JSON.stringify(started.json)).toBe(201);
+    const before = (await get(0, `${C}/auction/state/${roundId}`)).json;
+    expect(before.phase).toBe('BidCollection');
+    const h = (await get(0, '/api/v1/ledger')).json.height;
+    await sameHeight(h, 'before the restart');
+
+    await Promise.all(running.map((r) => r.stop({ reason: 'test restart' })));
+    running = await Promise.all(members.map((m) => startNodeFromConfig(m.configFile, { poolThreads: 0 })));
+    await sameHeight(h, 'after the restart');
+
+    for (let i = 0; i < N; i++) {
+      const after = (await get(i, `${C}/auction/state/${roundId}`)).json;
+      expect(after).toEqual(before);
+      expect((await get(i, `${C}/rounds/history`)).json.rounds).toHaveLength(2);
+    }
+    await until(roundId, 'BidEvaluation');
+    expect((await post(2, `${C}/auction/bundles`, { reveal: toHex(sealed.reveal) })).json.code).toBe('ok');
+    const done = await until(roundId, 'Finalized');
+    expect(done.winner).toBe('across-restart');
+    const digests = await sameHeight((await get(0, '/api/v1/ledger')).json.height, 'after the round');
+    expect(new Set(digests.map((d) => d.state_digest)).size).toBe(1);
   }, 120_000);
 });
