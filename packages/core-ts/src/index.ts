@@ -50,3 +50,9 @@ export * from './apps/ledger/tx.js';
 export * from './apps/ledger/genesis.js';
 export * from './apps/ledger/app.js';
 export * from './apps/ledger/client.js';
+// The Tranverse auction inside the ledger's state (issue 12 §3): commit-reveal bundle rounds.
+export * from './apps/auction/limits.js';
+export * from './apps/auction/reasons.js';
+export * from './apps/auction/tx.js';
+export * from './apps/auction/auction.js';
+export * from './apps/auction/client.js';

@@ -28,6 +28,7 @@ import type { NodeMetrics } from '../metrics/metrics.js';
 import { registerDashboard } from './dashboard.js';
 import { registerLedgerRoutes, type LedgerApiPort } from './ledger-routes.js';
 import { bearerAuthHook } from './auth.js';
+import { registerAuctionRoutes, type AuctionApiPort } from './auction-routes.js';
 
 export interface ApiOptions {
   readonly node: NodeApiPort;
@@ -44,6 +45,11 @@ export interface ApiOptions {
   readonly tls?: { readonly cert: string; readonly key: string };
   /** Require `Authorization: Bearer <token>` on every path but /health* (auth.ts). */
   readonly token?: string;
+  /**
+   * The replicated auction (auction-routes.ts): present, it answers rounds/* and auction/* and
+   * /health/auction in place of the sequence-number rounds below; absent, those stay as they were.
+   */
+  readonly auction?: AuctionApiPort | null;
 }
 
 const ROUND_ID = '^(round-)?[0-9]{1,15}$';
@@ -213,8 +219,9 @@ export function createApi(opts: ApiOptions): FastifyInstance {
 
   const C = '/api/v1/consensus';
 
-  // ------------------------------------------------------------ rounds
-  app.post(
+  // ------------------------------------------------------------ rounds (sequence numbers; without the auction)
+  const seqRounds = !opts.auction;
+  if (seqRounds) app.post(
     `${C}/rounds/start`,
     {
       schema: {
@@ -273,16 +280,16 @@ export function createApi(opts: ApiOptions): FastifyInstance {
     },
   );
 
-  app.get(`${C}/rounds/:round_id/status`, { schema: { params: roundParams } }, async (req) => {
+  if (seqRounds) app.get(`${C}/rounds/:round_id/status`, { schema: { params: roundParams } }, async (req) => {
     const { round_id } = req.params as { round_id: string };
     const r = node.round(parseRoundId(round_id));
     if (!r) throw notFound(`no round ${round_id}`);
     return toSnake(r);
   });
 
-  app.get(`${C}/rounds/active`, async () => toSnake({ rounds: node.activeRounds() }));
+  if (seqRounds) app.get(`${C}/rounds/active`, async () => toSnake({ rounds: node.activeRounds() }));
 
-  app.get(
+  if (seqRounds) app.get(
     `${C}/rounds/history`,
     {
       schema: {
@@ -474,6 +481,7 @@ export function createApi(opts: ApiOptions): FastifyInstance {
   // The seed's IBFT layer is the three-phase BFT protocol; here that is PBFT, so it answers the same.
   app.get('/health/ibft', consensusHealth);
   for (const r of SEED_ROUTES_NOT_RUNNING) {
+    if (opts.auction && r.layer === 'auction') continue;
     app.route({
       method: r.method,
       url: r.url,
@@ -496,5 +504,6 @@ export function createApi(opts: ApiOptions): FastifyInstance {
   });
 
   registerLedgerRoutes(app, opts.ledger ?? null, { waitMax, toSnake });
+  if (opts.auction) registerAuctionRoutes(app, opts.auction, { waitMax, txBytesMax, toSnake });
   return app;
 }

@@ -26,6 +26,7 @@ import { generateKeyFile, KeyFileError } from '../keys/keyfile.js';
 import { ConfigError } from '../config/config.js';
 import { registerLedgerCommands } from './ledger.js';
 import { DEPLOY_DEFAULTS, DeployInitError, deployInit, parseHostList } from '../config/deploy-init.js';
+import { openAuctionRound, registerAuctionCommands } from './auction.js';
 
 export interface CliIo {
   out(text: string): void;
@@ -116,7 +117,8 @@ function oneOfArg<T extends string>(name: string, values: readonly T[]) {
     return v as T;
   };
 }
-const ROUND_ID_RE = /^(round-)?\d{1,15}$/;
+// A sequence number (kv node) or an auction round id (round-<16 hex>, a ledger node with the auction).
+const ROUND_ID_RE = /^(round-)?(\d{1,15}|[0-9a-f]{16})$/;
 function roundIdArg(v: string): string {
   if (!ROUND_ID_RE.test(v)) throw new InvalidArgumentError(`round id must be a sequence number like 12 or round-12, got ${JSON.stringify(v)}`);
   return v;
@@ -218,6 +220,10 @@ export function buildProgram(opts: BuildOptions = {}): Command {
     };
 
   // ---------------------------------------------------------------- consensus
+  const auctionCtx = { client, show: (d: Json) => show(d), act, fail: (code: number, message: string): never => {
+    io.err(`error: ${message}`);
+    throw new CliFailure(code, message);
+  } };
   const consensus = program.command('consensus').description("consensus rounds (a round = one PBFT sequence number) and the seed's IBFT views");
 
   consensus
@@ -226,8 +232,14 @@ export function buildProgram(opts: BuildOptions = {}): Command {
     .option('--bundles <ids>', 'comma-separated bundle ids; without --transactions each bundle carries one transaction, its id', listArg('--bundles', String))
     .option('--transactions <txs>', 'comma-separated transactions, put in every bundle', listArg('--transactions', String))
     .option('--timeout <seconds>', 'seconds to wait for the round id', intArg('--timeout', 1, 60), 30)
+    .option('--key-file <file>', 'on a node with the auction: open an auction round signed by this key (bundles then go in with `consensus auction submit-bundle`)')
     .action(
-      act(async (o: { bundles?: string[]; transactions?: string[]; timeout: number }) => {
+      act(async (o: { bundles?: string[]; transactions?: string[]; timeout: number; keyFile?: string }) => {
+        if (o.keyFile !== undefined) {
+          if (o.bundles || o.transactions) throw new CommanderError(2, 'bpci.usage', 'error: with --key-file (an auction round) bundles are sealed by their bidders: use `bpci consensus auction submit-bundle` after the round opens');
+          await openAuctionRound(auctionCtx, o.keyFile);
+          return;
+        }
         if (!o.bundles && !o.transactions) throw new CommanderError(2, 'bpci.usage', 'error: give --bundles and/or --transactions');
         const ids = o.bundles ?? ['bundle-cli'];
         const bundle_proposals = ids.map((id) => ({ bundle_id: id, transactions: o.transactions ?? [id] }));
@@ -263,6 +275,8 @@ export function buildProgram(opts: BuildOptions = {}): Command {
     .description('most recent finished rounds')
     .option('--limit <n>', 'how many', intArg('--limit', 1, 1000), 50)
     .action(act(async (o: { limit: number }) => show(await client().roundHistory(o.limit), (d) => roundsTable(isObj(d) ? (d.rounds ?? null) : null))));
+
+  registerAuctionCommands(consensus, auctionCtx);
 
   const ibft = consensus.command('ibft').description("the seed's IBFT operations, answered by this engine's PBFT state");
   ibft

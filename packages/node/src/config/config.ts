@@ -71,6 +71,14 @@ export interface AuctionConfig {
   readonly mevProtectionEnabled: boolean;
   readonly priorityWeight: number;
   readonly economicWeight: number;
+  /**
+   * The replicated auction of a ledger node (deadlines in committed heights, never seconds:
+   * bid_collection_heights / bid_evaluation_heights); asset null = the genesis's first asset.
+   */
+  readonly asset: string | null;
+  readonly deposit: number;
+  readonly bidCollectionHeights: number;
+  readonly bidEvaluationHeights: number;
 }
 export interface ValidatorEntry {
   readonly validatorId: string;
@@ -308,13 +316,17 @@ export function validateConfig(doc: unknown, baseDir = process.cwd()): NodeConfi
   }
   let auction: AuctionConfig | undefined;
   if (tc.auction !== undefined) {
-    const au = mapping(tc.auction, 'triple_consensus.auction', ['bid_evaluation_timeout_seconds', 'mev_protection_enabled', 'priority_weight', 'economic_weight']);
+    const au = mapping(tc.auction, 'triple_consensus.auction', ['bid_evaluation_timeout_seconds', 'mev_protection_enabled', 'priority_weight', 'economic_weight', 'asset', 'deposit', 'bid_collection_heights', 'bid_evaluation_heights']);
     const p = 'triple_consensus.auction';
     auction = {
       bidEvaluationTimeoutSeconds: num(au, 'bid_evaluation_timeout_seconds', p, { min: 0, minExclusive: true, max: 3_600, def: 5 }),
       mevProtectionEnabled: bool(au, 'mev_protection_enabled', p, true),
       priorityWeight: num(au, 'priority_weight', p, { min: 0, max: 1, def: 0.3 }),
       economicWeight: num(au, 'economic_weight', p, { min: 0, max: 1, def: 0.7 }),
+      asset: au.asset === undefined ? null : str(au, 'asset', p, { pattern: /^[A-Z][A-Z0-9]{1,7}$/, what: 'an asset symbol of the genesis' }),
+      deposit: num(au, 'deposit', p, { int: true, min: 0, max: Number.MAX_SAFE_INTEGER, def: 10 }),
+      bidCollectionHeights: num(au, 'bid_collection_heights', p, { int: true, min: 1, max: 100_000, def: 5 }),
+      bidEvaluationHeights: num(au, 'bid_evaluation_heights', p, { int: true, min: 1, max: 100_000, def: 5 }),
     };
   }
 

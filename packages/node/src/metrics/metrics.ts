@@ -4,8 +4,9 @@
 // Names from the seed where the concept exists in this engine (a "round" is one PBFT sequence
 // number / batch): triple_consensus_rounds_total, triple_consensus_round_duration_seconds,
 // ibft_validator_votes_total, ibft_consensus_success_rate, consensus_byzantine_faults_detected_total.
-// The seed's hotstuff_* and auction_* metrics have no counterpart in a PBFT engine and are not
-// exported (a metric that is always zero would mislead a dashboard). Everything else is prefixed
+// The seed's hotstuff_* metrics have no counterpart in a PBFT engine and are not exported (a
+// metric that is always zero would mislead a dashboard); the auction_* ones are registered by
+// runtime/auction-service.ts on a node that runs the auction, and only there. Everything else is prefixed
 // `bpci_`, except the Node.js process metrics, which keep prom-client's standard names
 // (`process_cpu_user_seconds_total`, `nodejs_eventloop_lag_seconds`, ...) so stock Node.js
 // dashboards and alerts match them unchanged. Latency histograms are in seconds (Prometheus

@@ -30,6 +30,7 @@ import { createApi } from '../api/server.js';
 import { readApiTls, readApiToken } from '../api/auth.js';
 import { NodeService } from './node-service.js';
 import { LedgerService } from './ledger-service.js';
+import { AuctionService, coreAuctionConfig } from './auction-service.js';
 import { healthThresholdsOf } from './consensus-health.js';
 import { DEFAULT_TICK_MS, ValidatorNode } from './validator-node.js';
 
@@ -123,16 +124,19 @@ export async function startNodeFromConfig(file: string, opts: StartNodeOptions =
     const names = config.activeValidators.map((v) => v.validatorId);
     const healthThresholds = healthThresholdsOf(resolved, tickMsOf(config));
     // The replicated app: the ledger (node.app: ledger, from its genesis) or the kv text store.
-    const ledgerApp = nd.app === 'ledger' && nd.genesis ? new LedgerApp({ crypto, genesis: nd.genesis }) : null;
+    const auctionConfig = nd.app === 'ledger' && nd.genesis ? coreAuctionConfig(config, nd.genesis) : undefined;
+    const ledgerApp = nd.app === 'ledger' && nd.genesis ? new LedgerApp({ crypto, genesis: nd.genesis, ...(auctionConfig ? { auction: auctionConfig } : {}) }) : null;
     const ledger = ledgerApp ? new LedgerService({ app: ledgerApp, crypto, store, logger }) : null;
     if (ledgerApp) logger.info({ app: 'ledger', chain_id: nd.genesis!.chainId, genesis: nd.genesisFile ?? 'inline', genesis_digest: toHex(ledgerApp.digest()) }, 'ledger app from genesis');
     const service = new NodeService({ validatorNames: names, verify: nd.verify, crypto, metrics, healthThresholds });
     undo.push(() => service.close());
+    const auction = ledgerApp?.auction ? new AuctionService(ledgerApp, crypto, () => service, metrics) : null;
     const api = createApi({
       node: service,
       metrics,
       logger: logger as unknown as FastifyBaseLogger,
       ledger,
+      auction,
       ...(apiTls ? { tls: apiTls } : {}),
       ...(apiToken !== undefined ? { token: apiToken } : {}),
     });
@@ -160,7 +164,7 @@ export async function startNodeFromConfig(file: string, opts: StartNodeOptions =
       tickMs: tickMsOf(config),
       transportLimits: nd.transport,
       logger,
-      observer: ledger ? ledger.observe(service.observer()) : service.observer(),
+      observer: ((o) => (auction ? auction.observe(o) : o))(ledger ? ledger.observe(service.observer()) : service.observer()),
       ...(ledgerApp ? { app: ledgerApp } : {}),
       beforeLinks: async (n) => {
         service.attach(n);

@@ -48,7 +48,11 @@ import type { Digest, StateMachine } from '../../consensus/types.js';
 import type { Genesis } from './genesis.js';
 import { CHAIN_ID_RE, LEDGER_LIMITS, SNAPSHOT_BYTES_MAX, SYMBOL_RE } from './limits.js';
 import { formatOutcome, type LedgerOutcome, type LedgerReason } from './reasons.js';
-import { compareBytes, decodeLedgerTx, ledgerSigningMessage, toHex, type DecodedLedgerTx, type TransferLeg } from './tx.js';
+import { accountsOf, compareBytes, decodeLedgerTx, ledgerSigningMessage, toHex, type DecodedLedgerTx, type TransferLeg } from './tx.js';
+import { Auction, type AuctionLedgerPort } from '../auction/auction.js';
+import { AUCTION_SNAPSHOT_BYTES_MAX, checkAuctionConfig, type AuctionConfig } from '../auction/limits.js';
+import { formatAuctionOutcome, type AuctionOutcome } from '../auction/reasons.js';
+import { auctionRoundId, decodeAuctionTx, isAuctionOp, type DecodedAuctionTx } from '../auction/tx.js';
 
 const SNAPSHOT_VERSION = 1;
 const FLAG_PER_TX = 1;
@@ -95,6 +99,24 @@ export interface LedgerInfo {
 export interface LedgerAppOptions {
   readonly crypto: Pick<CryptoBackend, 'blake3' | 'ed25519VerifyBatch' | 'merkleRoot' | 'merkleProof'>;
   readonly genesis: Genesis;
+  /**
+   * The Tranverse auction (apps/auction): absent, auction ops are rejected (`auction_disabled`)
+   * and the state, snapshot and digest are exactly the plain ledger's.
+   */
+  readonly auction?: AuctionConfig;
+}
+
+const ascii0 = (s: string): Uint8Array => Uint8Array.from([...s].map((c) => c.charCodeAt(0)).concat(0));
+/**
+ * The auction's escrow (deposits) and default treasury (bids, forfeits): keys derived by hashing a
+ * label, so nobody holds their secret keys and no transaction can spend from them; only the
+ * auction moves their funds.
+ */
+export function auctionEscrowKey(crypto: Pick<CryptoBackend, 'blake3'>): Uint8Array {
+  return crypto.blake3(ascii0('bpci/auction/escrow/v1'));
+}
+export function auctionTreasuryKey(crypto: Pick<CryptoBackend, 'blake3'>): Uint8Array {
+  return crypto.blake3(ascii0('bpci/auction/treasury/v1'));
 }
 
 const reject = (code: LedgerReason, detail: string): LedgerOutcome => ({ code, detail });
@@ -109,6 +131,8 @@ export class LedgerApp implements StateMachine {
   private supply: Map<string, bigint>;
   /** By hex key (lowercase, fixed length: string order = byte order). */
   private accounts: Map<string, Account>;
+  /** The auction in this ledger's state; null without LedgerAppOptions.auction. */
+  readonly auction: Auction | null;
 
   constructor(opts: LedgerAppOptions) {
     this.crypto = opts.crypto;
@@ -130,6 +154,16 @@ export class LedgerApp implements StateMachine {
     // The authority needs an account for its nonce.
     if (g.mintAuthority && !this.accounts.has(toHex(g.mintAuthority))) {
       this.accounts.set(toHex(g.mintAuthority), { key: g.mintAuthority, nonce: 0, entries: new Map() });
+    }
+    this.auction = null;
+    if (opts.auction) {
+      checkAuctionConfig(opts.auction);
+      if (!this.supply.has(opts.auction.asset)) throw new RangeError(`auction asset ${opts.auction.asset} is not one of the genesis assets ${g.assets.join(', ')}`);
+      const escrow = auctionEscrowKey(this.crypto);
+      const treasury = opts.auction.treasury ?? auctionTreasuryKey(this.crypto);
+      if (compareBytes(escrow, treasury) === 0) throw new RangeError('auction treasury must not be the escrow');
+      for (const k of [escrow, treasury]) if (!this.accounts.has(toHex(k))) this.accounts.set(toHex(k), { key: k, nonce: 0, entries: new Map() });
+      this.auction = new Auction(opts.auction, this.crypto, escrow, treasury);
     }
     this.assertInvariants();
   }
@@ -184,14 +218,21 @@ export class LedgerApp implements StateMachine {
       if (sums.get(asset) !== s) throw new Error(`ledger invariant: ${asset} supply ${s} != sum of balances ${sums.get(asset)}`);
       if (s > LEDGER_LIMITS.amountMax) throw new Error(`ledger invariant: ${asset} supply above 2^63-1`);
     }
+    if (this.auction) {
+      const escrow = this.accounts.get(toHex(this.auction.escrow));
+      const held = escrow?.entries.get(this.auction.config.asset)?.balance ?? 0n;
+      if (!escrow || escrow.entries.size > (held > 0n ? 1 : 0) || held !== this.auction.lockedDeposits()) throw new Error(`auction invariant: the escrow holds ${held} ${this.auction.config.asset}, the locked deposits are ${this.auction.lockedDeposits()}`);
+    }
   }
 
   // ------------------------------------------------------------------ execute
 
   execute(ops: readonly Uint8Array[]): Uint8Array[] {
-    const decoded: (DecodedLedgerTx | string)[] = ops.map((op) => {
+    // The auction's clock is this call (one per committed batch); phases move before the ops.
+    this.auction?.tick(this.port);
+    const decoded: (DecodedLedgerTx | DecodedAuctionTx | string)[] = ops.map((op) => {
       try {
-        return decodeLedgerTx(op);
+        return isAuctionOp(op) ? decodeAuctionTx(op) : decodeLedgerTx(op);
       } catch (e) {
         return e instanceof CodecError ? e.message : 'not a ledger transaction';
       }
@@ -203,15 +244,128 @@ export class LedgerApp implements StateMachine {
     for (const d of decoded) {
       first.push(items.length);
       if (typeof d === 'string') continue;
+      if (isAuctionTx(d)) {
+        // A reveal is unsigned (its commitment authenticates it).
+        if (d.bodyBytes !== null && d.signature !== null) items.push({ publicKey: d.signer, message: ledgerSigningMessage(d.bodyBytes), signature: d.signature });
+        continue;
+      }
       const message = ledgerSigningMessage(d.bodyBytes);
       items.push({ publicKey: d.signer, message, signature: d.signature });
       for (const c of d.cosignatures) items.push({ publicKey: c.publicKey, message, signature: c.signature });
     }
     const valid = items.length > 0 ? this.crypto.ed25519VerifyBatch(items) : new Uint8Array(0);
     return decoded.map((d, i) => {
-      const outcome = typeof d === 'string' ? reject('malformed', d) : this.apply(d, valid.subarray(first[i]!, first[i]! + 1 + d.cosignatures.length));
-      return utf8Encode(formatOutcome(outcome));
+      if (typeof d === 'string') return utf8Encode(formatOutcome(reject('malformed', d)));
+      if (isAuctionTx(d)) return utf8Encode(formatAuctionOutcome(this.applyAuction(d, valid[first[i]!] === 1)));
+      return utf8Encode(formatOutcome(this.apply(d, valid.subarray(first[i]!, first[i]! + 1 + d.cosignatures.length))));
     });
+  }
+
+  // ------------------------------------------------------------------ the auction's ops and port
+
+  /**
+   * Order of checks for an auction op: malformed -> wrong_chain -> auction_disabled, then for a
+   * signed op (open, commit) unknown_account -> bad_signature -> bad_nonce (none touch the state;
+   * past them the nonce is consumed), then the auction's own checks (auction.ts).
+   */
+  private applyAuction(tx: DecodedAuctionTx, sigValid: boolean): AuctionOutcome {
+    if (tx.chainId !== this.chainId) return reject('wrong_chain', `signed for chain "${tx.chainId}", this ledger is "${this.chainId}"`);
+    const auction = this.auction;
+    if (auction === null) return { code: 'auction_disabled', detail: 'this ledger runs without the auction (LedgerAppOptions.auction / triple_consensus.auction)' };
+    if (tx.body.kind === 'reveal') return auction.reveal(tx);
+    const signer = this.accounts.get(toHex(tx.signer));
+    if (!signer) return reject('unknown_account', `signer ${toHex(tx.signer)} has no account`);
+    if (!sigValid) return reject('bad_signature', `the signer's signature does not verify for ${toHex(tx.signer)}`);
+    if (tx.nonce !== signer.nonce) return reject('bad_nonce', `nonce ${tx.nonce} of ${toHex(tx.signer)} is ${tx.nonce < signer.nonce ? 'already used' : 'ahead'}; the next nonce is ${signer.nonce}`);
+    if (signer.nonce >= Number.MAX_SAFE_INTEGER - 1) return reject('bad_nonce', `the nonces of ${toHex(tx.signer)} are exhausted`);
+    signer.nonce++;
+    switch (tx.body.kind) {
+      case 'open':
+        return auction.open(tx.signer, auctionRoundId(this.crypto, tx.signer, tx.nonce));
+      case 'commit':
+        return auction.commit(tx.signer, tx.body.roundId, tx.body.commitment, this.port);
+      default: {
+        const never: never = tx.body;
+        return reject('malformed', `unknown auction kind ${(never as { kind: string }).kind}`);
+      }
+    }
+  }
+
+  private readonly port: AuctionLedgerPort = {
+    move: (from, to, asset, amount) => this.move(from, to, asset, amount),
+    settle: (txs, payer, asset, bid, treasury) => this.settleBundle(txs, payer, asset, bid, treasury),
+  };
+
+  /** A plain move of one asset (no nonce, no limits: the auction's deposits, refunds and bids). */
+  private move(from: Uint8Array, to: Uint8Array, asset: string, amount: bigint): LedgerOutcome {
+    const a = this.accounts.get(toHex(from));
+    const b = this.accounts.get(toHex(to));
+    if (!a) return reject('unknown_account', `${toHex(from)} has no account`);
+    if (!b) return reject('unknown_account', `${toHex(to)} has no account`);
+    if (!this.supply.has(asset)) return reject('unknown_asset', `${asset} is not a genesis asset`);
+    if (amount === 0n || a === b) return OK;
+    const have = a.entries.get(asset)?.balance ?? 0n;
+    if (have < amount) return reject('insufficient_funds', `${toHex(from)} has ${have} ${asset}, needs ${amount}`);
+    this.setBalance(a, asset, have - amount);
+    this.setBalance(b, asset, (b.entries.get(asset)?.balance ?? 0n) + amount); // supply bounds it
+    return OK;
+  }
+
+  /**
+   * The bundle's transactions in order, then the bid payer -> treasury, all or none: every
+   * account they name (and the supply) is copied first and put back on the first failure, so a
+   * failed bundle leaves no trace (its nonces are not consumed either).
+   */
+  private settleBundle(txs: readonly Uint8Array[], payer: Uint8Array, asset: string, bid: bigint, treasury: Uint8Array): { outcome: LedgerOutcome; failedIndex: number } {
+    const decoded: DecodedLedgerTx[] = [];
+    for (let i = 0; i < txs.length; i++) {
+      try {
+        decoded.push(decodeLedgerTx(txs[i]!));
+      } catch (e) {
+        return { outcome: reject('malformed', e instanceof CodecError ? e.message : 'not a ledger transaction'), failedIndex: i };
+      }
+    }
+    const items: SignedItem[] = [];
+    for (const d of decoded) {
+      const message = ledgerSigningMessage(d.bodyBytes);
+      items.push({ publicKey: d.signer, message, signature: d.signature });
+      for (const c of d.cosignatures) items.push({ publicKey: c.publicKey, message, signature: c.signature });
+    }
+    const valid = this.crypto.ed25519VerifyBatch(items);
+    const touched = new Map<string, Account | null>();
+    const save = (k: Uint8Array): void => {
+      const h = toHex(k);
+      if (touched.has(h)) return;
+      const a = this.accounts.get(h);
+      touched.set(h, a ? { key: a.key, nonce: a.nonce, entries: new Map([...a.entries].map(([s, e]) => [s, { ...e }])) } : null);
+    };
+    for (const d of decoded) for (const k of accountsOf(d)) save(k);
+    save(payer);
+    save(treasury);
+    const supply = new Map(this.supply);
+    const undo = (): void => {
+      for (const [h, a] of touched) {
+        if (a) this.accounts.set(h, a);
+        else this.accounts.delete(h);
+      }
+      this.supply = supply;
+    };
+    let at = 0;
+    for (let i = 0; i < decoded.length; i++) {
+      const d = decoded[i]!;
+      const o = this.apply(d, valid.subarray(at, at + 1 + d.cosignatures.length));
+      at += 1 + d.cosignatures.length;
+      if (o.code !== 'ok') {
+        undo();
+        return { outcome: o, failedIndex: i };
+      }
+    }
+    const paid = this.move(payer, treasury, asset, bid);
+    if (paid.code !== 'ok') {
+      undo();
+      return { outcome: { code: paid.code, detail: `the bid of ${bid} ${asset}: ${paid.detail}` }, failedIndex: decoded.length };
+    }
+    return { outcome: OK, failedIndex: -1 };
   }
 
   private apply(tx: DecodedLedgerTx, sigValid: Uint8Array): LedgerOutcome {
@@ -243,6 +397,11 @@ export class LedgerApp implements StateMachine {
         const never: never = b;
         return reject('malformed', `unknown kind ${(never as { kind: string }).kind}`);
       }
+    }
+    // The auction's escrow holds exactly the locked deposits: nothing else may pay into it.
+    if (this.auction && (b.kind === 'transfer' || b.kind === 'mint')) {
+      const escrow = toHex(this.auction.escrow);
+      for (let i = 0; i < b.legs.length; i++) if (toHex(b.legs[i]!.to) === escrow) return reject('unauthorized', `legs[${i}].to is the auction escrow, which takes only deposits`);
     }
     // Assets.
     const assets = b.kind === 'configure' ? b.limits.map((l) => l.asset) : b.legs.map((l) => l.asset);
@@ -412,6 +571,8 @@ export class LedgerApp implements StateMachine {
     const keys = [...this.accounts.keys()].sort();
     w.u32(keys.length);
     for (const k of keys) writeAccount(w, this.accounts.get(k)!);
+    // With the auction, its state follows the accounts (the plain ledger's bytes are unchanged).
+    if (this.auction) this.auction.encode(w);
     return w.finish();
   }
 
@@ -443,6 +604,13 @@ export class LedgerApp implements StateMachine {
       writeAccount(w, this.accounts.get(k)!);
       leaves.push(w.finish());
     }
+    if (this.auction) {
+      // The last leaf: 0x02 || the auction's snapshot encoding.
+      const w = new Writer(1024);
+      w.u8(LEAF_AUCTION);
+      this.auction.encode(w);
+      leaves.push(w.finish());
+    }
     return { leaves, keys };
   }
 
@@ -456,7 +624,9 @@ export class LedgerApp implements StateMachine {
   }
 
   restore(snapshot: Uint8Array): void {
-    if (snapshot.length > SNAPSHOT_BYTES_MAX) throw new CodecError('too-large', `ledger snapshot of ${snapshot.length} bytes > max ${SNAPSHOT_BYTES_MAX}`);
+    const bytesMax = SNAPSHOT_BYTES_MAX + (this.auction ? AUCTION_SNAPSHOT_BYTES_MAX : 0);
+    if (snapshot.length > bytesMax) throw new CodecError('too-large', `ledger snapshot of ${snapshot.length} bytes > max ${bytesMax}`);
+    let installAuction: (() => void) | null = null;
     const r = new Reader(snapshot);
     const version = r.u8('ledger snapshot version');
     if (version !== SNAPSHOT_VERSION) throw new CodecError('bad-tag', `ledger snapshot version ${version}, expected ${SNAPSHOT_VERSION}`);
@@ -509,6 +679,10 @@ export class LedgerApp implements StateMachine {
       }
       accounts.set(toHex(key), { key, nonce, entries });
     }
+    if (this.auction) {
+      for (const k of [this.auction.escrow, this.auction.treasury]) if (!accounts.has(toHex(k))) throw new CodecError('bad-value', 'ledger snapshot: the auction escrow or treasury has no account');
+      installAuction = this.auction.decode(r);
+    }
     r.end();
     for (const [a, s] of supply) if (sums.get(a) !== s) throw new CodecError('bad-value', `ledger snapshot: ${a} supply ${s} != sum of balances ${sums.get(a)}`);
     if (authority && !accounts.has(toHex(authority))) throw new CodecError('bad-value', 'ledger snapshot: the mint authority has no account');
@@ -516,6 +690,7 @@ export class LedgerApp implements StateMachine {
     this.authority = authority;
     this.supply = supply;
     this.accounts = accounts;
+    installAuction?.();
   }
 
   digest(): Digest {
@@ -525,6 +700,11 @@ export class LedgerApp implements StateMachine {
 
 const LEAF_HEADER = 0;
 const LEAF_ACCOUNT = 1;
+const LEAF_AUCTION = 2;
+
+function isAuctionTx(d: DecodedLedgerTx | DecodedAuctionTx): d is DecodedAuctionTx {
+  return !('cosignatures' in d);
+}
 
 function writeAccount(w: Writer, acct: Account): void {
   w.fixed(acct.key, 32);
