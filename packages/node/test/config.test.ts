@@ -81,6 +81,19 @@ describe('config', () => {
     expect(c.tripleConsensus.hotstuff?.pipelineDepth).toBe(3);
   });
 
+  it("refuses more active validators than the consensus core takes, naming the key", () => {
+    const d = baseDoc();
+    d.validators = Array.from({ length: 257 }, (_, i) => ({
+      validator_id: `validator-${String(i + 1).padStart(3, '0')}`,
+      stake: 1,
+      endpoint: `tcp://127.0.0.1:${20000 + i}`,
+      public_key: pk(i % 4),
+      is_active: true,
+    }));
+    d.consensus_thresholds = { minimum_validators: 4, byzantine_fault_tolerance: 1, stake_threshold: 0 };
+    expect(() => parseConfig(YAML.stringify(d), '/base')).toThrow(/config key "validators": expected at most 256 active validators/);
+  });
+
   it('skips inactive validators when numbering replicas', () => {
     const d = baseDoc();
     d.validators.push({ validator_id: 'validator-005', stake: 1, endpoint: 'h:1', public_key: pk(4), is_active: false });

@@ -23,7 +23,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
-import { GenesisError, parseGenesis, type Genesis } from '@bpci/core';
+import { GenesisError, parseGenesis, VALIDATORS_MAX as CORE_VALIDATORS_MAX, type Genesis } from '@bpci/core';
 
 export class ConfigError extends Error {
   constructor(
@@ -390,6 +390,11 @@ export function validateConfig(doc: unknown, baseDir = process.cwd()): NodeConfi
     byzantineFaultTolerance: num(th, 'byzantine_fault_tolerance', thP, { int: true, min: 0, max: VALIDATORS_MAX, def: Math.floor((active.length - 1) / 3) }),
     stakeThreshold: num(th, 'stake_threshold', thP, { int: true, min: 0, def: 0 }),
   };
+  // core's ValidatorSet takes at most VALIDATORS_MAX (256) validators; the list may hold more
+  // inactive ones, but an active set above it must fail here, naming the key, not at start.
+  if (active.length > CORE_VALIDATORS_MAX) {
+    throw new ConfigError('validators', `at most ${CORE_VALIDATORS_MAX} active validators (the consensus core's bound)`, `${active.length} active`);
+  }
   if (active.length < thresholds.minimumValidators) {
     throw new ConfigError('validators', `at least consensus_thresholds.minimum_validators = ${thresholds.minimumValidators} active validators`, `${active.length} active`);
   }
