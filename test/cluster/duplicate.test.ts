@@ -75,6 +75,12 @@ function expectRefused(r: { code: number | null; stderr: string }, what: RegExp)
 
 describe('a second copy of a running validator', () => {
   it('refuses to start and leaves the live one alone', async () => {
+    // The full mesh first: every validator has logged a link to each of its n - 1 peers. Taken
+    // earlier, the count could still rise by a link that was simply late (CI saw [2,3,2,3]
+    // become [3,3,3,3] on a loaded host) and look like a copy's doing.
+    const meshBy = Date.now() + 20_000;
+    while (linkUps().some((k) => k < cluster.members.length - 1) && Date.now() < meshBy) await new Promise((r) => setTimeout(r, 50));
+    expect(linkUps().every((k) => k >= cluster.members.length - 1), `link ups ${JSON.stringify(linkUps())}`).toBe(true);
     const before = linkUps();
     const live = cluster.members[1]!;
     const [freePeer, freeClient] = await freePorts(2);
