@@ -56,6 +56,7 @@ import { compareBytes, decodeLedgerTx, toHex } from '../ledger/tx.js';
 import { AUCTION_LIMITS, PRIORITY_SCALE, WEIGHT_SCALE, type AuctionConfig } from './limits.js';
 import type { AuctionOutcome } from './reasons.js';
 import { auctionCommitment, formatRoundId, type DecodedAuctionTx } from './tx.js';
+import { readU64, writeU64 } from '../ledger/u64.js';
 
 export const AUCTION_PHASES = ['BidCollection', 'BidEvaluation', 'WinnerSelection', 'Settlement', 'Finalized', 'Failed'] as const;
 export type AuctionPhase = (typeof AUCTION_PHASES)[number];
@@ -567,16 +568,6 @@ function readSym(r: Reader, what: string): string {
   return s;
 }
 
-function writeU64(w: Writer, v: bigint): void {
-  w.u32(Number(v >> 32n));
-  w.u32(Number(v & 0xffff_ffffn));
-}
-
-function readU64(r: Reader, what: string): bigint {
-  const v = (BigInt(r.u32(what)) << 32n) | BigInt(r.u32(what));
-  if (v > LEDGER_LIMITS.amountMax) throw new CodecError('bad-value', `${what} ${v} above 2^63-1`);
-  return v;
-}
 
 /** Weight from a 0..1 float (config) to basis points; RangeError outside 0..1. */
 export function weightBp(w: number, what: string): number {

@@ -53,6 +53,7 @@ import { Auction, type AuctionLedgerPort } from '../auction/auction.js';
 import { AUCTION_SNAPSHOT_BYTES_MAX, checkAuctionConfig, type AuctionConfig } from '../auction/limits.js';
 import { formatAuctionOutcome, type AuctionOutcome } from '../auction/reasons.js';
 import { auctionRoundId, decodeAuctionTx, isAuctionOp, type DecodedAuctionTx } from '../auction/tx.js';
+import { readU64, writeU64 } from './u64.js';
 
 const SNAPSHOT_VERSION = 1;
 const FLAG_PER_TX = 1;
@@ -783,13 +784,3 @@ function readAscii(r: Reader, maxBytes: number, re: RegExp, what: string): strin
   return s;
 }
 
-function writeU64(w: Writer, v: bigint): void {
-  w.u32(Number(v >> 32n));
-  w.u32(Number(v & 0xffff_ffffn));
-}
-
-function readU64(r: Reader, what: string): bigint {
-  const v = (BigInt(r.u32(what)) << 32n) | BigInt(r.u32(what));
-  if (v > LEDGER_LIMITS.amountMax) throw new CodecError('bad-value', `${what} ${v} above 2^63-1`);
-  return v;
-}
