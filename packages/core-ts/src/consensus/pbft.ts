@@ -795,7 +795,7 @@ export class PbftReplica implements Replica {
     this.now++;
     const timeout = this.timeoutTicks();
     if (this.mode === 'normal') {
-      const busy = this.pool.size > 0 || this.nextSeq - 1 > this.lastExecuted;
+      const busy = this.pool.size > 0 || this.nextSeq - 1 > this.lastExecuted || this.openSlotAbove();
       if (busy && this.now - Math.max(this.lastProgressTick, this.liveTick) >= timeout) this.onTimer();
     } else if (this.mode === 'view-change') {
       // As in PBFT: the timer for giving up on view v runs only once a quorum asked for v.
@@ -825,6 +825,21 @@ export class PbftReplica implements Replica {
       this.fetch(stuckAtHigh ? this.stable.seq + 1 : this.lastExecuted + 1);
     }
     this.maybePropose();
+  }
+
+  /**
+   * A slot above our height that holds a proposal of this view or a prepared certificate is work
+   * in flight even when no request is pooled and nextSeq says nothing (a replica that restarted
+   * restores prepared certificates but not nextSeq). Without this, when every validator restarts
+   * after a slot committed at only one of them, the others are muted in the view by their
+   * reservations, nobody counts the slot as pending, and it stays open until a client resends.
+   */
+  private openSlotAbove(): boolean {
+    for (const s of this.slots.values()) {
+      if (s.executed || s.seq <= this.lastExecuted) continue;
+      if (s.preparedCert !== null || (s.prePrepare !== null && s.prePrepare.view === this.view)) return true;
+    }
+    return false;
   }
 
   private retransmit(): void {
