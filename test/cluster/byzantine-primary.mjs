@@ -16,7 +16,7 @@
 // are up; stays connected (silent) until SIGTERM/SIGKILL.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { encodeBatch, encodeMessage, signingPayload } from '@bpci/core';
+import { encodeBatch, encodeMessage, signingPayload, signRequest } from '@bpci/core';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const dist = (p) => path.join(root, 'packages/node/dist', p);
@@ -58,8 +58,11 @@ while (!peers.every((p) => transport.isConnected(p.id))) {
 console.log('ready');
 
 const enc = new TextEncoder();
+const clientSeed = crypto.blake3(enc.encode('bpci-test/byzantine-client'));
 function prePrepare(seq, tag) {
-  const batch = [{ kind: 'request', clientId: `byzantine-${tag}`, requestSeq: seq, op: enc.encode(`add byz${tag} ${seq}`) }];
+  // Its own client's requests, validly signed (the key byzantine.test.ts knows as
+  // BYZANTINE_CLIENT_SEED): honest validators take them, so what they catch is the equivocation.
+  const batch = [signRequest(crypto, clientSeed, `byzantine-${tag}`, seq, enc.encode(`add byz${tag} ${seq}`))];
   const unsigned = { kind: 'pre-prepare', view: 0, seq, digest: crypto.blake3(encodeBatch(batch)), batch, from: self, sig: new Uint8Array(64) };
   // The same key signs both: each statement is validly signed, which is what makes it evidence.
   return { ...unsigned, sig: crypto.ed25519Sign(key.seed, signingPayload(unsigned)) };

@@ -14,7 +14,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Cluster, checkNoLoss, compareLogs, crypto, ensureBuilt, getJson, metricSum, startLoad, txIdOf, until, type Load } from './harness.js';
+import { signRequest } from '@bpci/core';
+import { BYZANTINE_CLIENT_SEED, Cluster, checkNoLoss, compareLogs, crypto, ensureBuilt, getJson, metricSum, startLoad, txIdOf, until, type Load } from './harness.js';
 
 interface Evidence {
   evidence_id: string;
@@ -157,5 +158,5 @@ describe('a byzantine primary that equivocates', () => {
 });
 
 function txOfByz(seq: number, tag: 'a' | 'b'): string {
-  return txIdOf(`byzantine-${tag}`, seq, new TextEncoder().encode(`add byz${tag} ${seq}`));
+  return txIdOf(signRequest(crypto, BYZANTINE_CLIENT_SEED, `byzantine-${tag}`, seq, new TextEncoder().encode(`add byz${tag} ${seq}`)));
 }

@@ -18,7 +18,7 @@ import { afterAll, beforeAll } from 'vitest';
 import { generateKeyFile, type ValidatorKey } from '@bpci/node/keys/keyfile';
 import { BpciClient, type ClientValidator } from '@bpci/node/client/client';
 import { nodeJsBackend } from '@bpci/node/crypto/select';
-import { encodeMessage, type CryptoBackend } from '@bpci/core';
+import { encodeMessage, type ClientRequest, type CryptoBackend } from '@bpci/core';
 
 export const root = fileURLToPath(new URL('../../', import.meta.url));
 export const bpciJs = path.join(root, 'packages/node/dist/cli/bpci.js');
@@ -345,9 +345,12 @@ export interface Accepted {
   readonly txId: string;
 }
 
-export function txIdOf(clientId: string, requestSeq: number, op: Uint8Array): string {
-  return hex(crypto.blake3(encodeMessage({ kind: 'request', clientId, requestSeq, op })));
+export function txIdOf(request: ClientRequest): string {
+  return hex(crypto.blake3(encodeMessage(request)));
 }
+
+/** The key byzantine-primary.mjs signs its invented requests with (it is its own client). */
+export const BYZANTINE_CLIENT_SEED = crypto.blake3(new TextEncoder().encode('bpci-test/byzantine-client'));
 
 export interface Load {
   readonly accepted: Accepted[];
@@ -410,7 +413,7 @@ export async function startLoad(cluster: Cluster, clients: number, prefix: strin
       const op = enc.encode(k % 3 === 0 ? `transfer acct${c} acct${(c + 1) % clients} 1` : `add acct${c} 7`);
       try {
         const r = await cl.submit(op);
-        load.accepted.push({ clientId: cl.clientId, requestSeq: r.requestSeq, op, seq: r.seq, resultHex: hex(r.result), txId: txIdOf(cl.clientId, r.requestSeq, op) });
+        load.accepted.push({ clientId: cl.clientId, requestSeq: r.requestSeq, op, seq: r.seq, resultHex: hex(r.result), txId: txIdOf(cl.signedRequest(r.requestSeq, op)) });
       } catch {
         if (stopping) return;
         load.failures++;

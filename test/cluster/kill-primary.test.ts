@@ -59,7 +59,10 @@ describe('kill -9 of the primary under load', () => {
     expect(logs.problems).toEqual([]);
     console.log(`kill-primary: view ${newView} after the kill, ${accepted.length} requests accepted (${load.failures} client timeouts), height ${logs.height}, restarted validator back-filled ${bf.backfilled} blocks`);
     expect((await cluster.state(PRIMARY)).view).toBeGreaterThanOrEqual(newView);
-    expect(await checkNoLoss(cluster.apiUrls(backups), accepted)).toEqual([]);
+    // A backup that fell a window behind under load (a 2-core CI host running test files in
+    // parallel) catches up from a snapshot and back-fills: its blocks are all there, with "result
+    // unknown" for the ones it never executed. Nothing may be missing anywhere.
+    expect(await checkNoLoss(cluster.apiUrls(backups), accepted, 8, { backfilled: true })).toEqual([]);
     // The restarted validator never signed anything conflicting with what it signed before the crash.
     expect(await noEquivocation(cluster, [0, 1, 2, 3])).toEqual([]);
     // Every accepted request at the restarted one too: with its result where it executed the

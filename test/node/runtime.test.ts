@@ -90,7 +90,7 @@ describe('validator runtime (in-process, loopback TCP, LMDB)', () => {
     });
     // The transaction index survived the restart: validator 3's store still says where and with
     // what result c0's first request committed.
-    const rec = nodes[3]!.store?.get('tx', txIdOf(crypto, { kind: 'request', clientId: 'c0', requestSeq: 1, op: firstOp }));
+    const rec = nodes[3]!.store?.get('tx', txIdOf(crypto, clients[0]!.signedRequest(1, firstOp)));
     expect(rec).toBeDefined();
     const t = decodeTxRecord(rec!);
     expect(new TextDecoder().decode(t.result)).toBe('1');

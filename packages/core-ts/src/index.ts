@@ -42,6 +42,7 @@ export * from './kit/certificate.js';
 export * from './kit/durable.js';
 export * from './kit/request-pool.js';
 export * from './kit/replies.js';
+export * from './kit/client-auth.js';
 
 // The ledger application (issue 12 §2): accounts, signed transactions with nonces, limits.
 export * from './apps/ledger/limits.js';

@@ -11,6 +11,8 @@ const req = (c: string, s: number, op: string): Message & { kind: 'request' } =>
   clientId: c,
   requestSeq: s,
   op: new Uint8Array([...op].map((ch) => ch.charCodeAt(0))),
+  key: b(32, 4),
+  sig: b(64, 5),
 });
 const pp = { kind: 'pre-prepare', view: 3, seq: 17, digest: b(32, 1), batch: [req('alice', 1, 'add x 1'), req('bob', 9, '')], from: 2, sig: b(64, 7) } as const;
 const prep = { kind: 'prepare', view: 3, seq: 17, digest: b(32, 1), from: 1, sig: b(64, 8) } as const;
@@ -36,7 +38,7 @@ const reply = {
   root: b(32, 6),
   proof: { index: 4, leafCount: 5, siblings: [b(32, 13)] },
   seq: 17,
-  clientId: 'alice',
+  session: `alice@${'ab'.repeat(32)}`,
   requestSeq: 1,
   result: b(3, 49),
   from: 2,
@@ -135,10 +137,10 @@ describe('codec', () => {
   it('rejects unknown tags, oversized fields and out-of-range integers', () => {
     expect(() => decodeMessage(new Uint8Array([0]))).toThrow(expect.objectContaining({ code: 'bad-tag' }));
     expect(() => decodeMessage(new Uint8Array([200]))).toThrow(expect.objectContaining({ code: 'bad-tag' }));
-    // request with an op length prefix above opBytesMax: rejected before allocating
+    // request with an op length prefix above opBytesMax: rejected before allocating (key and sig follow the op)
     const big = encodeMessage(req('a', 1, ''));
     const view = new DataView(big.buffer);
-    view.setUint32(big.length - 4, CODEC_LIMITS.opBytesMax + 1);
+    view.setUint32(big.length - 4 - 32 - 64, CODEC_LIMITS.opBytesMax + 1);
     expect(() => decodeMessage(big)).toThrow(expect.objectContaining({ code: 'too-large' }));
     // requestSeq above 2^53-1
     const seq = encodeMessage(req('a', 1, ''));

@@ -12,6 +12,7 @@ import { utf8Encode } from '../src/codec/wire.js';
 import { cachingCrypto } from '../src/testing/sim-crypto.js';
 import { validatorSeed } from '../src/testing/sim.js';
 import { nodeEd25519Backend } from './helpers/node-ed25519.js';
+import { signedRequest } from './helpers/requests.js';
 
 const crypto = cachingCrypto(nodeEd25519Backend());
 const seeds = [0, 1, 2, 3].map(validatorSeed);
@@ -46,7 +47,7 @@ function deliver(r: PbftReplica, from: number, m: Message): Output[] {
   return drive(r, { kind: 'message', from, message: decodeMessage(encodeMessage(m)) });
 }
 
-const request = { kind: 'request', clientId: 'c1', requestSeq: 1, op: utf8Encode('set k v') } as const;
+const request = signedRequest('c1', 1, 'set k v');
 
 describe('pacemaker: timeouts and timeout certificates', () => {
   it('a replica whose timer fires alone reports a timeout and stays in its view, in normal mode', () => {

@@ -11,6 +11,8 @@ import {
   ReplicatedState,
   ReplyCollector,
   ReplySignatureCache,
+  sessionOf,
+  signRequest,
   verifyReplies,
   type Reply,
   SafetyError,
@@ -28,6 +30,7 @@ import { cachingCrypto } from '../src/testing/sim-crypto.js';
 import { validatorSeed } from '../src/testing/sim.js';
 import { utf8Decode, utf8Encode } from '../src/codec/wire.js';
 import { nodeEd25519Backend } from './helpers/node-ed25519.js';
+import { clientSession, signedRequest } from './helpers/requests.js';
 
 const crypto = cachingCrypto(nodeEd25519Backend());
 const seeds = [0, 1, 2, 3].map(validatorSeed);
@@ -177,7 +180,7 @@ describe('evidence', () => {
 describe('replicated state', () => {
   it('executes each (client, requestSeq) once and replays the cached result', () => {
     const st = new ReplicatedState(new KvApp(crypto), crypto);
-    const r = (seq: number) => ({ kind: 'request' as const, clientId: 'c', requestSeq: seq, op: utf8Encode('add n 1') });
+    const r = (seq: number) => signedRequest('c', seq, 'add n 1');
     const txt = (xs: Uint8Array[]) => xs.map((x) => utf8Decode(x, 'r'));
     // duplicates are not executed: the latest request's result comes back, older ones are empty
     expect(txt(st.execute(1, [r(1), r(1), r(2)]))).toEqual(['1', '1', '2']);
@@ -191,20 +194,20 @@ describe('replicated state', () => {
 
   it('bounds the session table: sessions of the oldest batches go, the same ones on every replica', () => {
     const limits = { sessionsMax: 5, bytesMax: 1 << 20 };
-    const req = (c: string, seq = 1) => ({ kind: 'request' as const, clientId: c, requestSeq: seq, op: utf8Encode(`add ${c} 1`) });
+    const req = (c: string, seq = 1) => signedRequest(c, seq, `add ${c} 1`);
     const a = new ReplicatedState(new KvApp(crypto), crypto, limits);
     a.execute(1, [req('a'), req('b')]);
     a.execute(2, [req('c'), req('d')]);
     a.execute(3, [req('a', 2)]); // a moves to batch 3; b stays with batch 1
     expect(a.sessionCount).toBe(4);
     a.execute(4, [req('e'), req('f')]); // 6 > 5: batch 1's remaining session (b) goes
-    expect([a.sessionCount, a.evictedSessions, a.session('b'), a.session('a')?.requestSeq]).toEqual([5, 1, undefined, 2]);
+    expect([a.sessionCount, a.evictedSessions, a.session(clientSession('b')), a.session(clientSession('a'))?.requestSeq]).toEqual([5, 1, undefined, 2]);
     // A replica restored from this state evicts exactly what the original evicts next.
     const b = new ReplicatedState(new KvApp(crypto), crypto, limits);
     b.restore(a.snapshot());
     for (const st of [a, b]) st.execute(5, [req('g'), req('c', 2)]); // c moves to batch 5; 6 sessions: batch 2's d goes
     expect(b.snapshot()).toEqual(a.snapshot());
-    expect(['a', 'c', 'd', 'e', 'f', 'g'].map((c) => a.session(c) !== undefined)).toEqual([true, true, false, true, true, true]);
+    expect(['a', 'c', 'd', 'e', 'f', 'g'].map((c) => a.session(clientSession(c)) !== undefined)).toEqual([true, true, false, true, true, true]);
     expect(b.evictedSessions).toBe(1);
     // Kept sessions still deduplicate; an evicted client's old request runs again (the documented price).
     expect(utf8Decode(a.execute(6, [req('e')])[0]!, 'r')).toBe('1');
@@ -217,7 +220,7 @@ describe('replicated state', () => {
     const small = new ReplicatedState(new KvApp(crypto), crypto, { sessionsMax: 100, bytesMax: 150 });
     for (let i = 1; i <= 6; i++) small.execute(i, [req(`client-${i}`)]);
     expect(small.sessionCount).toBeLessThan(6);
-    expect(small.session('client-6')).toBeDefined();
+    expect(small.session(clientSession('client-6'))).toBeDefined();
     expect(small.session('client-1')).toBeUndefined();
   });
 
@@ -239,9 +242,18 @@ describe('replicated state', () => {
 describe('verification modes', () => {
   const make = (id: number, verify: 'lazy' | 'eager') =>
     new PbftReplica({ id, validators: vs, seed32: seeds[id]!, crypto, app: new KvApp(crypto), config: { verify } });
-  const request = { kind: 'request' as const, clientId: 'c', requestSeq: 1, op: utf8Encode('add x 1') };
+  const request = signedRequest('c', 1, 'add x 1');
+  /** A backup that got the client's request first (clients send to every validator) and checked it. */
+  const backup = (id: number, verify: 'lazy' | 'eager'): PbftReplica => {
+    const r = make(id, verify);
+    const job = r.step({ kind: 'request', request }).verify[0]!;
+    r.step({ kind: 'verified', jobId: job.jobId, valid: crypto.ed25519VerifyBatch(job.items) });
+    return r;
+  };
   const prePrepareFrom0 = (): Message => {
-    const out = make(0, 'lazy').step({ kind: 'request', request });
+    const r0 = make(0, 'lazy');
+    const job = r0.step({ kind: 'request', request }).verify[0]!; // the client's signature first
+    const out = r0.step({ kind: 'verified', jobId: job.jobId, valid: crypto.ed25519VerifyBatch(job.items) });
     return out.sendAfterPersist[0]!.message;
   };
   const prepareFrom = (id: number, pp: Message & { kind: 'pre-prepare' }, corrupt = false): Prepare => {
@@ -253,7 +265,7 @@ describe('verification modes', () => {
   };
 
   it('eager: every signature is verified before the message counts', () => {
-    const r = make(1, 'eager');
+    const r = backup(1, 'eager');
     const pp = prePrepareFrom0() as Message & { kind: 'pre-prepare' };
     const out = r.step({ kind: 'message', from: 0, message: pp });
     expect(out.verify).toHaveLength(1);
@@ -264,7 +276,7 @@ describe('verification modes', () => {
   });
 
   it('eager: a bad signature is never counted and is reported', () => {
-    const r = make(1, 'eager');
+    const r = backup(1, 'eager');
     const pp = prePrepareFrom0() as Message & { kind: 'pre-prepare' };
     const o1 = r.step({ kind: 'message', from: 0, message: pp });
     r.step({ kind: 'verified', jobId: o1.verify[0]!.jobId, valid: crypto.ed25519VerifyBatch(o1.verify[0]!.items) });
@@ -276,7 +288,7 @@ describe('verification modes', () => {
   });
 
   it('lazy: votes count at once; the prepared certificate is verified in one job before the commit', () => {
-    const r = make(1, 'lazy');
+    const r = backup(1, 'lazy');
     const pp = prePrepareFrom0() as Message & { kind: 'pre-prepare' };
     const o1 = r.step({ kind: 'message', from: 0, message: pp });
     expect(o1.verify).toHaveLength(0);
@@ -291,7 +303,7 @@ describe('verification modes', () => {
   });
 
   it('lazy: a forged vote in the certificate is dropped and reported; the commit waits for a valid quorum', () => {
-    const r = make(1, 'lazy');
+    const r = backup(1, 'lazy');
     const pp = prePrepareFrom0() as Message & { kind: 'pre-prepare' };
     r.step({ kind: 'message', from: 0, message: pp });
     const o2 = r.step({ kind: 'message', from: 3, message: prepareFrom(3, pp, true) });
@@ -321,7 +333,7 @@ describe('commit certificate', () => {
       for (const c of out.commit) commits.push({ id, cert: c.cert });
       for (const j of out.verify) handle(id, rs[id]!.step({ kind: 'verified', jobId: j.jobId, valid: crypto.ed25519VerifyBatch(j.items) }));
     };
-    const request = { kind: 'request' as const, clientId: 'c', requestSeq: 1, op: utf8Encode('add x 1') };
+    const request = signedRequest('c', 1, 'add x 1');
     handle(0, rs[0]!.step({ kind: 'request', request }));
     while (queue.length > 0) {
       const m = queue.shift()!;
@@ -349,7 +361,7 @@ describe('replies', () => {
       for (const j of out.verify) handle(id, rs[id]!.step({ kind: 'verified', jobId: j.jobId, valid: crypto.ed25519VerifyBatch(j.items) }));
     };
     // inflightMax 1: a batch of one, then the other two wait and go together.
-    const requests = ['a', 'b', 'c'].map((c) => ({ kind: 'request' as const, clientId: c, requestSeq: 1, op: utf8Encode(`add ${c} 5`) }));
+    const requests = ['a', 'b', 'c'].map((c) => signedRequest(c, 1, `add ${c} 5`));
     for (const request of requests) handle(0, rs[0]!.step({ kind: 'request', request }));
     for (let i = 0; i < 1000 && queue.length > 0; i++) {
       const m = queue.shift()!;
@@ -381,7 +393,7 @@ describe('replies', () => {
     let hashes = 0;
     const counting = { ed25519VerifyBatch: crypto.ed25519VerifyBatch.bind(crypto), blake3: (b: Uint8Array) => (hashes++, crypto.blake3(b)) };
     expect([...verifyReplies(bad, pk, counting, undefined, [r0])]).toEqual(bad.map(() => 0));
-    const twin = replies.find((o) => o.clientId === r0.clientId && o.from !== r0.from)!;
+    const twin = replies.find((o) => o.session === r0.session && o.from !== r0.from)!;
     hashes = 0;
     expect([...verifyReplies([twin], pk, counting, undefined, [r0])]).toEqual([1]);
     expect(hashes).toBe(0);
@@ -392,16 +404,98 @@ describe('replies', () => {
     // under a cached key is still checked (and fails).
     const cache = new ReplySignatureCache(8);
     for (const c of ['b', 'c']) {
-      const col = new ReplyCollector(vs, crypto, c, 1, cache);
+      const col = new ReplyCollector(vs, crypto, clientSession(c), 1, cache);
       let accepted = null;
-      for (const r of shared.filter((x) => x.clientId === c)) accepted = col.add(r) ?? accepted;
+      for (const r of shared.filter((x) => x.session === clientSession(c))) accepted = col.add(r) ?? accepted;
       expect(accepted?.result).toEqual(utf8Encode('5'));
       expect(accepted?.signers.length).toBeGreaterThanOrEqual(2);
     }
     expect([cache.hits, cache.misses]).toEqual([2, 2]); // each collector stops at f+1 = 2 replies
     expect([...verifyReplies([{ ...sibling, sig: sibling.sig.map((x, i) => (i === 3 ? x ^ 1 : x)) }], pk, crypto, cache)]).toEqual([0]);
-    const col = new ReplyCollector(vs, crypto, r0.clientId, 1, cache);
+    const col = new ReplyCollector(vs, crypto, r0.session, 1, cache);
     expect(col.add({ ...r0, result: utf8Encode('999') })).toBeNull();
+  });
+});
+
+describe('client request signatures (issue 10: a Byzantine primary can neither invent nor alter a request)', () => {
+  const make = (id: number) => new PbftReplica({ id, validators: vs, seed32: seeds[id]!, crypto, app: new KvApp(crypto), config: { verify: 'lazy' } });
+  /** Step and answer every verification job the step asks for; all outputs, in order. */
+  const drive = (r: PbftReplica, input: Parameters<PbftReplica['step']>[0]): Output[] => {
+    const outs = [r.step(input)];
+    for (let i = 0; i < outs.length; i++) for (const j of outs[i]!.verify) outs.push(r.step({ kind: 'verified', jobId: j.jobId, valid: crypto.ed25519VerifyBatch(j.items) }));
+    return outs;
+  };
+  const sentKinds = (outs: Output[]) => outs.flatMap((o) => [...o.sendAfterPersist, ...o.send]).map((e) => e.message.kind);
+  const events = (outs: Output[]) => outs.flatMap((o) => o.events);
+  const good = signedRequest('alice', 1, 'add x 1');
+  const altered = { ...good, op: utf8Encode('add x 1000') }; // the client's signature kept
+  const invented = { ...good, requestSeq: 2, sig: good.sig.map((x, i) => (i === 0 ? x ^ 1 : x)) };
+  /** A pre-prepare the primary of view 0 (validator 0) really signed, over this batch. */
+  const proposal = (batch: ReturnType<typeof signedRequest>[]): Message => {
+    const digest = crypto.blake3(encodeBatch(batch));
+    return new SafetyRules(0, seeds[0]!, crypto).signPrePrepare(0, 1, digest, batch).message;
+  };
+
+  it('a replica pools a request only once its signature verifies', () => {
+    const r = make(1);
+    for (const bad of [altered, invented]) {
+      const o = drive(r, { kind: 'request', request: bad });
+      expect(events(o)).toEqual([expect.objectContaining({ kind: 'dropped', from: 'client', reason: expect.stringMatching(/bad client signature/) })]);
+    }
+    expect(r.status().pendingRequests).toBe(0);
+    const outs = drive(r, { kind: 'request', request: good });
+    expect(outs[0]!.verify.map((j) => j.items.length)).toEqual([1]);
+    expect(r.status().pendingRequests).toBe(1);
+    // Once the real request is pooled, a forgery under its (session, requestSeq) changes nothing.
+    expect(drive(r, { kind: 'request', request: altered }).flatMap((o) => o.verify)).toEqual([]);
+    expect(r.status().pendingRequests).toBe(1);
+  });
+
+  it('a malformed request is dropped without a verification job', () => {
+    const r = make(1);
+    for (const [bad, why] of [
+      [{ ...good, key: new Uint8Array(31) }, /key must be 32 bytes/],
+      [{ ...good, sig: new Uint8Array(0) }, /sig must be 64 bytes/],
+      [{ ...good, requestSeq: 0 }, /requestSeq >= 1/],
+    ] as const) {
+      const out = r.step({ kind: 'request', request: bad });
+      expect(out.verify).toEqual([]);
+      expect(out.events).toEqual([expect.objectContaining({ kind: 'dropped', reason: expect.stringMatching(why) })]);
+    }
+  });
+
+  it('a primary proposes only verified requests', () => {
+    const r = make(0);
+    expect(sentKinds(drive(r, { kind: 'request', request: altered }))).toEqual([]);
+    expect(sentKinds(drive(r, { kind: 'request', request: good }))).toEqual(['pre-prepare']);
+  });
+
+  it('a backup prepares a proposal of valid requests it has not seen, after checking them', () => {
+    const r = make(1);
+    const outs = drive(r, { kind: 'message', from: 0, message: proposal([good]) });
+    expect(outs[0]!.verify.map((j) => j.items.length)).toEqual([1]); // the client signature, before the prepare
+    expect(outs[0]!.sendAfterPersist).toEqual([]);
+    expect(sentKinds(outs)).toEqual(['prepare']);
+  });
+
+  for (const [what, bad] of [['altered', altered], ['invented', invented]] as const) {
+    it(`a backup refuses a proposal carrying an ${what} request and names the primary`, () => {
+      const r = make(1);
+      drive(r, { kind: 'request', request: good }); // it knows the real request: no help to the forger
+      const outs = drive(r, { kind: 'message', from: 0, message: proposal([good, bad]) });
+      expect(sentKinds(outs)).toEqual([]);
+      expect(events(outs)).toContainEqual(expect.objectContaining({ kind: 'slash', reason: 'InvalidProposal', validator: 0, detail: expect.stringMatching(/bad client signature/) }));
+      expect(r.status().slots.find((s) => s.seq === 1)?.prepares ?? 0).toBe(0);
+    });
+  }
+
+  it('sessions are per key: the same clientId under another key is another session', () => {
+    const st = new ReplicatedState(new KvApp(crypto), crypto);
+    const mine = signedRequest('c', 1, 'add n 1');
+    const other = signRequest(crypto, new Uint8Array(32).fill(7), 'c', 1, utf8Encode('add n 1'));
+    expect(sessionOf(mine)).not.toBe(sessionOf(other));
+    expect(st.execute(1, [mine, other, mine]).map((x) => utf8Decode(x, 'r'))).toEqual(['1', '2', '1']);
+    expect(st.session(clientSession('c'))?.requestSeq).toBe(1);
   });
 });
 
@@ -422,7 +516,7 @@ describe('replica invariants (issue 11: the simulator checks them after every st
   it('hold on a fresh replica and after normal steps', () => {
     const r = make();
     expect(r.invariants()).toEqual([]);
-    r.step({ kind: 'request', request: { kind: 'request', clientId: 'c', requestSeq: 1, op: utf8Encode('add x 1') } });
+    r.step({ kind: 'request', request: signedRequest('c', 1, 'add x 1') });
     for (let i = 0; i < 5; i++) r.step({ kind: 'tick' });
     expect(r.invariants()).toEqual([]);
   });

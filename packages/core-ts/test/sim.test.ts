@@ -134,7 +134,7 @@ describe('simulator catches planted bugs', () => {
   };
 
   it('a replica that prepares and commits with f+1 votes', () => {
-    const r = firstFailing((seed) => ({ seed, plantedBugs: { weakQuorum: true } }), 30);
+    const r = firstFailing((seed) => ({ seed, plantedBugs: { weakQuorum: true } }), 60);
     expect(r).not.toBeNull();
     expect(r!.safetyViolations.join('\n')).toMatch(/agreement|state|exactly-once/);
   });
@@ -160,6 +160,17 @@ describe('simulator catches planted bugs', () => {
     // a restarted validator signs again where it signed before the crash
     expect(r!.safetyViolations.join('\n')).toMatch(/slashed honest \d+ for Equivocation|agreement/);
     const fixed = runSimulation({ seed: r!.seed, crashRate: 0.05, crypto });
+    expect(fixed.safetyViolations, describeFailure(fixed)).toEqual([]);
+    expect(fixed.livenessFailure, describeFailure(fixed)).toBeNull();
+  }, 240_000);
+
+  // Issue 10: clients sign requests. Honest validators that take them unchecked let a Byzantine
+  // primary (forge-request) commit a request its client never sent, or one it altered.
+  it('replicas that skip client request signatures', () => {
+    const r = firstFailing((seed) => ({ seed, byzantine: 1, behaviour: 'forge-request', plantedBugs: { skipClientSignatures: true } }), 30);
+    expect(r).not.toBeNull();
+    expect(r!.safetyViolations.join('\n')).toMatch(/validity: .* (never submitted|altered)|exactly-once/);
+    const fixed = runSimulation({ seed: r!.seed, byzantine: 1, behaviour: 'forge-request', crypto });
     expect(fixed.safetyViolations, describeFailure(fixed)).toEqual([]);
     expect(fixed.livenessFailure, describeFailure(fixed)).toBeNull();
   }, 240_000);

@@ -10,6 +10,7 @@ import {
   encodeBatch,
   encodeMessage,
   signingPayload,
+  signRequest,
   ValidatorSet,
   type Blocks,
   type BlocksRequest,
@@ -26,6 +27,7 @@ import { nodeJsBackend } from '../src/crypto/select.js';
 
 // Node's own Ed25519 (OpenSSL, ZIP-215 re-check on rejects): thousands of signatures per test.
 const crypto = nodeJsBackend();
+const clientSeed = new Uint8Array(32).fill(5);
 
 const N = 4;
 const ids = Array.from({ length: N }, (_, i) => identity(i));
@@ -56,7 +58,7 @@ function certified(seq: number, opts: { view?: number; signers?: readonly number
 }
 function makeCertified(seq: number, opts: { view?: number; signers?: readonly number[]; requests?: number; proposer?: number } = {}): CertifiedBatch {
   const view = opts.view ?? 0;
-  const batch: ClientRequest[] = Array.from({ length: opts.requests ?? 2 }, (_, i) => ({ kind: 'request', clientId: `c${i}`, requestSeq: seq, op: enc.encode(`add k${i} ${seq}`) }));
+  const batch: ClientRequest[] = Array.from({ length: opts.requests ?? 2 }, (_, i) => signRequest(crypto, clientSeed, `c${i}`, seq, enc.encode(`add k${i} ${seq}`)));
   const digest = crypto.blake3(encodeBatch(batch));
   const primary = opts.proposer ?? validators.primary(view);
   const ppBody = { kind: 'pre-prepare' as const, view, seq, digest, batch, from: primary };

@@ -6,7 +6,7 @@
 // real. Clocks are injected; nothing here asserts on time.
 import { afterEach, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
-import { jsBackend, statementPayload, type ClientRequest, type CommittedBatch, type ReplicaStatus } from '@bpci/core';
+import { jsBackend, signRequest, statementPayload, type ClientRequest, type CommittedBatch, type ReplicaStatus } from '@bpci/core';
 import { createApi } from '../src/api/server.js';
 import { NodeMetrics } from '../src/metrics/metrics.js';
 import { NodeService, labelBytes } from '../src/runtime/node-service.js';
@@ -14,6 +14,9 @@ import type { ValidatorNode } from '../src/runtime/validator-node.js';
 import type { HealthThresholds } from '../src/runtime/consensus-health.js';
 
 const crypto = jsBackend();
+/** Requests as the (fake) validator's agent signs them for HTTP submitters. */
+const agentSeed = new Uint8Array(32).fill(9);
+const agent = (clientId: string, requestSeq: number, op: Uint8Array): ClientRequest => signRequest(crypto, agentSeed, clientId, requestSeq, op);
 const T: HealthThresholds = { behindSeqsMax: 16, behindSeqsNow: 64, graceMs: 5_000 };
 const enc = (s: string) => new TextEncoder().encode(s);
 const digest = new Uint8Array(32).fill(7);
@@ -85,6 +88,7 @@ async function harness(validators = 4): Promise<Harness> {
     validatorSet: { validators: stakes.map((stake) => ({ stake })), quorumPower: validators - Math.floor((validators - 1) / 3), faultyPowerMax: Math.floor((validators - 1) / 3) },
     transport: { stats: () => ({ peers: [] }), isConnected: () => true },
     submitRequest: (r: ClientRequest) => submitted.push(r),
+    signAsAgent: agent,
     waitForRequest: () => Promise.reject(new Error('not committed')),
   } as unknown as ValidatorNode;
   const obs = service.observer();
@@ -151,7 +155,7 @@ describe('NodeService numbers (issue 13 §4)', () => {
   it('lists a retransmitted vote once and reports its own signature verdict', async () => {
     const h = await harness();
     const obs = h.service.observer();
-    const batch: ClientRequest[] = [{ kind: 'request', clientId: 'c', requestSeq: 1, op: enc('x') }];
+    const batch: ClientRequest[] = [agent('c', 1, enc('x'))];
     const pp = { kind: 'pre-prepare' as const, view: 0, seq: 1, digest, batch, from: 0, sig: sigOf(1) };
     obs.outbound!({ dest: { kind: 'broadcast' }, message: pp } as never);
     for (let copy = 0; copy < 3; copy++) {
@@ -198,7 +202,7 @@ describe('NodeService numbers (issue 13 §4)', () => {
     expect(await h.post('/api/v1/transactions', { payload: 'add x 5', client_id: 'c1', request_seq: 1 })).toMatchObject({ code: 200, body: { status: 'committed', tx_id: first.body.tx_id } });
     expect((await h.post('/api/v1/transactions', { payload: 'add x 7', client_id: 'c1', request_seq: 1 })).code).toBe(409);
     // Below the client's last executed seq: the replica would drop it, so it is refused.
-    h.commit(2, [{ kind: 'request', clientId: 'c2', requestSeq: 5, op: enc('get x') }], [enc('5')]);
+    h.commit(2, [agent('c2', 5, enc('get x'))], [enc('5')]);
     const stale = await h.post('/api/v1/transactions', { payload: 'get y', client_id: 'c2', request_seq: 3 });
     expect(stale).toMatchObject({ code: 409, body: { error: 'request_seq_stale' } });
     expect(stale.body.message).toMatch(/request_seq 6 or higher/);
@@ -277,7 +281,7 @@ describe('NodeService numbers (issue 13 §4)', () => {
     expect(c.checks.committed.ok).toBe(false);
     expect(c.reasons).toEqual(['no commit for 7.0 s with 5 requests pending']);
     // A commit clears it.
-    h.commit(1, [{ kind: 'request', clientId: 'z', requestSeq: 1, op: enc('x') }], [enc('')]);
+    h.commit(1, [agent('z', 1, enc('x'))], [enc('')]);
     h.clock.now = 7_100;
     expect((await h.get('/health/consensus')).body.status).toBe('ok');
   });

@@ -2,11 +2,12 @@
 // keeps running (before, transport.send threw out of the step's caller: a socket or timer
 // callback, which ends the process).
 import { afterAll, describe, expect, it } from 'vitest';
-import { jsBackend } from '@bpci/core';
+import { jsBackend, signRequest } from '@bpci/core';
 import { ValidatorNode, type ValidatorAddress } from '../src/runtime/validator-node.js';
 import { nodeJsBackend } from '../src/crypto/select.js';
 
 const crypto = nodeJsBackend();
+const clientSeed = new Uint8Array(32).fill(5);
 const seeds = [1, 2, 3, 4].map((i) => new Uint8Array(32).fill(i));
 const base = 30000 + Math.floor(Math.random() * 20000);
 const validators: ValidatorAddress[] = seeds.map((s, i) => ({ publicKey: jsBackend().ed25519PublicKey(s), stake: 1, host: '127.0.0.1', port: base + i }));
@@ -44,7 +45,7 @@ describe('oversize messages', () => {
     }
     // A 16 KiB op: the primary's pre-prepare cannot fit an 8 KiB frame.
     const op = new Uint8Array(16 * 1024).fill(0x61);
-    expect(() => nodes[0]!.step({ kind: 'request', request: { kind: 'request', clientId: 'big', requestSeq: 1, op } })).not.toThrow();
+    expect(() => nodes[0]!.step({ kind: 'request', request: signRequest(crypto, clientSeed, 'big', 1, op) })).not.toThrow();
     await new Promise((r) => setTimeout(r, 300));
     expect(nodes[0]!.isStopped).toBe(false);
     expect(nodes[0]!.oversizeDropped).toBeGreaterThanOrEqual(1);
@@ -54,7 +55,7 @@ describe('oversize messages', () => {
     // A small request, sent to every validator as a client does, still commits everywhere: the
     // slot whose pre-prepare never left holds it up until the backups time out on the primary
     // and change the view.
-    for (const n of nodes) n.step({ kind: 'request', request: { kind: 'request', clientId: 'small', requestSeq: 1, op: new TextEncoder().encode('add a 1') } });
+    for (const n of nodes) n.step({ kind: 'request', request: signRequest(crypto, clientSeed, 'small', 1, new TextEncoder().encode('add a 1')) });
     const end = Date.now() + 10_000;
     while (Date.now() < end && !nodes.every((n) => n.requestsCommitted >= 1)) await new Promise((r) => setTimeout(r, 20));
     expect(nodes.every((n) => n.requestsCommitted >= 1)).toBe(true);

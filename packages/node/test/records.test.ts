@@ -22,7 +22,7 @@ function open(dir?: string): { store: Store; dir: string } {
 }
 const b = (n: number, fill: number): Uint8Array => new Uint8Array(n).fill(fill);
 const cert = (view: number, seq: number, fill: number): PreparedCert => ({
-  prePrepare: { kind: 'pre-prepare', view, seq, digest: b(32, fill), batch: [{ kind: 'request', clientId: 'c1', requestSeq: seq, op: b(3, 65) }], from: view % 4, sig: b(64, 1) },
+  prePrepare: { kind: 'pre-prepare', view, seq, digest: b(32, fill), batch: [{ kind: 'request', clientId: 'c1', requestSeq: seq, op: b(3, 65), key: b(32, 2), sig: b(64, 3) }], from: view % 4, sig: b(64, 1) },
   prepares: [1, 2].map((from) => ({ kind: 'prepare' as const, view, seq, digest: b(32, fill), from, sig: b(64, from) })),
   commits: [],
 });

@@ -28,7 +28,7 @@ async function open(dir: string, segmentBytes = 64 * 1024) {
 }
 const b = (n: number, fill: number): Uint8Array => new Uint8Array(n).fill(fill);
 const cert = (view: number, seq: number, fill: number, opBytes = 3): PreparedCert => ({
-  prePrepare: { kind: 'pre-prepare', view, seq, digest: b(32, fill), batch: [{ kind: 'request', clientId: 'c1', requestSeq: seq, op: b(opBytes, 65) }], from: view % 4, sig: b(64, 1) },
+  prePrepare: { kind: 'pre-prepare', view, seq, digest: b(32, fill), batch: [{ kind: 'request', clientId: 'c1', requestSeq: seq, op: b(opBytes, 65), key: b(32, 2), sig: b(64, 3) }], from: view % 4, sig: b(64, 1) },
   prepares: [1, 2].map((from) => ({ kind: 'prepare' as const, view, seq, digest: b(32, fill), from, sig: b(64, from) })),
   commits: [],
 });

@@ -38,6 +38,8 @@ export type { CodecErrorCode } from './wire.js';
 
 export const CODEC_LIMITS = {
   clientIdBytesMax: 64,
+  /** A session id, sessionOf(request): clientId, '@', 64 hex digits of the client's key. */
+  sessionBytesMax: 64 + 1 + 64,
   opBytesMax: 64 * 1024,
   resultBytesMax: 64 * 1024,
   batchRequestsMax: 4096,
@@ -55,6 +57,7 @@ export const CODEC_LIMITS = {
 
 const DIGEST_BYTES = 32;
 const SIG_BYTES = 64;
+const KEY_BYTES = 32;
 
 const TAG = {
   request: 1,
@@ -75,14 +78,30 @@ const TAG = {
 
 /** Domain separation for everything this protocol signs. */
 const SIGN_DOMAIN = utf8Encode('bpci/pbft/v1');
+/** Domain separation for what clients sign (their requests): never a validator statement. */
+const REQUEST_DOMAIN = utf8Encode('bpci/request/v1');
 
 // ---------------------------------------------------------------------------------------------
 // Writers
 
+function writeRequestBody(w: Writer, clientId: string, requestSeq: number, op: Uint8Array): void {
+  w.string(clientId, CODEC_LIMITS.clientIdBytesMax);
+  w.u53(requestSeq);
+  w.bytes(op, CODEC_LIMITS.opBytesMax);
+}
+
 function writeRequest(w: Writer, r: ClientRequest): void {
-  w.string(r.clientId, CODEC_LIMITS.clientIdBytesMax);
-  w.u53(r.requestSeq);
-  w.bytes(r.op, CODEC_LIMITS.opBytesMax);
+  writeRequestBody(w, r.clientId, r.requestSeq, r.op);
+  w.fixed(r.key, KEY_BYTES);
+  w.fixed(r.sig, SIG_BYTES);
+}
+
+/** Bytes a client signs for one request: domain, clientId, requestSeq, op (the key is the signer). */
+export function requestPayload(clientId: string, requestSeq: number, op: Uint8Array): Uint8Array {
+  return encodeWith(REQUEST_DOMAIN.length + 16 + clientId.length * 3 + op.length, (w) => {
+    w.fixed(REQUEST_DOMAIN, REQUEST_DOMAIN.length);
+    writeRequestBody(w, clientId, requestSeq, op);
+  });
 }
 
 function writeBatch(w: Writer, batch: readonly ClientRequest[]): void {
@@ -157,9 +176,9 @@ function writeNewView(w: Writer, m: NewView): void {
 const REPLY_PROOF_DEPTH_MAX = Math.ceil(Math.log2(CODEC_LIMITS.batchRequestsMax));
 
 /** The part of a reply that is a Merkle leaf (see replyLeaf). */
-function writeReplyLeaf(w: Writer, m: Pick<Reply, 'seq' | 'clientId' | 'requestSeq' | 'result'>): void {
+function writeReplyLeaf(w: Writer, m: Pick<Reply, 'seq' | 'session' | 'requestSeq' | 'result'>): void {
   w.u53(m.seq);
-  w.string(m.clientId, CODEC_LIMITS.clientIdBytesMax);
+  w.string(m.session, CODEC_LIMITS.sessionBytesMax);
   w.u53(m.requestSeq);
   w.bytes(m.result, CODEC_LIMITS.resultBytesMax);
 }
@@ -181,9 +200,9 @@ function writeReply(w: Writer, m: Reply): void {
   w.fixed(m.sig, SIG_BYTES);
 }
 
-/** Canonical bytes of one reply's Merkle leaf: (seq, clientId, requestSeq, result). */
-export function replyLeaf(m: Pick<Reply, 'seq' | 'clientId' | 'requestSeq' | 'result'>): Uint8Array {
-  return encodeWith(32 + m.clientId.length * 3 + m.result.length, (w) => writeReplyLeaf(w, m));
+/** Canonical bytes of one reply's Merkle leaf: (seq, session, requestSeq, result). */
+export function replyLeaf(m: Pick<Reply, 'seq' | 'session' | 'requestSeq' | 'result'>): Uint8Array {
+  return encodeWith(32 + m.session.length * 3 + m.result.length, (w) => writeReplyLeaf(w, m));
 }
 
 /** Bytes a reply signature signs: the batch's reply root, by view and batch seq. */
@@ -275,7 +294,7 @@ export function encodeMessage(m: Message): Uint8Array {
 
 /** Canonical encoding of a batch of requests (its blake3 is the pre-prepare digest). */
 export function encodeBatch(batch: readonly ClientRequest[]): Uint8Array {
-  return encodeWith(64 + batch.length * 48, (w) => writeBatch(w, batch));
+  return encodeWith(64 + batch.length * 144, (w) => writeBatch(w, batch));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -289,11 +308,13 @@ function readRequest(r: Reader): ClientRequest {
   const clientId = r.string(CODEC_LIMITS.clientIdBytesMax, 'clientId');
   const requestSeq = r.u53('requestSeq');
   const op = r.bytes(CODEC_LIMITS.opBytesMax, 'op');
-  return { kind: 'request', clientId, requestSeq, op };
+  const key = r.fixed(KEY_BYTES, 'key');
+  const sig = r.fixed(SIG_BYTES, 'sig');
+  return { kind: 'request', clientId, requestSeq, op, key, sig };
 }
 
 // Minimum encoded sizes, used to reject absurd counts before looping.
-const REQUEST_BYTES_MIN = 4 + 8 + 4;
+const REQUEST_BYTES_MIN = 4 + 8 + 4 + KEY_BYTES + SIG_BYTES;
 const VOTE_BYTES = 8 + 8 + DIGEST_BYTES + 2 + SIG_BYTES;
 const CHECKPOINT_BYTES = 8 + DIGEST_BYTES + 2 + SIG_BYTES;
 const PREPREPARE_BYTES_MIN = 8 + 8 + DIGEST_BYTES + 4 + 2 + SIG_BYTES;
@@ -412,12 +433,12 @@ function readMessage(r: Reader): Message {
       if (index >= leafCount) throw new CodecError('bad-value', `reply proof index ${index} >= leafCount ${leafCount}`);
       const siblings = readList(r, REPLY_PROOF_DEPTH_MAX, DIGEST_BYTES, 'siblings', (rr) => rr.fixed(DIGEST_BYTES, 'sibling'));
       const seq = r.u53('seq');
-      const clientId = r.string(CODEC_LIMITS.clientIdBytesMax, 'clientId');
+      const session = r.string(CODEC_LIMITS.sessionBytesMax, 'session');
       const requestSeq = r.u53('requestSeq');
       const result = r.bytes(CODEC_LIMITS.resultBytesMax, 'result');
       const from = readValidatorId(r, 'from');
       const sig = r.fixed(SIG_BYTES, 'sig');
-      return { kind: 'reply', view, batchSeq, root, proof: { index, leafCount, siblings }, seq, clientId, requestSeq, result, from, sig };
+      return { kind: 'reply', view, batchSeq, root, proof: { index, leafCount, siblings }, seq, session, requestSeq, result, from, sig };
     }
     case TAG.fetch: {
       const nextSeq = r.u53('nextSeq');

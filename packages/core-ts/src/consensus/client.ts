@@ -66,7 +66,7 @@ function sameProvenLeaf(a: Reply, b: Reply): boolean {
   const q = b.proof as Reply['proof'] | null | undefined;
   if (q === null || typeof q !== 'object' || !Array.isArray(q.siblings)) return false;
   if (!(b.root instanceof Uint8Array) || !(b.result instanceof Uint8Array)) return false;
-  if (a.seq !== b.seq || a.requestSeq !== b.requestSeq || a.clientId !== b.clientId) return false;
+  if (a.seq !== b.seq || a.requestSeq !== b.requestSeq || a.session !== b.session) return false;
   if (!bytesEqual(a.root, b.root) || !bytesEqual(a.result, b.result)) return false;
   const p = a.proof;
   if (p.index !== q.index || p.leafCount !== q.leafCount || p.siblings.length !== q.siblings.length) return false;
@@ -129,7 +129,8 @@ export class ReplyCollector {
   constructor(
     private readonly validators: ValidatorSet,
     private readonly crypto: ReplyCrypto,
-    readonly clientId: string,
+    /** The request's session, sessionOf(request). */
+    readonly session: string,
     readonly requestSeq: number,
     private readonly cache?: ReplySignatureCache,
   ) {}
@@ -141,7 +142,7 @@ export class ReplyCollector {
   /** Add one reply; returns the accepted result once there is one. Bad replies are ignored. */
   add(reply: Reply): AcceptedResult | null {
     if (this.accepted !== null) return this.accepted;
-    if (reply.clientId !== this.clientId || reply.requestSeq !== this.requestSeq) return null;
+    if (reply.session !== this.session || reply.requestSeq !== this.requestSeq) return null;
     if (!this.validators.has(reply.from) || this.voted.has(reply.from)) return null;
     const ok = verifyReplies([reply], (id) => this.validators.publicKey(id), this.crypto, this.cache, this.proven);
     if (ok[0] !== 1) return null;

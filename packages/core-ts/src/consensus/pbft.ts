@@ -44,6 +44,7 @@ import { Outbox } from '../kit/outbox.js';
 import { RequestPool } from '../kit/request-pool.js';
 import { signedReplies, type ReplyBody } from '../kit/replies.js';
 import { Verifier } from '../kit/verifier.js';
+import { KnownRequests, requestItem, requestShapeProblem, sessionOf } from '../kit/client-auth.js';
 import type {
   CertifiedBatch,
   Checkpoint,
@@ -91,6 +92,11 @@ export interface PlantedBugs {
    * needs, skipped): a restarted validator may then vote again where it voted before the crash.
    */
   readonly skipReservation?: boolean;
+  /**
+   * Take client requests without checking their signatures, in the pool and in proposals: a
+   * Byzantine primary may then invent or alter requests (the simulator's forge-request).
+   */
+  readonly skipClientSignatures?: boolean;
 }
 
 export interface PbftReplicaOptions extends ReplicaOptions {
@@ -111,6 +117,8 @@ interface Slot {
   /** Highest verified prepared certificate for this seq, from any view (survives view changes). */
   preparedCert: PreparedCert | null;
   verifyingPrepared: boolean;
+  /** The client signatures of a pre-prepare for this slot (this view) are being verified. */
+  checkingRequests: boolean;
   verifyingStable: boolean;
   committed: boolean;
   executed: boolean;
@@ -138,7 +146,11 @@ export class PbftReplica implements Replica {
   private readonly genesisDigest: Digest;
 
   private readonly outbox = new Outbox();
-  private readonly verifier: Verifier<SignedMsg>;
+  private readonly verifier: Verifier<SignedMsg | ClientRequest>;
+  /** Client requests whose signature verified here, by content (kit/client-auth.ts). */
+  private readonly knownRequests: KnownRequests;
+  /** Client requests under verification before they may enter the pool (bounded with it). */
+  private admitting = 0;
   private readonly equivocation: EquivocationStore<PrePrepare | Vote | Checkpoint>;
   private now = 0;
   private view = 0;
@@ -198,7 +210,10 @@ export class PbftReplica implements Replica {
     if (!bytesEqual(derived, this.vs.publicKey(opts.id))) {
       throw new RangeError(`seed32 does not match validator ${opts.id}'s public key`);
     }
-    this.verifier = new Verifier<SignedMsg>(this.outbox, (m) => ({ publicKey: this.vs.publicKey(m.from), message: signingPayload(m), signature: m.sig }));
+    this.verifier = new Verifier<SignedMsg | ClientRequest>(this.outbox, (m) =>
+      m.kind === 'request' ? requestItem(m) : { publicKey: this.vs.publicKey(m.from), message: signingPayload(m), signature: m.sig },
+    );
+    this.knownRequests = new KnownRequests(Math.min(this.cfg.pendingRequestsMax, REPLICA_BOUNDS.knownRequestsMax));
     this.equivocation = new EquivocationStore<PrePrepare | Vote | Checkpoint>(
       this.verifier,
       this.outbox,
@@ -443,16 +458,31 @@ export class PbftReplica implements Replica {
   // Client requests and proposing
 
   private onRequest(r: ClientRequest): void {
-    if (r.clientId.length === 0 || !Number.isSafeInteger(r.requestSeq) || r.requestSeq < 1) {
-      return this.outbox.drop('client', 'request needs a clientId and requestSeq >= 1');
-    }
+    const shape = requestShapeProblem(r);
+    if (shape !== null) return this.outbox.drop('client', shape);
     if (!this.state.isFresh(r)) {
-      const s = this.state.session(r.clientId);
-      if (s !== undefined && s.requestSeq === r.requestSeq) this.replyAll(s.seq, [{ seq: s.seq, clientId: r.clientId, requestSeq: r.requestSeq, result: s.result }]);
+      // Executed already: resend its result (to its session; a copy of a public reply).
+      const session = sessionOf(r);
+      const s = this.state.session(session);
+      if (s !== undefined && s.requestSeq === r.requestSeq) this.replyAll(s.seq, [{ seq: s.seq, session, requestSeq: r.requestSeq, result: s.result }]);
       return;
     }
     if (this.pool.has(r)) return;
-    if (this.pool.size >= this.cfg.pendingRequestsMax) return this.outbox.drop('client', 'pending request queue full');
+    if (this.pool.size + this.admitting >= this.cfg.pendingRequestsMax) return this.outbox.drop('client', 'pending request queue full');
+    if (this.bugs.skipClientSignatures === true || this.knownRequests.has(r)) return this.pooled(r);
+    // Verified before it is pooled: an honest primary never proposes a forged request, and an
+    // honest backup never waits for one (and suspects its primary).
+    this.admitting++;
+    this.verifier.verifyThen([r], (bad) => {
+      this.admitting--;
+      if (bad.length > 0) return this.outbox.drop('client', `request ${r.clientId}#${r.requestSeq}: bad client signature`);
+      this.knownRequests.add(r);
+      if (!this.state.isFresh(r) || this.pool.has(r)) return;
+      this.pooled(r);
+    });
+  }
+
+  private pooled(r: ClientRequest): void {
     if (this.pool.size === 0) this.lastProgressTick = this.now;
     this.pool.add(r, this.now);
     this.maybePropose();
@@ -508,6 +538,7 @@ export class PbftReplica implements Replica {
         commitSent: null,
         preparedCert: null,
         verifyingPrepared: false,
+        checkingRequests: false,
         verifyingStable: false,
         committed: seq <= this.lastExecuted,
         executed: seq <= this.lastExecuted,
@@ -527,6 +558,7 @@ export class PbftReplica implements Replica {
     s.prepareSent = null;
     s.commitSent = null;
     s.verifyingPrepared = false;
+    s.checkingRequests = false;
     if (!s.executed) s.committed = false;
   }
 
@@ -554,10 +586,37 @@ export class PbftReplica implements Replica {
       return this.outbox.slash('InvalidProposal', pp.from, `pre-prepare seq ${pp.seq}: digest does not match batch`);
     }
     if (!this.equivocation.note(pp)) return;
+    const slot = this.slots.get(pp.seq);
+    if (slot !== undefined && slot.view === this.view && (slot.prePrepare !== null || slot.checkingRequests)) return;
+    this.checkRequests(pp, () => {
+      const s = this.slotFor(pp.seq);
+      if (s.prePrepare !== null) return;
+      s.prePrepare = pp;
+      this.sendPrepare(s);
+    });
+  }
+
+  /**
+   * Every client request in a proposal must carry a valid client signature before this replica
+   * prepares it; the ones it verified already (pooled) cost a byte comparison. A bad one: the
+   * primary invented or altered it (an honest primary verifies what it pools), so it is
+   * slashed and the slot gets no prepare from us (the view changes).
+   */
+  private checkRequests(pp: PrePrepare, then: () => void): void {
+    if (this.bugs.skipClientSignatures === true) return then();
+    for (const r of pp.batch) if (!this.verifier.has(r) && this.knownRequests.has(r)) this.verifier.add(r);
     const slot = this.slotFor(pp.seq);
-    if (slot.prePrepare !== null) return;
-    slot.prePrepare = pp;
-    this.sendPrepare(slot);
+    slot.checkingRequests = true;
+    this.verifier.verifyThen(pp.batch, (bad) => {
+      // The slot may have moved to a later view (reset) while the job ran.
+      if (slot.view === pp.view) slot.checkingRequests = false;
+      if (bad.length > 0) {
+        return this.outbox.slash('InvalidProposal', pp.from, `pre-prepare view ${pp.view} seq ${pp.seq}: ${bad.length} request(s) with a bad client signature`);
+      }
+      for (const r of pp.batch) this.knownRequests.add(r);
+      if (pp.view !== this.view || this.mode !== 'normal' || !this.inWindow(pp.seq) || slot.view !== pp.view) return;
+      then();
+    });
     this.checkPrepared(slot);
   }
 
@@ -686,8 +745,9 @@ export class PbftReplica implements Replica {
     if (reply) {
       const due: ReplyBody[] = [];
       pp.batch.forEach((r, i) => {
-        const s = this.state.session(r.clientId);
-        if (s !== undefined && s.requestSeq === r.requestSeq) due.push({ seq: s.seq, clientId: r.clientId, requestSeq: r.requestSeq, result: results[i]! });
+        const session = sessionOf(r);
+        const s = this.state.session(session);
+        if (s !== undefined && s.requestSeq === r.requestSeq) due.push({ seq: s.seq, session, requestSeq: r.requestSeq, result: results[i]! });
       });
       this.replyAll(pp.seq, due);
     }
@@ -708,7 +768,7 @@ export class PbftReplica implements Replica {
   /** One signature over the Merkle root of all these replies; each reply carries its proof. */
   private replyAll(batchSeq: number, due: readonly ReplyBody[]): void {
     for (const m of signedReplies(this.crypto, this.view, batchSeq, due, this.id, (v, s, root) => this.safety.signReplyRoot(v, s, root))) {
-      this.outbox.reply(m.clientId, m);
+      this.outbox.reply(m.session, m);
     }
   }
 

@@ -1,5 +1,6 @@
 // The replicated state: the application plus the client session table, which together make
-// execution exactly-once by (clientId, requestSeq).
+// execution exactly-once by (session, requestSeq); a session is sessionOf(request), the
+// client's key and its clientId (kit/client-auth.ts).
 //
 // Contract: a request executes only when its requestSeq is above the client's last executed
 // one; the last one gets its cached result again; older ones get an empty "stale" result.
@@ -17,6 +18,7 @@ import type { CryptoBackend } from '../crypto/backend.js';
 import { CodecError, Reader, Writer } from '../codec/wire.js';
 import { CODEC_LIMITS } from '../codec/codec.js';
 import { REPLICA_BOUNDS } from '../kit/bounds.js';
+import { sessionOf } from '../kit/client-auth.js';
 import type { ClientRequest, Digest, StateMachine } from './types.js';
 
 export interface Session {
@@ -55,13 +57,14 @@ export class ReplicatedState {
     return this.sessions.size;
   }
 
-  session(clientId: string): Session | undefined {
-    return this.sessions.get(clientId);
+  /** The session's last executed request; `session` as sessionOf(request). */
+  session(session: string): Session | undefined {
+    return this.sessions.get(session);
   }
 
   /** True when this request would execute (not a duplicate or stale). */
   isFresh(r: ClientRequest): boolean {
-    const s = this.sessions.get(r.clientId);
+    const s = this.sessions.get(sessionOf(r));
     return s === undefined || r.requestSeq > s.requestSeq;
   }
 
@@ -76,12 +79,14 @@ export class ReplicatedState {
     /** Per client: latest requestSeq so far and where its result comes from (batch index or -1). */
     const latest = new Map<string, { requestSeq: number; index: number }>();
     const dupOf = new Array<number>(requests.length).fill(-2); // -2 fresh/stale, -1 session, >=0 batch index
+    const ids = requests.map(sessionOf);
     for (let i = 0; i < requests.length; i++) {
       const r = requests[i]!;
-      const cur = latest.get(r.clientId) ?? { requestSeq: this.sessions.get(r.clientId)?.requestSeq ?? 0, index: -1 };
+      const id = ids[i]!;
+      const cur = latest.get(id) ?? { requestSeq: this.sessions.get(id)?.requestSeq ?? 0, index: -1 };
       if (r.requestSeq > cur.requestSeq) {
         freshIdx.push(i);
-        latest.set(r.clientId, { requestSeq: r.requestSeq, index: i });
+        latest.set(id, { requestSeq: r.requestSeq, index: i });
       } else if (r.requestSeq === cur.requestSeq) {
         dupOf[i] = cur.index;
       }
@@ -91,22 +96,22 @@ export class ReplicatedState {
       throw new Error(`StateMachine.execute returned ${out.length} results for ${freshIdx.length} ops`);
     }
     for (let i = 0; i < requests.length; i++) {
-      const r = requests[i]!;
       const dup = dupOf[i]!;
-      if (dup === -1) results[i] = this.sessions.get(r.clientId)!.result;
+      if (dup === -1) results[i] = this.sessions.get(ids[i]!)!.result;
       else if (dup === -2) results[i] = STALE;
     }
     freshIdx.forEach((i, k) => {
       results[i] = out[k]!;
       const r = requests[i]!;
-      const old = this.sessions.get(r.clientId);
+      const id = ids[i]!;
+      const old = this.sessions.get(id);
       if (old !== undefined) {
-        this.sessionBytes -= sessionCost(r.clientId, old);
-        this.sessions.delete(r.clientId); // re-inserted at the end: the map stays in seq order
+        this.sessionBytes -= sessionCost(id, old);
+        this.sessions.delete(id); // re-inserted at the end: the map stays in seq order
       }
       const s: Session = { requestSeq: r.requestSeq, seq, result: out[k]! };
-      this.sessions.set(r.clientId, s);
-      this.sessionBytes += sessionCost(r.clientId, s);
+      this.sessions.set(id, s);
+      this.sessionBytes += sessionCost(id, s);
     });
     for (let i = 0; i < requests.length; i++) if (dupOf[i]! >= 0) results[i] = results[dupOf[i]!]!;
     this.evict(seq);
@@ -134,7 +139,7 @@ export class ReplicatedState {
     w.u32(ids.length);
     for (const id of ids) {
       const s = this.sessions.get(id)!;
-      w.string(id, CODEC_LIMITS.clientIdBytesMax);
+      w.string(id, CODEC_LIMITS.sessionBytesMax);
       w.u53(s.requestSeq);
       w.u53(s.seq);
       w.bytes(s.result, CODEC_LIMITS.resultBytesMax);
@@ -149,7 +154,7 @@ export class ReplicatedState {
     const next = new Map<string, Session>();
     let prev: string | null = null;
     for (let i = 0; i < n; i++) {
-      const id = r.string(CODEC_LIMITS.clientIdBytesMax, 'clientId');
+      const id = r.string(CODEC_LIMITS.sessionBytesMax, 'session');
       if (prev !== null && !(prev < id)) throw new CodecError('not-canonical', 'session ids must be strictly sorted');
       const requestSeq = r.u53('requestSeq');
       const seq = r.u53('seq');

@@ -42,7 +42,8 @@ export type Signature = Uint8Array;
 export type Destination =
   | { kind: 'replica'; to: ValidatorId }
   | { kind: 'broadcast' } // every validator except the sender
-  | { kind: 'client'; clientId: string };
+  /** The client session (sessionOf(request): clientId and key) a reply is for. */
+  | { kind: 'client'; session: string };
 
 export interface Envelope {
   readonly dest: Destination;
@@ -56,12 +57,23 @@ export interface Envelope {
 // domain-separated encoding of its header fields; a pre-prepare is signed over its header, whose
 // `digest` binds the batch.
 
-/** A client operation. Exactly-once by (clientId, requestSeq); requestSeq starts at 1. */
+/**
+ * A client operation, signed by the client (kit/client-auth.ts). Exactly-once per session: a
+ * session is (key, clientId), written sessionOf(request) = "<clientId>@<hex key>", so one key
+ * may run many sessions and nobody without the key can add a request to any of them;
+ * requestSeq starts at 1 in each. Every validator checks `sig` before it pools the request or
+ * prepares a batch that holds it, so a Byzantine primary can neither invent nor alter one.
+ */
 export interface ClientRequest {
   readonly kind: 'request';
+  /** The client's name for the session (at most CODEC_LIMITS.clientIdBytesMax UTF-8 bytes). */
   readonly clientId: string;
   readonly requestSeq: number;
   readonly op: Uint8Array;
+  /** The client's Ed25519 public key (32 bytes). */
+  readonly key: Uint8Array;
+  /** Ed25519 signature by `key` over requestPayload(clientId, requestSeq, op) (64 bytes). */
+  readonly sig: Signature;
 }
 
 export interface PrePrepare {
@@ -146,7 +158,8 @@ export interface Reply {
   readonly proof: MerkleProof;
   /** Seq of the batch that executed the request. */
   readonly seq: number;
-  readonly clientId: string;
+  /** The request's session, sessionOf(request): its clientId and key. */
+  readonly session: string;
   readonly requestSeq: number;
   readonly result: Uint8Array;
   readonly from: ValidatorId;

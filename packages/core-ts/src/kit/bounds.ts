@@ -15,6 +15,8 @@ export const REPLICA_BOUNDS = {
   pendingReservationsMax: 64,
   /** Client sessions a state snapshot may hold when decoded (the table's own bound is lower). */
   sessionsDecodeMax: 1_000_000,
+  /** Verified client requests remembered by content (kit/client-auth.ts), at most. */
+  knownRequestsMax: 65_536,
 } as const;
 
 function assertBound(ok: boolean, what: string): void {

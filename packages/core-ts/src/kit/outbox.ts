@@ -75,8 +75,8 @@ export class Outbox {
     this.out.commit.push(batch);
   }
 
-  reply(clientId: string, message: Message): void {
-    this.out.replies.push(this.envelope({ kind: 'client', clientId }, message));
+  reply(session: string, message: Message): void {
+    this.out.replies.push(this.envelope({ kind: 'client', session }, message));
   }
 
   verify(job: VerifyJob): void {

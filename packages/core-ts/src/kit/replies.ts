@@ -8,7 +8,7 @@ import { merkleLevelsPacked, merkleProofFromLevels } from '../crypto/merkle.js';
 import type { Digest, Reply, ValidatorId } from '../consensus/types.js';
 
 /** What a reply says about one request, before the batch's root and proof are added. */
-export type ReplyBody = Pick<Reply, 'seq' | 'clientId' | 'requestSeq' | 'result'>;
+export type ReplyBody = Pick<Reply, 'seq' | 'session' | 'requestSeq' | 'result'>;
 
 /**
  * The signed replies for `due` (in order), under one signature by `sign` over their Merkle

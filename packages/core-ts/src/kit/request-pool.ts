@@ -3,6 +3,7 @@
 // carries, and the adaptive batching rule that picks the next batch from the rest.
 
 import type { ClientRequest } from '../consensus/types.js';
+import { sessionOf } from './client-auth.js';
 
 export interface PendingRequest {
   readonly request: ClientRequest;
@@ -11,12 +12,12 @@ export interface PendingRequest {
 }
 
 export function requestKey(r: ClientRequest): string {
-  return `${r.clientId}#${r.requestSeq}`;
+  return `${sessionOf(r)}#${r.requestSeq}`;
 }
 
 /** Approximate encoded size of a request, for batchBytesMax. */
 export function requestSize(r: ClientRequest): number {
-  return r.op.length + r.clientId.length + 16;
+  return r.op.length + r.clientId.length + 112;
 }
 
 /** Requests not yet proposed, in arrival order (so the first is the oldest), with their total size. */

@@ -23,6 +23,7 @@ import { utf8Decode, utf8Encode } from '../codec/wire.js';
 import { KvApp } from '../consensus/kv-app.js';
 import { PbftReplica } from '../consensus/pbft.js';
 import { DurableState } from '../kit/durable.js';
+import { signRequest } from '../kit/client-auth.js';
 import type {
   Input,
   Message,
@@ -59,7 +60,7 @@ export function formatMessage(m: Message): string {
     case 'new-view':
       return `new-view v${m.view} from=[${m.viewChanges.map((v) => v.from).join(' ')}] reproposed=[${m.prePrepares.map((p) => `s${p.seq}:${short(p.digest)}:${p.batch.length}`).join(' ')}]`;
     case 'reply':
-      return `reply ${m.clientId}#${m.requestSeq} s${m.seq} ${JSON.stringify(utf8Decode(m.result, 'result'))}`;
+      return `reply ${m.session.slice(0, m.session.lastIndexOf('@'))}#${m.requestSeq} s${m.seq} ${JSON.stringify(utf8Decode(m.result, 'result'))}`;
     case 'fetch':
       return `fetch next=s${m.nextSeq}`;
     case 'state':
@@ -116,7 +117,8 @@ export class ScenarioCluster {
         this.cluster(args);
         break;
       case 'request': {
-        const r = { kind: 'request' as const, clientId: args.client ?? 'c1', requestSeq: Number(args.seq ?? 1), op: utf8Encode(args.op ?? '') };
+        const name = args.client ?? 'c1';
+        const r = signRequest(this.crypto, this.crypto.blake3(utf8Encode(`bpci-scenario-client/${name}`)), name, Number(args.seq ?? 1), utf8Encode(args.op ?? ''));
         for (const id of this.targets(args.to)) this.step(id, { kind: 'request', request: r });
         break;
       }

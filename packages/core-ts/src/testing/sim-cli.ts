@@ -4,7 +4,7 @@
 //   npm run sim -- --protocol pbft --seeds N [--seed S] [--validators n] [--byzantine k]
 //                  [--verify lazy|eager] [--behaviour b] [--trace]
 //                  [--profile crash-heavy] [--fingerprint]
-//                  [--plant weak-quorum|skip-new-view-check|forget-safety|forget-prepared|view-change-alone|skip-reservation]   (planted bugs: must fail)
+//                  [--plant weak-quorum|skip-new-view-check|forget-safety|forget-prepared|view-change-alone|skip-reservation|skip-client-signatures]   (planted bugs: must fail)
 // Ends with `runs=N safety_violations=X liveness_failures=Y`; exit 0 only when both are 0.
 // Each failing run prints `reproduce: npm run sim -- --protocol pbft --seed N`.
 // --fingerprint prints one line per seed with its outcome, counts and a digest of every frame
@@ -64,7 +64,7 @@ if (values.profile !== undefined && !Object.hasOwn(SIM_PROFILES, values.profile)
 const profile = values.profile === undefined ? {} : SIM_PROFILES[values.profile as SimProfile];
 if (byzantine !== undefined && byzantine > 0 && values.profile === 'crash-heavy') fail('--profile crash-heavy runs without Byzantine validators');
 
-const PLANTS = ['weak-quorum', 'skip-new-view-check', 'forget-safety', 'forget-prepared', 'view-change-alone', 'skip-reservation'];
+const PLANTS = ['weak-quorum', 'skip-new-view-check', 'forget-safety', 'forget-prepared', 'view-change-alone', 'skip-reservation', 'skip-client-signatures'];
 if (values.plant !== undefined && !PLANTS.includes(values.plant)) fail(`--plant must be one of ${PLANTS.join(', ')}`);
 const plant =
   values.plant === 'weak-quorum'
@@ -79,6 +79,8 @@ const plant =
             ? { plantedBugs: { viewChangeAlone: true } }
             : values.plant === 'skip-reservation'
               ? { plantedBugs: { skipReservation: true }, crashRate: 0.05 }
+              : values.plant === 'skip-client-signatures'
+                ? { plantedBugs: { skipClientSignatures: true }, byzantine: 1, behaviour: 'forge-request' as const }
               : {};
 if (values.crypto !== 'node' && values.crypto !== 'js') fail('--crypto must be node or js');
 const crypto = cachingCrypto(values.crypto === 'js' ? jsBackend() : nodeEd25519Backend());

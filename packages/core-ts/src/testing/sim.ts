@@ -32,6 +32,7 @@ import { KvApp } from '../consensus/kv-app.js';
 import { PbftReplica, type PlantedBugs } from '../consensus/pbft.js';
 import { DurableState } from '../kit/durable.js';
 import { bytesEqual } from '../consensus/safety-rules.js';
+import { sameRequest, sessionOf, signRequest } from '../kit/client-auth.js';
 import type {
   ClientRequest,
   Envelope,
@@ -46,7 +47,7 @@ import { maxFaulty, ValidatorSet } from '../consensus/validators.js';
 import { Prng } from './prng.js';
 import { cachingCrypto } from './sim-crypto.js';
 
-export type ByzantineBehaviour = 'equivocate' | 'double-vote' | 'bad-signature' | 'replay' | 'silent' | 'wrong-digest' | 'twin';
+export type ByzantineBehaviour = 'equivocate' | 'double-vote' | 'bad-signature' | 'replay' | 'silent' | 'wrong-digest' | 'twin' | 'forge-request';
 export const BYZANTINE_BEHAVIOURS: readonly ByzantineBehaviour[] = [
   'equivocate',
   'double-vote',
@@ -55,6 +56,7 @@ export const BYZANTINE_BEHAVIOURS: readonly ByzantineBehaviour[] = [
   'silent',
   'wrong-digest',
   'twin',
+  'forge-request',
 ];
 
 export interface SimOptions {
@@ -213,6 +215,10 @@ interface Node {
 
 interface Client {
   readonly id: string;
+  /** Its Ed25519 seed and the session its requests run in (sessionOf). */
+  readonly seed: Uint8Array;
+  readonly key: Uint8Array;
+  readonly session: string;
   /** The rejoin probe: starts once every other client is done, runs until the rejoin check holds. */
   readonly probe: boolean;
   nextSeq: number;
@@ -376,6 +382,25 @@ export function runSimulation(opts: SimOptions): SimResult {
       env.dest.kind === 'replica' ? [env.dest.to] : [...Array(n).keys()].filter((i) => i !== node.id && (node.replicas.length === 1 || node.twinOf[i] === twin));
     const m = env.message;
     const signed = 'sig' in m;
+    // forge-request: a primary that alters or invents client requests in its proposals (one
+    // forgery for every target), and a validator that relays invented requests to its peers.
+    let forged: Message | null = null;
+    if (b === 'forge-request') {
+      if (m.kind === 'pre-prepare' && m.batch.length > 0 && rng.chance(0.5)) {
+        const i = rng.int(0, m.batch.length - 1);
+        const r = m.batch[i]!;
+        const fake: ClientRequest = rng.chance(0.5)
+          ? { ...r, op: utf8Encode(`add ${r.clientId} 100`) } // altered: the client's signature no longer matches
+          : { ...r, requestSeq: r.requestSeq + 1, sig: rng.bytes(64) }; // invented: a request its client never sent
+        const batch = m.batch.map((x, j) => (j === i ? fake : x));
+        forged = resign({ ...m, batch, digest: crypto.blake3(encodeBatch(batch)) }, node.id);
+      }
+      if (m.kind !== 'request' && rng.chance(0.05)) {
+        const victim = clients[rng.int(0, clients.length - 1)]!;
+        const invented: ClientRequest = { kind: 'request', clientId: victim.id, requestSeq: victim.nextSeq + rng.int(0, 2), op: utf8Encode(`add ${victim.id} 7`), key: victim.key, sig: rng.bytes(64) };
+        for (const to of targets) transmit(node.id, to, encodeMessage(invented));
+      }
+    }
     for (const to of targets) {
       let out: Message = m;
       switch (b) {
@@ -418,6 +443,9 @@ export function runSimulation(opts: SimOptions): SimResult {
             transmit(node.id, to, encodeMessage(resign({ ...m, digest: altDigest() }, node.id)));
           }
           break;
+        case 'forge-request':
+          if (forged !== null) out = forged;
+          break;
         case 'replay':
         case 'twin':
           break;
@@ -435,7 +463,8 @@ export function runSimulation(opts: SimOptions): SimResult {
 
   // ---- checkers state -----------------------------------------------------------------------
   const committedAt = new Map<number, string>();
-  const submitted = new Set<string>();
+  /** Every request a client signed and sent, by session#requestSeq. */
+  const submitted = new Map<string, ClientRequest>();
   let viewChanges = 0;
   /** Lazy runs: per honest receiver, valid statements delivered per slot (for the evidence checker). */
   const delivered = new Map<string, Set<string>>();
@@ -460,7 +489,9 @@ export function runSimulation(opts: SimOptions): SimResult {
       if (c.seq <= node.lastCommitSeq) violate(`total order: replica ${node.id} committed seq ${c.seq} after ${node.lastCommitSeq}`);
       node.lastCommitSeq = c.seq;
       for (const r of c.requests) {
-        if (!submitted.has(`${r.clientId}#${r.requestSeq}`)) violate(`validity: ${r.clientId}#${r.requestSeq} committed but never submitted`);
+        const sent = submitted.get(`${sessionOf(r)}#${r.requestSeq}`);
+        if (sent === undefined) violate(`validity: ${r.clientId}#${r.requestSeq} committed but never submitted`);
+        else if (!sameRequest(sent, r)) violate(`validity: ${r.clientId}#${r.requestSeq} committed altered (not as its client signed it)`);
       }
       log(`t=${now} r${node.id} commit s${c.seq} ${d} [${c.requests.map((r) => `${r.clientId}#${r.requestSeq}`).join(',')}]`);
     }
@@ -603,16 +634,13 @@ export function runSimulation(opts: SimOptions): SimResult {
   // ---- clients ------------------------------------------------------------------------------
   const clientCount = opts.clients ?? 3;
   const perClient = opts.requestsPerClient ?? 6;
-  const clients: Client[] = Array.from({ length: clientCount + 1 }, (_, i) => ({
-    id: i < clientCount ? `c${i}` : 'probe',
-    probe: i === clientCount,
-    nextSeq: 1,
-    collector: null,
-    request: null,
-    sentTick: 0,
-    done: false,
-  }));
-  const clientById = new Map(clients.map((c) => [c.id, c]));
+  const clients: Client[] = Array.from({ length: clientCount + 1 }, (_, i) => {
+    const id = i < clientCount ? `c${i}` : 'probe';
+    const seed = crypto.blake3(utf8Encode(`bpci-sim-client/${id}`));
+    const key = crypto.ed25519PublicKey(seed);
+    return { id, seed, key, session: sessionOf({ clientId: id, key }), probe: i === clientCount, nextSeq: 1, collector: null, request: null, sentTick: 0, done: false };
+  });
+  const clientBySession = new Map(clients.map((c) => [c.session, c]));
   let accepted = 0;
   const clientRetryTicks = 15;
 
@@ -631,10 +659,10 @@ export function runSimulation(opts: SimOptions): SimResult {
       if (c.done) continue;
       if (c.probe && !(healed && mainDone())) continue;
       if (c.request === null) {
-        const r: ClientRequest = { kind: 'request', clientId: c.id, requestSeq: c.nextSeq, op: utf8Encode(`add ${c.id} 1`) };
-        submitted.add(`${c.id}#${c.nextSeq}`);
+        const r = signRequest(crypto, c.seed, c.id, c.nextSeq, utf8Encode(`add ${c.id} 1`), c.key);
+        submitted.set(`${c.session}#${c.nextSeq}`, r);
         c.request = r;
-        c.collector = new ReplyCollector(vs, crypto, c.id, r.requestSeq);
+        c.collector = new ReplyCollector(vs, crypto, c.session, r.requestSeq);
         sendRequest(c, tick);
       } else if (tick - c.sentTick >= clientRetryTicks) {
         sendRequest(c, tick);
@@ -651,7 +679,7 @@ export function runSimulation(opts: SimOptions): SimResult {
       return;
     }
     if (m.kind !== 'reply') return;
-    const c = clientById.get(m.clientId);
+    const c = clientBySession.get(m.session);
     if (c === undefined || c.collector === null || c.request === null) return;
     const res = c.collector.add(m);
     if (res === null) return;

@@ -4,9 +4,15 @@
 // signed once for the whole batch; see Reply in @bpci/core). One request in flight per client
 // id keeps (clientId, requestSeq) exactly-once simple; run many clients for throughput, and
 // give the clients of one process one ReplySignatureCache so a batch's signature is checked once.
+//
+// Every request is signed with the client's Ed25519 key (`seed32`; a fresh random one when not
+// given): validators check it, so no validator can invent or alter this client's requests. The
+// exactly-once session is (key, clientId): a client that restarts and wants its old session
+// (setNextRequestSeq) must come back with the same seed.
 
 import net from 'node:net';
-import { encodeMessage, decodeMessage, equalBytes, ReplySignatureCache, verifyReplies, type CryptoBackend, type Reply } from '@bpci/core';
+import { randomBytes } from 'node:crypto';
+import { encodeMessage, decodeMessage, equalBytes, ReplySignatureCache, sessionId, signRequest, verifyReplies, type ClientRequest, type CryptoBackend, type Reply } from '@bpci/core';
 import { FrameDecoder, encodeFrame } from '../transport/frame.js';
 
 export interface ClientValidator {
@@ -19,6 +25,8 @@ export interface ClientValidator {
 
 export interface ClientOptions {
   readonly clientId: string;
+  /** The client's Ed25519 seed (32 bytes); default: random, so a new session per client object. */
+  readonly seed32?: Uint8Array;
   readonly validators: readonly ClientValidator[];
   readonly crypto: CryptoBackend;
   /** Resend the request to everyone after this long without a result. */
@@ -61,6 +69,10 @@ const REPLY_FRAME_BYTES_MAX = 80 * 1024;
 
 export class BpciClient {
   readonly clientId: string;
+  /** The client's public key and its session, "<clientId>@<hex key>" (sessionOf in @bpci/core). */
+  readonly publicKey: Uint8Array;
+  readonly session: string;
+  private readonly seed32: Uint8Array;
   private readonly sockets: (net.Socket | undefined)[];
   private readonly weakQuorum: number;
   private readonly stakes: number[];
@@ -72,6 +84,10 @@ export class BpciClient {
 
   private constructor(private readonly opts: ClientOptions) {
     this.clientId = opts.clientId;
+    if (opts.seed32 !== undefined && opts.seed32.length !== 32) throw new RangeError(`client ${opts.clientId}: seed32 must be 32 bytes, got ${opts.seed32.length}`);
+    this.seed32 = opts.seed32 ?? new Uint8Array(randomBytes(32));
+    this.publicKey = opts.crypto.ed25519PublicKey(this.seed32);
+    this.session = sessionId(opts.clientId, this.publicKey);
     this.replyCache = opts.replyCache ?? new ReplySignatureCache(256);
     this.sockets = opts.validators.map(() => undefined);
     this.stakes = opts.validators.map((v) => v.stake ?? 1);
@@ -131,7 +147,7 @@ export class BpciClient {
       return; // a validator sent garbage: ignore it, f+1 honest ones still answer
     }
     const p = this.pending;
-    if (m.kind !== 'reply' || p === undefined || m.clientId !== this.clientId || m.requestSeq !== p.requestSeq || m.from !== i) return;
+    if (m.kind !== 'reply' || p === undefined || m.session !== this.session || m.requestSeq !== p.requestSeq || m.from !== i) return;
     p.replies.set(i, m);
     this.tryAccept(p);
   }
@@ -171,12 +187,17 @@ export class BpciClient {
     if (this.pending === p) this.pending = undefined;
   }
 
+  /** The request this client sends for (requestSeq, op): signing is deterministic. */
+  signedRequest(requestSeq: number, op: Uint8Array): ClientRequest {
+    return signRequest(this.opts.crypto, this.seed32, this.clientId, requestSeq, op, this.publicKey);
+  }
+
   /** Submits one op; resolves with the result f+1 validators agree on. */
   submit(op: Uint8Array): Promise<SubmitResult> {
     if (this.closed) return Promise.reject(new Error('client closed'));
     if (this.pending !== undefined) return Promise.reject(new Error('one request at a time per client'));
     const requestSeq = this.nextSeq++;
-    const frame = encodeFrame(encodeMessage({ kind: 'request', clientId: this.clientId, requestSeq, op }));
+    const frame = encodeFrame(encodeMessage(this.signedRequest(requestSeq, op)));
     return new Promise<SubmitResult>((resolve, reject) => {
       const retryMs = this.opts.retryMs ?? 1000;
       const timeoutMs = this.opts.timeoutMs ?? 30_000;

@@ -3,12 +3,13 @@
 //
 // Trust model: replies are Ed25519-signed by the replica, and a client accepts a result only
 // when f+1 validators sent matching signed replies, so the reply path needs no link security.
-// Requests are not signed in this version (see the core's types.ts): the first request on a
-// connection binds its clientId to that connection, and another connection cannot claim a
-// clientId that is bound and open. Anything malformed closes the connection and is counted.
+// Requests carry their client's signature, which the core checks (kit/client-auth.ts); replies
+// go to the connection that last sent a request of their session ("<clientId>@<hex key>"), and
+// another connection cannot claim a session that is bound and open (a replayed request would
+// otherwise divert a client's replies). Anything malformed closes the connection and is counted.
 
 import net from 'node:net';
-import { decodeMessage, type ClientRequest } from '@bpci/core';
+import { decodeMessage, sessionOf, type ClientRequest } from '@bpci/core';
 import { FrameDecoder, FrameTooLargeError, encodeFrame } from '../transport/frame.js';
 
 export interface ClientServerLimits {
@@ -36,7 +37,8 @@ export interface ClientServerOptions {
 interface ClientConn {
   readonly socket: net.Socket;
   readonly decoder: FrameDecoder;
-  clientId: string | undefined;
+  /** The session its requests run in (bound by the first request). */
+  session: string | undefined;
   corked: boolean;
 }
 
@@ -64,9 +66,9 @@ export class ClientServer {
     return this.conns.size;
   }
 
-  /** Sends reply bytes to the connection bound to clientId; false when none is. */
-  send(clientId: string, bytes: Uint8Array): boolean {
-    const c = this.byClient.get(clientId);
+  /** Sends reply bytes to the connection bound to the session; false when none is. */
+  send(session: string, bytes: Uint8Array): boolean {
+    const c = this.byClient.get(session);
     if (c === undefined || c.socket.destroyed) return false;
     if (c.socket.writableLength > this.limits.writeBufferBytesMax) {
       this.opts.onReject?.('slow-reader');
@@ -92,13 +94,13 @@ export class ClientServer {
       return;
     }
     socket.setNoDelay(true);
-    const conn: ClientConn = { socket, decoder: new FrameDecoder(this.limits.frameBytesMax), clientId: undefined, corked: false };
+    const conn: ClientConn = { socket, decoder: new FrameDecoder(this.limits.frameBytesMax), session: undefined, corked: false };
     this.conns.add(conn);
     socket.on('data', (chunk: Buffer) => this.onData(conn, chunk));
     socket.on('error', () => socket.destroy());
     socket.on('close', () => {
       this.conns.delete(conn);
-      if (conn.clientId !== undefined && this.byClient.get(conn.clientId) === conn) this.byClient.delete(conn.clientId);
+      if (conn.session !== undefined && this.byClient.get(conn.session) === conn) this.byClient.delete(conn.session);
     });
   }
 
@@ -125,16 +127,17 @@ export class ClientServer {
         conn.socket.destroy();
         return;
       }
-      if (conn.clientId !== m.clientId) {
-        const holder = this.byClient.get(m.clientId);
+      const session = sessionOf(m);
+      if (conn.session !== session) {
+        const holder = this.byClient.get(session);
         if (holder !== undefined && holder !== conn && !holder.socket.destroyed) {
           this.opts.onReject?.('client-id-taken');
           conn.socket.destroy();
           return;
         }
-        if (conn.clientId !== undefined && this.byClient.get(conn.clientId) === conn) this.byClient.delete(conn.clientId);
-        conn.clientId = m.clientId;
-        this.byClient.set(m.clientId, conn);
+        if (conn.session !== undefined && this.byClient.get(conn.session) === conn) this.byClient.delete(conn.session);
+        conn.session = session;
+        this.byClient.set(session, conn);
       }
       this.opts.onRequest(m);
     }

@@ -2,11 +2,15 @@
 // built on a ValidatorNode. It watches the runtime's traffic (observer hooks) to keep bounded
 // per-round views: votes seen, proposal, timings; and an index of recent transactions.
 //
-// Transaction ids are hex BLAKE3 of the canonical request encoding (clientId, requestSeq, op);
+// Transaction ids are hex BLAKE3 of the canonical request encoding (clientId, requestSeq, op,
+// client key, client signature; Ed25519 signing is deterministic, so a retry has the same id);
 // a block's Merkle tree has those encodings as leaves (core Merkle rule), so an inclusion proof
 // ties a transaction to a block's merkleRoot. Requests submitted over HTTP without their own
 // (clientId, requestSeq) get a fresh client id each ("api-<validator>-<boot>-<n>", requestSeq 1),
 // which keeps exactly-once trivially true at the cost of one session entry per such request.
+// HTTP submitters hold no client key: this validator signs their requests with its agent key
+// (ValidatorNode.signAsAgent), so a client_id names a session of this validator's agent, and
+// the same client_id sent to another validator is another session there.
 //
 // What it reports is meant to be true (issue 13 §4):
 // - a vote is listed once per (validator, vote type, view, seq), however often it was
@@ -23,6 +27,7 @@ import { performance } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
 import {
   encodeMessage,
+  sessionOf,
   statementPayload,
   type SignedItemRef,
   type ClientRequest,
@@ -370,10 +375,11 @@ export class NodeService implements NodeApiPort {
       const id = this.txId(req);
       this.pendingTx.delete(id);
       this.txIndex.set(id, { height: b.seq, index: i, result: b.results[i] ?? new Uint8Array(0), committedAt: now });
-      this.keyIndex.set(`${req.clientId}#${req.requestSeq}`, id);
-      if (req.requestSeq > (this.clientLastSeq.get(req.clientId) ?? 0)) {
-        this.clientLastSeq.delete(req.clientId); // re-insert: the map's order is recency
-        this.clientLastSeq.set(req.clientId, req.requestSeq);
+      const session = sessionOf(req);
+      this.keyIndex.set(`${session}#${req.requestSeq}`, id);
+      if (req.requestSeq > (this.clientLastSeq.get(session) ?? 0)) {
+        this.clientLastSeq.delete(session); // re-insert: the map's order is recency
+        this.clientLastSeq.set(session, req.requestSeq);
       }
     });
     bound(this.txIndex, TX_INDEX_MAX);
@@ -499,16 +505,20 @@ export class NodeService implements NodeApiPort {
     const explicitKey = tx.clientId !== undefined;
     const clientId = tx.clientId ?? `api-${this.node.index}-${this.bootId}-${++this.apiClientCounter}`;
     const requestSeq = tx.requestSeq ?? 1;
-    const req: ClientRequest = { kind: 'request', clientId, requestSeq, op: tx.payload };
+    let req: ClientRequest;
     let id: string;
     try {
+      // Signed with this validator's agent key: the submitter has none, and the request must
+      // still carry a client signature every validator checks.
+      req = this.node.signAsAgent(clientId, requestSeq, tx.payload);
       id = this.txId(req);
     } catch (e) {
       throw new ApiError(400, 'bad_transaction', e instanceof Error ? e.message : String(e));
     }
     // The same request again (a retry): its status, committed or not.
     if (this.committedTx(id) !== undefined) return this.statusOf(id)!;
-    if (explicitKey) this.refuseConflict(clientId, requestSeq, id);
+    const session = sessionOf(req);
+    if (explicitKey) this.refuseConflict(clientId, session, requestSeq, id);
     if (!this.quorumOfLinks()) {
       const connected = this.node.connectedPeers();
       throw new ApiError(
@@ -520,10 +530,10 @@ export class NodeService implements NodeApiPort {
     }
     if (this.node.replica.status().pendingRequests >= 50_000) throw new ApiError(503, 'overloaded', 'too many pending requests; retry later');
     this.pendingTx.set(id, req);
-    this.keyIndex.set(`${clientId}#${requestSeq}`, id);
+    this.keyIndex.set(`${session}#${requestSeq}`, id);
     bound(this.pendingTx, TX_INDEX_MAX);
     bound(this.keyIndex, TX_INDEX_MAX);
-    const wait = opts.waitForCommit ? this.node.waitForRequest(clientId, requestSeq, opts.timeoutMs).catch(() => undefined) : undefined;
+    const wait = opts.waitForCommit ? this.node.waitForRequest(session, requestSeq, opts.timeoutMs).catch(() => undefined) : undefined;
     this.node.submitRequest(req);
     if (wait) await wait;
     return this.statusOf(id) ?? { txId: id, status: 'pending', clientId, requestSeq, ...this.payloadFields(req.op) };
@@ -534,8 +544,8 @@ export class NodeService implements NodeApiPort {
    * this client last executed: the replica treats such a request as a duplicate or stale and
    * never executes it, so accepting it would leave it pending forever.
    */
-  private refuseConflict(clientId: string, requestSeq: number, id: string): void {
-    const taken = this.keyIndex.get(`${clientId}#${requestSeq}`);
+  private refuseConflict(clientId: string, session: string, requestSeq: number, id: string): void {
+    const taken = this.keyIndex.get(`${session}#${requestSeq}`);
     if (taken !== undefined && taken !== id) {
       const st = this.statusOf(taken);
       throw new ApiError(
@@ -545,7 +555,7 @@ export class NodeService implements NodeApiPort {
           'with a different payload; a (client_id, request_seq) names one transaction: use the next request_seq',
       );
     }
-    const last = this.clientLastSeq.get(clientId);
+    const last = this.clientLastSeq.get(session);
     if (taken === undefined && last !== undefined && requestSeq <= last) {
       throw new ApiError(
         409,

@@ -28,6 +28,8 @@
 
 import { performance } from 'node:perf_hooks';
 import {
+  sessionOf,
+  signRequest,
   createPbftReplica,
   decodeMessage,
   encodeMessage,
@@ -171,13 +173,22 @@ export class ValidatorNode {
 
   /** Recent committed batches by seq (the API's block view); older ones come from the store. */
   readonly recentBlocks = new Map<number, CommittedBatch>();
-  /** Listeners waiting for a (clientId#requestSeq) to execute at this validator. */
+  /**
+   * The key this validator signs client requests with when it submits them for someone else
+   * (the HTTP API): a seed derived from its own, never its validator key. Its sessions are
+   * "<clientId>@<hex agentKey>"; the other validators check these signatures like any client's.
+   */
+  private readonly agentSeed: Uint8Array;
+  readonly agentKey: Uint8Array;
+  /** Listeners waiting for a (session#requestSeq) to execute at this validator. */
   private readonly waiters = new Map<string, ((b: CommittedBatch, index: number) => void)[]>();
   committedCount = 0;
   requestsCommitted = 0;
 
   private constructor(private readonly opts: ValidatorNodeOptions) {
     this.index = opts.index;
+    this.agentSeed = opts.crypto.blake3(new Uint8Array([...new TextEncoder().encode('bpci/api-agent/v1'), ...opts.seed32]));
+    this.agentKey = opts.crypto.ed25519PublicKey(this.agentSeed);
     this.log = opts.logger ?? silentLogger;
     this.obs = opts.observer ?? {};
     this.txIndexing = { crypto: opts.crypto, now: Date.now };
@@ -489,7 +500,7 @@ export class ValidatorNode {
         this.transport.broadcast(e.bytes);
         break;
       case 'client':
-        this.clients?.send(e.dest.clientId, e.bytes);
+        this.clients?.send(e.dest.session, e.bytes);
         break;
       default: {
         const never: never = e.dest;
@@ -577,7 +588,7 @@ export class ValidatorNode {
     }
     this.obs.committed?.(b, performance.now());
     b.requests.forEach((r, i) => {
-      const key = `${r.clientId}#${r.requestSeq}`;
+      const key = `${sessionOf(r)}#${r.requestSeq}`;
       const ws = this.waiters.get(key);
       if (ws) {
         this.waiters.delete(key);
@@ -592,9 +603,14 @@ export class ValidatorNode {
     this.log[line.level](line.fields, line.msg);
   }
 
-  /** Resolves when (clientId, requestSeq) executes here, or rejects after timeoutMs. */
-  waitForRequest(clientId: string, requestSeq: number, timeoutMs: number): Promise<{ batch: CommittedBatch; index: number }> {
-    const key = `${clientId}#${requestSeq}`;
+  /** A request signed with this validator's agent key (for a submitter without a key of its own). */
+  signAsAgent(clientId: string, requestSeq: number, op: Uint8Array): ClientRequest {
+    return signRequest(this.opts.crypto, this.agentSeed, clientId, requestSeq, op, this.agentKey);
+  }
+
+  /** Resolves when (session, requestSeq) executes here (session as sessionOf), or rejects after timeoutMs. */
+  waitForRequest(session: string, requestSeq: number, timeoutMs: number): Promise<{ batch: CommittedBatch; index: number }> {
+    const key = `${session}#${requestSeq}`;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         const ws = this.waiters.get(key);
