@@ -489,6 +489,22 @@ describe('client request signatures (issue 10: a Byzantine primary can neither i
     });
   }
 
+  // Found by the multi-process bench: the prepares of the other backups often arrive while a
+  // backup still checks the proposal's requests; they must count once the check passes, or the
+  // backup never commits the slot and falls behind until it fetches.
+  it('prepares that arrive while the requests are checked count once they pass', () => {
+    const r = make(1);
+    const pp = proposal([good]) as Message & { kind: 'pre-prepare' };
+    const first = r.step({ kind: 'message', from: 0, message: pp });
+    expect(first.verify).toHaveLength(1);
+    for (const id of [2, 3]) {
+      const p = new SafetyRules(id, seeds[id]!, crypto).signPrepare(pp.view, pp.seq, pp.digest).message;
+      expect(sentKinds([r.step({ kind: 'message', from: id, message: p })])).toEqual([]);
+    }
+    const outs = drive(r, { kind: 'verified', jobId: first.verify[0]!.jobId, valid: crypto.ed25519VerifyBatch(first.verify[0]!.items) });
+    expect(sentKinds(outs)).toEqual(['prepare', 'commit']);
+  });
+
   it('sessions are per key: the same clientId under another key is another session', () => {
     const st = new ReplicatedState(new KvApp(crypto), crypto);
     const mine = signedRequest('c', 1, 'add n 1');

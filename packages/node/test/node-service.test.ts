@@ -188,6 +188,24 @@ describe('NodeService numbers (issue 13 §4)', () => {
     expect(await metricValue(h.metrics, 'ibft_validator_votes_total', { vote_type: 'checkpoint', from: 'validator-003' })).toBe(1);
   });
 
+  it('takes a request its client signed as it is, and refuses one whose signature does not verify', async () => {
+    const h = await harness();
+    const seed = new Uint8Array(32).fill(3);
+    const signed = signRequest(crypto, seed, 'alice', 1, enc('add x 5'));
+    const hexOf = (b: Uint8Array) => Buffer.from(b).toString('hex');
+    const body = { payload: 'add x 5', client_id: 'alice', request_seq: 1, public_key: hexOf(signed.key), signature: hexOf(signed.sig) };
+    expect((await h.post('/api/v1/transactions', body)).code).toBe(202);
+    expect(h.submitted).toHaveLength(1);
+    expect(h.submitted[0]).toEqual(signed); // not re-signed by the agent: the client's own session
+    const bad = await h.post('/api/v1/transactions', { ...body, payload: 'add x 6' });
+    expect(bad).toMatchObject({ code: 400, body: { error: 'bad_signature' } });
+    expect(bad.body.message).toMatch(/does not verify/);
+    expect((await h.post('/api/v1/transactions', { payload: 'add x 5', client_id: 'alice', request_seq: 1, public_key: body.public_key })).code).toBe(400);
+    expect((await h.post('/api/v1/transactions', { payload: 'add x 5', public_key: body.public_key, signature: body.signature })).body.message).toMatch(/needs body\/client_id/);
+    expect((await h.post('/api/v1/transactions', { payload: 'add x 5', client_id: 'alice', request_seq: 0 })).code).toBe(400);
+    expect(h.submitted).toHaveLength(1);
+  });
+
   it('answers a second payload under a taken (client_id, request_seq) with 409 at once', async () => {
     const h = await harness();
     const first = await h.post('/api/v1/transactions', { payload: 'add x 5', client_id: 'c1', request_seq: 1 });

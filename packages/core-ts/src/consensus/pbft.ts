@@ -593,6 +593,8 @@ export class PbftReplica implements Replica {
       if (s.prePrepare !== null) return;
       s.prePrepare = pp;
       this.sendPrepare(s);
+      // Prepares that arrived while the requests were checked count now.
+      this.checkPrepared(s);
     });
   }
 
@@ -614,10 +616,10 @@ export class PbftReplica implements Replica {
         return this.outbox.slash('InvalidProposal', pp.from, `pre-prepare view ${pp.view} seq ${pp.seq}: ${bad.length} request(s) with a bad client signature`);
       }
       for (const r of pp.batch) this.knownRequests.add(r);
-      if (pp.view !== this.view || this.mode !== 'normal' || !this.inWindow(pp.seq) || slot.view !== pp.view) return;
+      // What acceptsNormal asked of it, again: the view, the mode or the window may have moved.
+      if (pp.view !== this.view || this.mode === 'view-change' || !this.inWindow(pp.seq) || slot.view !== pp.view) return;
       then();
     });
-    this.checkPrepared(slot);
   }
 
   private sendPrepare(slot: Slot): void {

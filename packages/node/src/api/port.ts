@@ -109,6 +109,13 @@ export interface TransactionSubmission {
   /** Exactly-once key: (clientId, requestSeq). Absent = the node assigns one. */
   readonly clientId?: string;
   readonly requestSeq?: number;
+  /**
+   * A request its client signed (requires clientId and requestSeq): its Ed25519 key and its
+   * signature over requestPayload(clientId, requestSeq, payload). Absent: the node signs as its
+   * agent (the session is then the agent's).
+   */
+  readonly publicKey?: Uint8Array;
+  readonly signature?: Uint8Array;
 }
 
 export interface SubmitOptions {

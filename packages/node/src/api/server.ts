@@ -377,7 +377,11 @@ export function createApi(opts: ApiOptions): FastifyInstance {
             payload: { type: 'string', minLength: 1 },
             encoding: { type: 'string', enum: ['utf8', 'hex', 'base64'], default: 'utf8' },
             client_id: { type: 'string', pattern: '^[A-Za-z0-9_.:-]{1,64}$' },
-            request_seq: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
+            request_seq: { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER },
+            // A request the submitter signed itself (signRequest of @bpci/core): its Ed25519
+            // public key and signature, hex. Without them this validator signs as its agent.
+            public_key: { type: 'string', pattern: '^[0-9a-fA-F]{64}$' },
+            signature: { type: 'string', pattern: '^[0-9a-fA-F]{128}$' },
           },
         },
         querystring: {
@@ -391,7 +395,7 @@ export function createApi(opts: ApiOptions): FastifyInstance {
       },
     },
     async (req, reply) => {
-      const body = req.body as { payload: string; encoding: 'utf8' | 'hex' | 'base64'; client_id?: string; request_seq?: number };
+      const body = req.body as { payload: string; encoding: 'utf8' | 'hex' | 'base64'; client_id?: string; request_seq?: number; public_key?: string; signature?: string };
       const q = req.query as { wait: boolean; timeout_ms: number };
       const payload = decodePayload(body.payload, body.encoding);
       if (payload.length > txBytesMax) {
@@ -400,6 +404,12 @@ export function createApi(opts: ApiOptions): FastifyInstance {
       if ((body.client_id === undefined) !== (body.request_seq === undefined)) {
         throw new ApiError(400, 'bad_request', 'body/client_id and body/request_seq go together (exactly-once key): give both or neither');
       }
+      if ((body.public_key === undefined) !== (body.signature === undefined)) {
+        throw new ApiError(400, 'bad_request', 'body/public_key and body/signature go together (a request signed by its client): give both or neither');
+      }
+      if (body.public_key !== undefined && body.client_id === undefined) {
+        throw new ApiError(400, 'bad_request', 'a signed request needs body/client_id and body/request_seq: the signature covers them');
+      }
       let status;
       try {
         status = await node.submitTransaction(
@@ -407,6 +417,9 @@ export function createApi(opts: ApiOptions): FastifyInstance {
             payload,
             ...(body.client_id !== undefined ? { clientId: body.client_id } : {}),
             ...(body.request_seq !== undefined ? { requestSeq: body.request_seq } : {}),
+            ...(body.public_key !== undefined && body.signature !== undefined
+              ? { publicKey: new Uint8Array(Buffer.from(body.public_key, 'hex')), signature: new Uint8Array(Buffer.from(body.signature, 'hex')) }
+              : {}),
           },
           { waitForCommit: q.wait, timeoutMs: q.timeout_ms },
         );

@@ -18,7 +18,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { BenchConsensusOptions, CliIo } from '../cli/program.js';
 import { runLocalCluster } from '../cli/cluster.js';
 import type { LocalClusterMember } from '../config/local-cluster.js';
@@ -55,6 +55,18 @@ export interface ConsensusBenchOptions extends Omit<BenchConsensusOptions, 'json
 export interface BenchBuild {
   readonly label: string;
   readonly bpciJs: string;
+}
+
+/**
+ * The clients of a build are that build's own (its packages/node/dist/runtime/workload.js): a
+ * client of this build may not speak an older build's wire format (issue 10 signed requests).
+ */
+async function closedLoopOf(build: BenchBuild): Promise<typeof runClosedLoop> {
+  if (path.resolve(build.bpciJs) === path.resolve(bpciJs())) return runClosedLoop;
+  const workload = path.resolve(path.dirname(build.bpciJs), '../runtime/workload.js');
+  const m = (await import(pathToFileURL(workload).href)) as { runClosedLoop?: typeof runClosedLoop };
+  if (typeof m.runClosedLoop !== 'function') throw new Error(`${workload} has no runClosedLoop`);
+  return m.runClosedLoop;
 }
 
 export interface ScenarioResult {
@@ -366,6 +378,7 @@ export async function runConsensusBench(o: ConsensusBenchOptions, io: CliIo): Pr
             return { host: v.client.host, port: v.client.port, publicKey: v.publicKey, stake: v.stake };
           });
           const apiUrls = members.map((m) => m.apiUrl);
+          const closedLoop = await closedLoopOf(build);
           const out: ScenarioResult[] = [];
           for (const clients of o.clients) {
             const name = `n${n}-c${clients}-${durability}-${verify}`;
@@ -373,7 +386,7 @@ export async function runConsensusBench(o: ConsensusBenchOptions, io: CliIo): Pr
             const warmPer = o.warmup > 0 ? Math.max(1, Math.ceil(o.warmup / clients)) : 0;
             const h0 = await committedHeight(apiUrls[0]!);
             const m0 = await snapshot(apiUrls);
-            const res = await runClosedLoop({
+            const res = await closedLoop({
               validators,
               crypto: sel.backend,
               clients,

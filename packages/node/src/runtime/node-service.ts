@@ -27,6 +27,7 @@ import { performance } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
 import {
   encodeMessage,
+  requestItem,
   sessionOf,
   statementPayload,
   type SignedItemRef,
@@ -510,13 +511,24 @@ export class NodeService implements NodeApiPort {
     try {
       // Signed with this validator's agent key: the submitter has none, and the request must
       // still carry a client signature every validator checks.
-      req = this.node.signAsAgent(clientId, requestSeq, tx.payload);
+      req =
+        tx.publicKey !== undefined && tx.signature !== undefined
+          ? { kind: 'request', clientId, requestSeq, op: tx.payload, key: tx.publicKey, sig: tx.signature }
+          : this.node.signAsAgent(clientId, requestSeq, tx.payload);
       id = this.txId(req);
     } catch (e) {
       throw new ApiError(400, 'bad_transaction', e instanceof Error ? e.message : String(e));
     }
     // The same request again (a retry): its status, committed or not.
     if (this.committedTx(id) !== undefined) return this.statusOf(id)!;
+    if (tx.publicKey !== undefined && this.opts.crypto.ed25519VerifyBatch([requestItem(req)])[0] !== 1) {
+      // Every validator would drop it without a word: say so now.
+      throw new ApiError(
+        400,
+        'bad_signature',
+        `signature does not verify under public_key over (client_id "${clientId}", request_seq ${requestSeq}, payload): sign requestPayload(clientId, requestSeq, payload) of @bpci/core (signRequest)`,
+      );
+    }
     const session = sessionOf(req);
     if (explicitKey) this.refuseConflict(clientId, session, requestSeq, id);
     if (!this.quorumOfLinks()) {

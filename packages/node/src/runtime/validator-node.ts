@@ -170,6 +170,10 @@ export class ValidatorNode {
   /** Signed messages waiting for the safety log, in order, each with the LSN it waits for. */
   private readonly gated: { lsn: number; envelopes: readonly Envelope[] }[] = [];
   private readonly safetyLog: SafetyLog | null;
+  /** Verification jobs waiting for this turn's batch call (see runVerify). */
+  private verifyCritical: VerifyJob[] = [];
+  private verifyBackground: VerifyJob[] = [];
+  private verifyFlushScheduled = false;
 
   /** Recent committed batches by seq (the API's block view); older ones come from the store. */
   readonly recentBlocks = new Map<number, CommittedBatch>();
@@ -557,26 +561,53 @@ export class ValidatorNode {
     this.step({ kind: 'request', request });
   }
 
+  /**
+   * Verification jobs are gathered for one turn of the event loop and checked in one batch call
+   * per priority: the requests of many clients (each its own job, issue 10's client signatures)
+   * then cost a batch verification each instead of a single one.
+   */
   private runVerify(job: VerifyJob): void {
+    (job.priority === 'background' ? this.verifyBackground : this.verifyCritical).push(job);
+    if (this.verifyFlushScheduled) return;
+    this.verifyFlushScheduled = true;
+    setImmediate(() => {
+      this.verifyFlushScheduled = false;
+      const critical = this.verifyCritical;
+      const background = this.verifyBackground;
+      this.verifyCritical = [];
+      this.verifyBackground = [];
+      if (critical.length > 0) this.verifyJobs(critical);
+      if (background.length > 0) this.verifyJobs(background);
+    });
+  }
+
+  private verifyJobs(jobs: readonly VerifyJob[]): void {
     const t0 = performance.now();
+    const items = jobs.length === 1 ? jobs[0]!.items : jobs.flatMap((j) => j.items);
     const done = (valid: Uint8Array): void => {
-      let invalid = 0;
-      for (const v of valid) if (v !== 1) invalid++;
-      this.obs.verified?.(valid.length, invalid, performance.now() - t0, job.items, valid);
-      this.step({ kind: 'verified', jobId: job.jobId, valid });
+      const ms = performance.now() - t0;
+      let at = 0;
+      for (const job of jobs) {
+        const v = valid.subarray(at, at + job.items.length);
+        at += job.items.length;
+        let invalid = 0;
+        for (const x of v) if (x !== 1) invalid++;
+        this.obs.verified?.(v.length, invalid, ms, job.items, v);
+        this.step({ kind: 'verified', jobId: job.jobId, valid: v });
+      }
     };
     const pool = this.opts.pool;
     if (pool) {
-      pool.verifyBatch(job.items).then(done, (e: unknown) => {
-        // Pool failure (queue full, closed): verify inline rather than lose the job.
+      pool.verifyBatch(items).then(done, (e: unknown) => {
+        // Pool failure (queue full, closed): verify inline rather than lose the jobs.
         this.log.warn({ err: e instanceof Error ? e.message : String(e) }, 'pool verify failed; verifying inline');
-        done(this.opts.crypto.ed25519VerifyBatch(job.items));
+        done(this.opts.crypto.ed25519VerifyBatch(items));
       });
     } else {
-      const valid = this.opts.crypto.ed25519VerifyBatch(job.items);
-      queueMicrotask(() => done(valid));
+      done(this.opts.crypto.ed25519VerifyBatch(items));
     }
   }
+
 
   private onCommitted(b: CommittedBatch): void {
     this.committedCount++;
