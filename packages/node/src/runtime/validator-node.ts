@@ -562,15 +562,16 @@ export class ValidatorNode {
   }
 
   /**
-   * Verification jobs are gathered for one turn of the event loop and checked in one batch call
-   * per priority: the requests of many clients (each its own job, issue 10's client signatures)
-   * then cost a batch verification each instead of a single one.
+   * Verification jobs are gathered until the current callback ends (a microtask: the frames of
+   * one socket read, the steps of one timer) and checked in one batch call per priority. Waiting
+   * for a whole event-loop turn (setImmediate) batched more but added up to three loop turns to
+   * a request's critical path: +0.9 ms p50 at one client, memory mode, on the 2-core host.
    */
   private runVerify(job: VerifyJob): void {
     (job.priority === 'background' ? this.verifyBackground : this.verifyCritical).push(job);
     if (this.verifyFlushScheduled) return;
     this.verifyFlushScheduled = true;
-    setImmediate(() => {
+    queueMicrotask(() => {
       this.verifyFlushScheduled = false;
       const critical = this.verifyCritical;
       const background = this.verifyBackground;
