@@ -11,6 +11,7 @@ export {
   merkleLevelsPacked,
   merkleProofFromLevels,
   merkleLeafHash,
+  type NodeHasher,
   merkleNodeHash,
   merkleRootFromHashes,
   merkleProofFromHashes,
@@ -26,6 +27,8 @@ export { ED25519_RULE, ED25519_RULE_OPTIONS, checkSignedItems } from './crypto/e
 export * from './consensus/types.js';
 export * from './consensus/validators.js';
 export * from './codec/codec.js';
+// The codec's byte reader and writer (the types of its helpers' parameters).
+export type { Reader, Writer } from './codec/wire.js';
 export * from './consensus/config.js';
 export * from './consensus/safety-rules.js';
 export * from './consensus/evidence.js';

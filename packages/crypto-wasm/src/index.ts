@@ -72,7 +72,7 @@ interface Blake3Exports {
 }
 
 /** The shape of ./ed25519.ts that this backend uses. */
-interface Ed25519Impl {
+export interface Ed25519Impl {
   publicKey(seed32: Uint8Array): Uint8Array;
   sign(seed32: Uint8Array, msg: Uint8Array): Uint8Array;
   verifyBatch(items: readonly SignedItem[]): Uint8Array;

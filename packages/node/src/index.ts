@@ -51,3 +51,29 @@ export { LOCAL_CHAIN_ID, LOCAL_ASSETS, LOCAL_CLIENT_BALANCE, ledgerClientKeys } 
 export { LedgerService, ACCOUNT_HISTORY_MAX, LEDGER_IDS_MAX, type LedgerServiceOptions } from './runtime/ledger-service.js';
 export type { LedgerApiPort, LedgerAccountProofView, LedgerTxView, LedgerAccountInfo, LedgerHistoryPage, LedgerSummary, LedgerInclusion, LedgerLegView } from './api/ledger-routes.js';
 export { ledgerTransfers, type LedgerWorkload } from './runtime/ledger-workload.js';
+
+// Types the API above refers to (so the generated reference links them; issue 13 §1).
+export type {
+  NodeSection,
+  Thresholds,
+  LoggingConfig,
+  ValidatorEntry,
+  AuctionConfig,
+  CoordinatorConfig,
+  HotstuffConfig,
+  IbftConfig,
+  LogLevel,
+  LogOutputConfig,
+  ApiConfig,
+  TransportConfig,
+  ConsensusTuning,
+} from './config/config.js';
+export type { Logger } from './log.js';
+// The HTTP API's port: what a NodeApiPort implementation (NodeService, LedgerService) answers.
+export type * from './api/port.js';
+export { ApiError } from './api/port.js';
+export type { NodeObserver } from './runtime/validator-node.js';
+export type { BackfillRejectReason } from './runtime/backfill.js';
+export type { SharedPowReply, SharedPowTask } from './crypto/pow-shared.js';
+export type { Store, KeyPart, RecordKey, StoreRecord, RangeQuery, StoreEntry } from './storage/store.js';
+export type { Position } from './runtime/ledger-service.js';

@@ -91,7 +91,8 @@ function reservationBelow(a: Reservation, b: Reservation): boolean {
   return a.view < b.view || (a.view === b.view && a.upTo < b.upTo);
 }
 
-type Unsigned<T> = Omit<T, 'sig' | 'from'>;
+/** A message before SafetyRules signs it: without its signature and signer. */
+export type Unsigned<T> = Omit<T, 'sig' | 'from'>;
 
 export class SafetyRules {
   private readonly votes = new Map<string, Digest>();

@@ -39,7 +39,7 @@ export const ACCOUNT_HISTORY_MAX = 4096;
 export const LEDGER_IDS_MAX = 200_000;
 const SCAN_PAGE = 1024;
 
-interface Position {
+export interface Position {
   readonly height: number;
   readonly index: number;
 }

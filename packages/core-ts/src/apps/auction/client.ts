@@ -17,7 +17,8 @@ import type { CryptoBackend } from '../../crypto/backend.js';
 import { ledgerSigningMessage } from '../ledger/tx.js';
 import { auctionCommitment, auctionRoundId, encodeAuctionCommitBody, encodeAuctionOpenBody, encodeAuctionReveal, encodeRevealPayload, withSignature, type RevealPayload } from './tx.js';
 
-type Signing = Pick<CryptoBackend, 'ed25519PublicKey' | 'ed25519Sign' | 'blake3'>;
+/** What an auction bidder needs of a CryptoBackend. */
+export type AuctionSigning = Pick<CryptoBackend, 'ed25519PublicKey' | 'ed25519Sign' | 'blake3'>;
 
 export interface SealedBid {
   /** The signed commit op (submit during BidCollection). */
@@ -31,7 +32,7 @@ export class AuctionBidder {
   readonly publicKey: Uint8Array;
 
   constructor(
-    private readonly crypto: Signing,
+    private readonly crypto: AuctionSigning,
     private readonly seed32: Uint8Array,
   ) {
     this.publicKey = crypto.ed25519PublicKey(seed32);

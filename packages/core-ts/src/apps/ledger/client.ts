@@ -12,14 +12,15 @@ import type { CryptoBackend } from '../../crypto/backend.js';
 import { CodecError } from '../../codec/wire.js';
 import { compareBytes, encodeLedgerTx, encodeLedgerTxBody, ledgerSigningMessage, type BurnLeg, type Cosignature, type LimitSetting, type MintLeg, type UnsignedLedgerTx } from './tx.js';
 
-type Signing = Pick<CryptoBackend, 'ed25519PublicKey' | 'ed25519Sign'>;
+/** What a ledger client needs of a CryptoBackend. */
+export type LedgerSigning = Pick<CryptoBackend, 'ed25519PublicKey' | 'ed25519Sign'>;
 
 /**
  * Signs `tx` with `seeds[0]` (the signer's) and every further seed as a co-signer; returns the
  * canonical encoding. Co-signatures are put in key order. Throws CodecError on values the codec
  * cannot encode (zero amount, too many legs, ...).
  */
-export function signLedgerTx(crypto: Signing, tx: UnsignedLedgerTx, seeds: readonly Uint8Array[]): Uint8Array {
+export function signLedgerTx(crypto: LedgerSigning, tx: UnsignedLedgerTx, seeds: readonly Uint8Array[]): Uint8Array {
   if (seeds.length === 0) throw new CodecError('bad-value', 'signLedgerTx needs the signer seed');
   const signerKey = crypto.ed25519PublicKey(seeds[0]!);
   if (compareBytes(signerKey, tx.signer) !== 0) throw new CodecError('bad-value', 'seeds[0] is not the key of tx.signer');
@@ -34,7 +35,7 @@ export class LedgerWallet {
   readonly publicKey: Uint8Array;
 
   constructor(
-    private readonly crypto: Signing,
+    private readonly crypto: LedgerSigning,
     private readonly seed32: Uint8Array,
   ) {
     this.publicKey = crypto.ed25519PublicKey(seed32);
