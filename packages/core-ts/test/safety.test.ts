@@ -13,6 +13,9 @@ import {
   ReplySignatureCache,
   sessionOf,
   signRequest,
+  KnownRequests,
+  decodeMessage,
+  encodeMessage,
   verifyReplies,
   type Reply,
   SafetyError,
@@ -503,6 +506,16 @@ describe('client request signatures (issue 10: a Byzantine primary can neither i
     }
     const outs = drive(r, { kind: 'verified', jobId: first.verify[0]!.jobId, valid: crypto.ed25519VerifyBatch(first.verify[0]!.items) });
     expect(sentKinds(outs)).toEqual(['prepare', 'commit']);
+  });
+
+  it('remembers verified requests within its bounds, by content', () => {
+    const known = new KnownRequests(3, 20);
+    const reqs = [1, 2, 3, 4].map((seq) => signedRequest('k', seq, 'add x 1')); // 7 op bytes each
+    for (const r of reqs) known.add(r);
+    expect([known.size, known.bytes]).toEqual([2, 14]); // the byte bound evicted the oldest two
+    expect(reqs.map((r) => known.has(r))).toEqual([false, false, true, true]);
+    expect(known.has({ ...reqs[3]!, op: utf8Encode('add x 9') })).toBe(false); // same session and seq, other op
+    expect(known.has(decodeMessage(encodeMessage(reqs[3]!)) as typeof good)).toBe(true); // a fresh decode of the same bytes
   });
 
   it('sessions are per key: the same clientId under another key is another session', () => {

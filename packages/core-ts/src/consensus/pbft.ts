@@ -213,7 +213,7 @@ export class PbftReplica implements Replica {
     this.verifier = new Verifier<SignedMsg | ClientRequest>(this.outbox, (m) =>
       m.kind === 'request' ? requestItem(m) : { publicKey: this.vs.publicKey(m.from), message: signingPayload(m), signature: m.sig },
     );
-    this.knownRequests = new KnownRequests(Math.min(this.cfg.pendingRequestsMax, REPLICA_BOUNDS.knownRequestsMax));
+    this.knownRequests = new KnownRequests(Math.min(this.cfg.pendingRequestsMax, REPLICA_BOUNDS.knownRequestsMax), REPLICA_BOUNDS.knownRequestBytesMax);
     this.equivocation = new EquivocationStore<PrePrepare | Vote | Checkpoint>(
       this.verifier,
       this.outbox,
@@ -1546,6 +1546,10 @@ export class PbftReplica implements Replica {
     for (let seq = st + 1; seq <= this.lastExecuted; seq++) if (!this.log.has(seq)) bad.push(`executed seq ${seq} missing from the log`);
     for (const seq of this.ownCheckpoints.keys()) if (seq > this.lastExecuted) bad.push(`own checkpoint ${seq} above lastExecuted ${this.lastExecuted}`);
     if (this.pool.size > this.cfg.pendingRequestsMax) bad.push(`request pool ${this.pool.size} above pendingRequestsMax ${this.cfg.pendingRequestsMax}`);
+    if (this.admitting < 0 || this.pool.size + this.admitting > this.cfg.pendingRequestsMax) bad.push(`requests under admission ${this.admitting} with a pool of ${this.pool.size} above pendingRequestsMax`);
+    if (this.knownRequests.size > this.knownRequests.capacity || this.knownRequests.bytes > this.knownRequests.opBytesMax) {
+      bad.push(`known requests ${this.knownRequests.size} (${this.knownRequests.bytes} op bytes) above their bounds`);
+    }
     for (const [view, m] of this.timeouts) if (m.size > this.vs.size) bad.push(`${m.size} timeouts for view ${view} from ${this.vs.size} validators`);
     for (const [view, m] of this.viewChanges) if (m.size > this.vs.size) bad.push(`${m.size} view-changes for view ${view} from ${this.vs.size} validators`);
     return bad;

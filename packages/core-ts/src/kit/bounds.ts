@@ -17,6 +17,8 @@ export const REPLICA_BOUNDS = {
   sessionsDecodeMax: 1_000_000,
   /** Verified client requests remembered by content (kit/client-auth.ts), at most. */
   knownRequestsMax: 65_536,
+  /** ...and their op bytes, at most (an op is up to CODEC_LIMITS.opBytesMax). */
+  knownRequestBytesMax: 64 * 1024 * 1024,
 } as const;
 
 function assertBound(ok: boolean, what: string): void {

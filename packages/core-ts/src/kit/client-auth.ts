@@ -89,12 +89,21 @@ export function sameRequest(a: ClientRequest, b: ClientRequest): boolean {
 /**
  * Requests whose signature verified, by (session, requestSeq), so the same request decoded
  * again (inside a proposal, a retransmission) needs a byte comparison instead of a
- * verification. Bounded: the oldest entry goes first.
+ * verification. Bounded in entries and in op bytes (ops are up to 64 KiB): the oldest entry
+ * goes first. Forgetting one costs a verification, never a wrong answer.
  */
 export class KnownRequests {
   private readonly m = new Map<string, ClientRequest>();
+  private opBytes = 0;
 
-  constructor(readonly capacity: number) {}
+  constructor(
+    readonly capacity: number,
+    readonly opBytesMax: number = Number.POSITIVE_INFINITY,
+  ) {}
+
+  get bytes(): number {
+    return this.opBytes;
+  }
 
   private static key(r: ClientRequest): string {
     return `${sessionOf(r)}#${r.requestSeq}`;
@@ -106,9 +115,18 @@ export class KnownRequests {
 
   add(r: ClientRequest): void {
     const k = KnownRequests.key(r);
-    if (this.m.has(k)) this.m.delete(k);
-    else if (this.m.size >= this.capacity) this.m.delete(this.m.keys().next().value!);
+    const old = this.m.get(k);
+    if (old !== undefined) {
+      this.m.delete(k);
+      this.opBytes -= old.op.length;
+    }
+    while (this.m.size > 0 && (this.m.size >= this.capacity || this.opBytes + r.op.length > this.opBytesMax)) {
+      const [oldestKey, oldest] = this.m.entries().next().value!;
+      this.m.delete(oldestKey);
+      this.opBytes -= oldest.op.length;
+    }
     this.m.set(k, r);
+    this.opBytes += r.op.length;
   }
 
   /** True when a byte-identical request verified earlier. */
