@@ -9,7 +9,6 @@
 
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -50,25 +49,9 @@ export function ensureBuilt(): void {
   if (!fs.existsSync(bpciJs)) throw new Error(`${bpciJs} missing after tsc -b packages/node`);
 }
 
-/** `count` distinct loopback ports that were free a moment ago (the OS picks them). */
-export async function freePorts(count: number): Promise<number[]> {
-  const servers: net.Server[] = [];
-  const ports: number[] = [];
-  try {
-    while (ports.length < count) {
-      const s = net.createServer();
-      await new Promise<void>((resolve, reject) => {
-        s.once('error', reject);
-        s.listen(0, '127.0.0.1', () => resolve());
-      });
-      servers.push(s);
-      ports.push((s.address() as net.AddressInfo).port);
-    }
-  } finally {
-    await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
-  }
-  return ports;
-}
+import { freePorts } from '../../packages/node/test/helpers.js';
+
+export { freePorts };
 
 export interface Member {
   readonly index: number;

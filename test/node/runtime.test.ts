@@ -11,15 +11,16 @@ import { BpciClient } from '@bpci/node/client/client';
 import { openSafetyLog } from '@bpci/node/runtime/safety-log';
 import { openStore } from '@bpci/node/storage/store';
 import { decodeTxRecord, txIdOf } from '@bpci/node/runtime/records';
+import { freePorts } from '../../packages/node/test/helpers.js';
 import { nodeJsBackend } from '@bpci/node/crypto/select';
 
 const crypto: CryptoBackend = nodeJsBackend();
 const N = 4;
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bpci-rt-'));
 const seeds = Array.from({ length: N }, (_, i) => new Uint8Array(32).fill(i + 1));
-const base = 20000 + Math.floor(Math.random() * 20000);
-const validators: ValidatorAddress[] = seeds.map((s, i) => ({ publicKey: jsBackend().ed25519PublicKey(s), stake: 1, host: '127.0.0.1', port: base + i }));
-const clientPort = (i: number) => base + 100 + i;
+const ports = await freePorts(2 * seeds.length);
+const validators: ValidatorAddress[] = seeds.map((s, i) => ({ publicKey: jsBackend().ed25519PublicKey(s), stake: 1, host: '127.0.0.1', port: ports[i]! }));
+const clientPort = (i: number) => ports[seeds.length + i]!;
 
 async function startNode(i: number): Promise<ValidatorNode> {
   const d = path.join(dir, `v${i}`);

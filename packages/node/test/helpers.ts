@@ -25,6 +25,30 @@ export function identity(i: number): { seed: Uint8Array; publicKey: Uint8Array }
   return { seed, publicKey: crypto.ed25519PublicKey(seed) };
 }
 
+/**
+ * `count` distinct loopback ports that were free a moment ago, chosen by the OS. A random base
+ * in 20000-50000 overlaps Linux's ephemeral range (32768-60999), where other tests' outbound
+ * connections live: an oversize test once failed with EADDRINUSE that way in CI.
+ */
+export async function freePorts(count: number): Promise<number[]> {
+  const servers: net.Server[] = [];
+  const ports: number[] = [];
+  try {
+    while (ports.length < count) {
+      const s = net.createServer();
+      await new Promise<void>((resolve, reject) => {
+        s.once('error', reject);
+        s.listen(0, '127.0.0.1', () => resolve());
+      });
+      servers.push(s);
+      ports.push((s.address() as net.AddressInfo).port);
+    }
+  } finally {
+    await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
+  }
+  return ports;
+}
+
 export async function waitFor(cond: () => boolean, what: string, limitMs = 10_000): Promise<void> {
   const start = Date.now();
   while (!cond()) {

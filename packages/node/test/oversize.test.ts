@@ -5,12 +5,13 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { jsBackend, signRequest } from '@bpci/core';
 import { ValidatorNode, type ValidatorAddress } from '../src/runtime/validator-node.js';
 import { nodeJsBackend } from '../src/crypto/select.js';
+import { freePorts } from './helpers.js';
 
 const crypto = nodeJsBackend();
 const clientSeed = new Uint8Array(32).fill(5);
 const seeds = [1, 2, 3, 4].map((i) => new Uint8Array(32).fill(i));
-const base = 30000 + Math.floor(Math.random() * 20000);
-const validators: ValidatorAddress[] = seeds.map((s, i) => ({ publicKey: jsBackend().ed25519PublicKey(s), stake: 1, host: '127.0.0.1', port: base + i }));
+const ports = await freePorts(seeds.length);
+const validators: ValidatorAddress[] = seeds.map((s, i) => ({ publicKey: jsBackend().ed25519PublicKey(s), stake: 1, host: '127.0.0.1', port: ports[i]! }));
 const nodes: ValidatorNode[] = [];
 afterAll(async () => {
   await Promise.all(nodes.map((n) => n.stop()));
