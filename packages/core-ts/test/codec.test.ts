@@ -1,7 +1,8 @@
 // Canonical codec: round trips for every message kind, strict rejection of malformed frames,
 // and a fuzz test (random and mutated frames: never a crash, never a different value accepted).
 import { describe, expect, it } from 'vitest';
-import { CodecError, CODEC_LIMITS, decodeMessage, decodePreparedCert, encodeMessage, encodePreparedCert, type Message } from '@bpci/core';
+import { createPrivateKey, createPublicKey, sign as nodeSign, verify as nodeVerify } from 'node:crypto';
+import { CodecError, CODEC_LIMITS, decodeMessage, decodePreparedCert, encodeMessage, encodePreparedCert, jsBackend, requestPayload, sessionOf, signRequest, type Message } from '@bpci/core';
 import { Prng } from '../src/testing/prng.js';
 import { encodeWith } from '../src/codec/wire.js';
 
@@ -226,5 +227,28 @@ describe('codec', () => {
       expect(encodeMessage(m)).toEqual(input);
     }
     expect(accepted).toBeGreaterThan(0);
+  });
+});
+
+// Issue 10: what a client in another language must produce. The layout is frozen here; the
+// signature is plain Ed25519 (RFC 8032) over the payload, checked against node:crypto's
+// (OpenSSL's) implementation, not only ours.
+describe('client request signing vector', () => {
+  const seed = new Uint8Array(32).fill(1);
+  const op = new TextEncoder().encode('add x 1');
+  const hex = (x: Uint8Array) => Buffer.from(x).toString('hex');
+  it('payload = domain "bpci/request/v1" | u32 len + clientId | u64 requestSeq | u32 len + op', () => {
+    expect(hex(requestPayload('alice', 1, op))).toBe('627063692f726571756573742f7631' + '00000005616c696365' + '0000000000000001' + '0000000761646420782031');
+  });
+  it('request frame = tag 1 | clientId | requestSeq | op | key (32) | sig (64); session = clientId@hex(key)', () => {
+    const r = signRequest(jsBackend(), seed, 'alice', 1, op);
+    expect(hex(r.key)).toBe('8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c');
+    expect(hex(r.sig)).toBe('b8765b59d72dfe533ffc6f23ae05a39cd9dc635dd8563f4044204214fc6372826815b72d84eb59426d1fb687ddbd053f5aa916a6d4429e54bc5199e7ccc3b50a');
+    expect(hex(encodeMessage(r))).toBe('01' + '00000005616c696365' + '0000000000000001' + '0000000761646420782031' + hex(r.key) + hex(r.sig));
+    expect(sessionOf(r)).toBe(`alice@${hex(r.key)}`);
+    const pkcs8 = Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), Buffer.from(seed)]);
+    const key = createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' });
+    expect(hex(nodeSign(null, requestPayload('alice', 1, op), key))).toBe(hex(r.sig));
+    expect(nodeVerify(null, requestPayload('alice', 1, op), createPublicKey(key), r.sig)).toBe(true);
   });
 });
