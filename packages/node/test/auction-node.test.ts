@@ -3,7 +3,6 @@
 // POST /rounds/start, sealed bids through POST /auction/bundles, phases that move with committed
 // heights, a withheld reveal, settlement on the ledger; every validator answers the same state.
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
@@ -13,6 +12,7 @@ import { writeLocalCluster, ledgerClientKeys, LOCAL_CHAIN_ID, LOCAL_CLIENT_BALAN
 import { startNodeFromConfig, type RunningNode } from '../src/runtime/start-node.js';
 import { nodeJsBackend } from '../src/crypto/select.js';
 import { runCli } from '../src/cli/program.js';
+import { freeBase } from './helpers.js';
 
 async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
   const out: string[] = [];
@@ -30,21 +30,6 @@ let members: LocalClusterMember[];
 let running: RunningNode[] = [];
 let seeds: Uint8Array[];
 
-function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.once('error', () => resolve(false));
-    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-  });
-}
-async function freeBase(): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 30_000);
-    const ports = [0, 500, 1000].flatMap((o) => Array.from({ length: N }, (_, i) => base + o + i));
-    if ((await Promise.all(ports.map(portFree))).every(Boolean)) return base;
-  }
-  throw new Error('no free port range');
-}
 
 async function get(i: number, url: string): Promise<{ status: number; json: any }> {
   const r = await fetch(`${members[i]!.apiUrl}${url}`);
@@ -82,7 +67,7 @@ async function sameHeight(min: number, label = ''): Promise<any[]> {
 
 beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bpci-auction-node-'));
-  const base = await freeBase();
+  const base = await freeBase(N, 1000);
   members = writeLocalCluster({ dir, validators: N, basePort: base, clientBasePort: base + 500, apiBasePort: base + 1000, app: 'ledger', ledgerClients: 3 });
   for (const m of members) {
     const doc = YAML.parse(fs.readFileSync(m.configFile, 'utf8'));

@@ -10,6 +10,7 @@ import { loadKeyFile } from '../src/keys/keyfile.js';
 import { clusterRestart, runLocalCluster } from '../src/cli/cluster.js';
 import { processAlive } from '../src/storage/dir-lock.js';
 import { FakeNode } from './fake-node.js';
+import { freeBase } from './helpers.js';
 
 let app: FastifyInstance;
 let api: string;
@@ -143,7 +144,7 @@ describe('runtime command hooks', () => {
     const fake = path.join(path.dirname(new URL(import.meta.url).pathname), 'fixtures', 'fake-validator.mjs');
     const ac = new AbortController();
     const out: string[] = [];
-    const base = 20_000 + Math.floor(Math.random() * 20_000);
+    const base = await freeBase();
     let ready = 0;
     try {
       await runLocalCluster(
@@ -171,7 +172,7 @@ describe('runtime command hooks', () => {
     const fake = path.join(path.dirname(new URL(import.meta.url).pathname), 'fixtures', 'fake-validator.mjs');
     const nodeArgv = (config: string) => [process.execPath, fake, 'node', 'start', '--config', config];
     const ac = new AbortController();
-    const base = 20_000 + Math.floor(Math.random() * 20_000);
+    const base = await freeBase();
     let readyNow!: () => void;
     const ready = new Promise<void>((r) => (readyNow = r));
     const upErr: string[] = [];
@@ -231,7 +232,7 @@ describe('runtime command hooks', () => {
   it('cluster up fails when the process answering a validator\'s port is not the one it started', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bpci-cluster-'));
     const fake = path.join(path.dirname(new URL(import.meta.url).pathname), 'fixtures', 'fake-validator.mjs');
-    const base = 20_000 + Math.floor(Math.random() * 20_000);
+    const base = await freeBase();
     // "Another cluster": a validator-001 with its own key and pid on our validator-001's API port.
     const other = http.createServer((_req, res) => {
       res.writeHead(200, { 'content-type': 'application/json', 'x-bpci-validator-id': 'validator-001', 'x-bpci-public-key': `ed25519:${'ab'.repeat(32)}`, 'x-bpci-pid': String(process.pid) });
@@ -263,7 +264,7 @@ describe('runtime command hooks', () => {
   it('cluster up fails at once, with its last line, when a validator exits before it is up', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bpci-cluster-'));
     const fake = path.join(path.dirname(new URL(import.meta.url).pathname), 'fixtures', 'fake-validator.mjs');
-    const base = 20_000 + Math.floor(Math.random() * 20_000);
+    const base = await freeBase();
     const dies = "console.error('error: validator-002 not started: cannot listen on its HTTP API port: address in use'); process.exit(4)";
     try {
       await expect(

@@ -49,6 +49,28 @@ export async function freePorts(count: number): Promise<number[]> {
   return ports;
 }
 
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+}
+
+/**
+ * A base port for a local cluster (`runLocalCluster`: transport base + i, client base + 500 + i,
+ * API `apiOffset` + i) whose ports are free now. Drawn below Linux's ephemeral range
+ * (32768-60999), so other tests' outbound connections cannot take them.
+ */
+export async function freeBase(validators = 4, apiOffset = 100): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 20_000 + Math.floor(Math.random() * 11_000);
+    const ports = [0, 500, apiOffset].flatMap((o) => Array.from({ length: validators }, (_, i) => base + o + i));
+    if ((await Promise.all(ports.map(portFree))).every(Boolean)) return base;
+  }
+  throw new Error('no free port range below 32768');
+}
+
 export async function waitFor(cond: () => boolean, what: string, limitMs = 10_000): Promise<void> {
   const start = Date.now();
   while (!cond()) {

@@ -4,7 +4,6 @@
 // validator is stopped and started again on the same data, and the same transactions, balances
 // and history answer alike (the audit trail survives restarts).
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
@@ -16,6 +15,7 @@ import { nodeJsBackend } from '../src/crypto/select.js';
 import { createApi } from '../src/api/server.js';
 import { FakeNode } from './fake-node.js';
 import { runCli } from '../src/cli/program.js';
+import { freeBase } from './helpers.js';
 
 async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
   const out: string[] = [];
@@ -33,21 +33,6 @@ let alice: LedgerWallet;
 let bob: LedgerWallet;
 let carol: LedgerWallet;
 
-function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.once('error', () => resolve(false));
-    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-  });
-}
-async function freeBase(): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 30_000);
-    const ports = [0, 500, 1000].flatMap((o) => Array.from({ length: N }, (_, i) => base + o + i));
-    if ((await Promise.all(ports.map(portFree))).every(Boolean)) return base;
-  }
-  throw new Error('no free port range');
-}
 
 async function startAll(): Promise<void> {
   running = await Promise.all(members.map((m) => startNodeFromConfig(m.configFile, { poolThreads: 0 })));
@@ -80,7 +65,7 @@ async function sameHeight(min: number): Promise<any[]> {
 
 beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bpci-ledger-node-'));
-  const base = await freeBase();
+  const base = await freeBase(N, 1000);
   members = writeLocalCluster({ dir, validators: N, basePort: base, clientBasePort: base + 500, apiBasePort: base + 1000, app: 'ledger', ledgerClients: 3 });
   // Quiet validators: only errors reach the test output.
   for (const m of members) {
