@@ -67,6 +67,7 @@ export type {
   ApiConfig,
   TransportConfig,
   ConsensusTuning,
+  ClientPortConfig,
 } from './config/config.js';
 export type { Logger } from './log.js';
 // The HTTP API's port: what a NodeApiPort implementation (NodeService, LedgerService) answers.

@@ -51,13 +51,15 @@ describe('bpci config init', () => {
       expect(c.node.index).toBe(i);
       expect(c.validators[i]).toMatchObject({ host: HOSTS[i], port: 8081, client: { host: HOSTS[i], port: 8082 } });
       expect(c.node.api).toMatchObject({ host: HOSTS[i], port: 8080, tls: { certFile: path.join(d, 'tls', 'cert.pem'), keyFile: path.join(d, 'tls', 'key.pem') }, token: { file: path.join(d, 'api-token') } });
+      // The client port off loopback: TLS with the same certificate and its own token.
+      expect(c.node.clientPort).toEqual({ tls: { certFile: path.join(d, 'tls', 'cert.pem'), keyFile: path.join(d, 'tls', 'key.pem') }, token: { file: path.join(d, 'client-token') }, insecure: false });
       expect(c.node.dataDir).toBe(`/srv/bpci/${id}`);
       expect(c.thresholds).toMatchObject({ minimumValidators: 4, byzantineFaultTolerance: 1 });
       // The key file is the one the validator set lists, and it loads (owner-only).
       expect(Buffer.from(loadKeyFile(c.node.keyFile).publicKey).toString('hex')).toBe(c.validators[i]!.publicKeyHex);
       // Modes: folders 0700, secrets 0600.
       for (const sub of ['', 'keys', 'tls']) expect(mode(path.join(d, sub)), `${id}/${sub}`).toBe(0o700);
-      for (const f of ['keys/validator.json', 'tls/key.pem', 'api-token']) expect(mode(path.join(d, f)), `${id}/${f}`).toBe(0o600);
+      for (const f of ['keys/validator.json', 'tls/key.pem', 'api-token', 'client-token']) expect(mode(path.join(d, f)), `${id}/${f}`).toBe(0o600);
       // The API certificate names the host and is signed by the cluster CA.
       const ca = new X509Certificate(fs.readFileSync(path.join(out, 'ca', 'ca.pem')));
       const cert = new X509Certificate(fs.readFileSync(path.join(d, 'tls', 'cert.pem')));
@@ -71,6 +73,10 @@ describe('bpci config init', () => {
     const token = fs.readFileSync(path.join(out, 'client', 'api-token'), 'utf8');
     expect(token.trim().length).toBeGreaterThanOrEqual(32);
     for (let i = 1; i <= 4; i++) expect(fs.readFileSync(path.join(out, `validator-00${i}`, 'api-token'), 'utf8')).toBe(token);
+    const clientToken = fs.readFileSync(path.join(out, 'client', 'client-token'), 'utf8');
+    expect(clientToken.trim().length).toBeGreaterThanOrEqual(32);
+    expect(clientToken).not.toBe(token);
+    for (let i = 1; i <= 4; i++) expect(fs.readFileSync(path.join(out, `validator-00${i}`, 'client-token'), 'utf8')).toBe(clientToken);
   });
 
   it('never overwrites existing keys without --force; --force replaces them', async () => {

@@ -90,29 +90,29 @@ function checkToken(token: string, where: string): string {
 }
 
 /** The bearer token `node.api.token_file` / `token_env` names; undefined when neither is set. */
-export function readApiToken(api: ApiConfig, env: NodeJS.ProcessEnv = process.env): string | undefined {
+export function readApiToken(api: Pick<ApiConfig, 'token'>, env: NodeJS.ProcessEnv = process.env, key = 'node.api'): string | undefined {
   const t = api.token;
   if (t === undefined) return undefined;
   if ('file' in t) {
-    const text = readSecretFile(t.file, 'node.api.token_file');
-    return checkToken((text.split(/\r?\n/)[0] ?? '').trim(), `node.api.token_file (${t.file})`);
+    const text = readSecretFile(t.file, `${key}.token_file`);
+    return checkToken((text.split(/\r?\n/)[0] ?? '').trim(), `${key}.token_file (${t.file})`);
   }
   const v = env[t.env];
-  if (v === undefined || v.length === 0) throw new ApiAuthConfigError(`node.api.token_env: the environment variable ${t.env} is not set (it should hold the API token)`);
-  return checkToken(v.trim(), `node.api.token_env (${t.env})`);
+  if (v === undefined || v.length === 0) throw new ApiAuthConfigError(`${key}.token_env: the environment variable ${t.env} is not set (it should hold the token)`);
+  return checkToken(v.trim(), `${key}.token_env (${t.env})`);
 }
 
 /** The PEM certificate and key `node.api.tls` names; undefined without TLS. */
-export function readApiTls(api: ApiConfig): { cert: string; key: string } | undefined {
+export function readApiTls(api: Pick<ApiConfig, 'tls'>, prefix = 'node.api'): { cert: string; key: string } | undefined {
   if (!api.tls) return undefined;
   let cert: string;
   try {
     cert = fs.readFileSync(api.tls.certFile, 'utf8');
   } catch (err) {
-    throw new ApiAuthConfigError(`node.api.tls.cert_file: cannot read ${api.tls.certFile}: ${(err as Error).message}`);
+    throw new ApiAuthConfigError(`${prefix}.tls.cert_file: cannot read ${api.tls.certFile}: ${(err as Error).message}`);
   }
-  if (!cert.includes('-----BEGIN CERTIFICATE-----')) throw new ApiAuthConfigError(`node.api.tls.cert_file: ${api.tls.certFile} holds no PEM certificate`);
-  const key = readSecretFile(api.tls.keyFile, 'node.api.tls.key_file');
-  if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(key)) throw new ApiAuthConfigError(`node.api.tls.key_file: ${api.tls.keyFile} holds no PEM private key`);
+  if (!cert.includes('-----BEGIN CERTIFICATE-----')) throw new ApiAuthConfigError(`${prefix}.tls.cert_file: ${api.tls.certFile} holds no PEM certificate`);
+  const key = readSecretFile(api.tls.keyFile, `${prefix}.tls.key_file`);
+  if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(key)) throw new ApiAuthConfigError(`${prefix}.tls.key_file: ${api.tls.keyFile} holds no PEM private key`);
   return { cert, key };
 }

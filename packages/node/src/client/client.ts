@@ -11,9 +11,11 @@
 // (setNextRequestSeq) must come back with the same seed.
 
 import net from 'node:net';
+import tls from 'node:tls';
 import { randomBytes } from 'node:crypto';
 import { encodeMessage, decodeMessage, equalBytes, ReplySignatureCache, sessionId, signRequest, verifyReplies, type ClientRequest, type CryptoBackend, type Reply } from '@bpci/core';
 import { FrameDecoder, encodeFrame } from '../transport/frame.js';
+import { clientAuthFrame } from '../runtime/client-server.js';
 
 export interface ClientValidator {
   readonly host: string;
@@ -37,6 +39,13 @@ export interface ClientOptions {
   readonly verifyReplies?: boolean;
   /** Verified reply-root signatures, shared by the clients of one process (default: this client's own). */
   readonly replyCache?: ReplySignatureCache;
+  /**
+   * Connect with TLS (a client port with node.client_port.tls): `ca` is the trust anchor (PEM)
+   * for a certificate no public CA signed, e.g. the cluster CA of `bpci config init`.
+   */
+  readonly tls?: { readonly ca?: string | Uint8Array; readonly servername?: string };
+  /** The client port's token (node.client_port.token_file), sent as each connection's first frame. */
+  readonly token?: string;
 }
 
 export interface SubmitResult {
@@ -113,10 +122,19 @@ export class BpciClient {
   private dial(i: number): Promise<void> {
     const v = this.opts.validators[i]!;
     return new Promise((resolve, reject) => {
-      const s = net.connect({ host: v.host, port: v.port });
+      const t = this.opts.tls;
+      const s: net.Socket = t
+        ? tls.connect({
+            host: v.host,
+            port: v.port,
+            ...(t.ca !== undefined ? { ca: typeof t.ca === 'string' ? t.ca : Buffer.from(t.ca) } : {}),
+            ...(t.servername !== undefined ? { servername: t.servername } : net.isIP(v.host) === 0 ? { servername: v.host } : {}),
+          })
+        : net.connect({ host: v.host, port: v.port });
       s.setNoDelay(true);
       const decoder = new FrameDecoder(REPLY_FRAME_BYTES_MAX);
-      s.once('connect', () => {
+      s.once(t ? 'secureConnect' : 'connect', () => {
+        if (this.opts.token !== undefined) s.write(encodeFrame(clientAuthFrame(this.opts.token)));
         this.sockets[i] = s;
         resolve();
       });

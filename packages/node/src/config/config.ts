@@ -132,6 +132,17 @@ export interface ApiConfig {
   readonly token: { readonly file: string } | { readonly env: string } | undefined;
   readonly insecure: boolean;
 }
+/**
+ * `node.client_port`: how the client request port (validators[].client_endpoint) is protected.
+ * The same rule as `node.api`: on a loopback host TLS and the token are optional; elsewhere both
+ * are required unless `insecure: true`. A client sends the token in its first frame
+ * (ClientServer) after the TLS handshake.
+ */
+export interface ClientPortConfig {
+  readonly tls: ApiConfig['tls'];
+  readonly token: ApiConfig['token'];
+  readonly insecure: boolean;
+}
 export interface NodeSection {
   readonly validatorId: string;
   /** This validator's replica index. */
@@ -139,6 +150,7 @@ export interface NodeSection {
   readonly keyFile: string;
   readonly dataDir: string;
   readonly api: ApiConfig;
+  readonly clientPort: ClientPortConfig;
   readonly durability: 'durable' | 'memory';
   readonly verify: 'lazy' | 'eager';
   readonly transport: TransportConfig;
@@ -412,12 +424,13 @@ export function validateConfig(doc: unknown, baseDir = process.cwd()): NodeConfi
   });
 
   // node
-  const nd = mapping(top.node, 'node', ['validator_id', 'key_file', 'data_dir', 'api', 'durability', 'verify', 'transport', 'consensus', 'app', 'genesis']);
+  const nd = mapping(top.node, 'node', ['validator_id', 'key_file', 'data_dir', 'api', 'client_port', 'durability', 'verify', 'transport', 'consensus', 'app', 'genesis']);
   const validatorId = str(nd, 'validator_id', 'node');
   const self = validators.find((v) => v.validatorId === validatorId);
   if (!self) throw new ConfigError('node.validator_id', `one of the validators' ids (${[...ids].join(', ')})`, validatorId);
   if (!self.isActive) throw new ConfigError('node.validator_id', 'an active validator (is_active: true)', validatorId);
   const apiConfig = validateApi(nd.api, baseDir);
+  const clientPortConfig = validateClientPort(nd.client_port, baseDir, self.client?.host);
   const tr = optMapping(nd.transport, 'node.transport', ['frame_bytes_max', 'queue_frames_max', 'queue_bytes_max']);
   const transport: TransportConfig = {
     frameBytesMax: num(tr, 'frame_bytes_max', 'node.transport', { int: true, min: 4096, max: 256 * 1024 * 1024, def: DEFAULTS.transport.frameBytesMax }),
@@ -472,6 +485,7 @@ export function validateConfig(doc: unknown, baseDir = process.cwd()): NodeConfi
     keyFile: path.resolve(baseDir, str(nd, 'key_file', 'node', { what: 'a path to the validator key file' })),
     dataDir: path.resolve(baseDir, str(nd, 'data_dir', 'node', { what: 'a path to the data directory' })),
     api: apiConfig,
+    clientPort: clientPortConfig,
     durability: oneOf(nd, 'durability', 'node', ['durable', 'memory'] as const, 'durable'),
     verify: oneOf(nd, 'verify', 'node', ['lazy', 'eager'] as const, 'lazy'),
     transport,
@@ -512,6 +526,22 @@ function validateApi(v: unknown, baseDir: string): ApiConfig {
   const api = mapping(v, p, ['host', 'port', 'tls', 'token_file', 'token_env', 'insecure']);
   const host = str(api, 'host', p, { def: DEFAULTS.apiHost, pattern: HOST_RE, what: 'a host name or IP address' });
   const port = num(api, 'port', p, { int: true, min: 0, max: 65535 });
+  return { host, port, ...protection(api, p, baseDir, host, 'node.api.host', 'HTTPS') };
+}
+
+/** `node.client_port` (see ClientPortConfig); `host` is this validator's client endpoint host. */
+function validateClientPort(v: unknown, baseDir: string, host: string | undefined): ClientPortConfig {
+  const p = 'node.client_port';
+  const cp = optMapping(v, p, ['tls', 'token_file', 'token_env', 'insecure']);
+  if (host === undefined) {
+    if (v !== undefined) throw new ConfigError(p, 'no client_port section: this validator has no client_endpoint (validators[].client_endpoint)', v);
+    return { tls: undefined, token: undefined, insecure: false };
+  }
+  return protection(cp, p, baseDir, host, 'its client_endpoint', 'TLS');
+}
+
+/** TLS, token and the off-loopback rule, shared by node.api and node.client_port. */
+function protection(api: Record<string, unknown>, p: string, baseDir: string, host: string, hostKey: string, tlsName: string): { tls: ApiConfig['tls']; token: ApiConfig['token']; insecure: boolean } {
   let tls: ApiConfig['tls'];
   if (api.tls !== undefined) {
     const t = mapping(api.tls, `${p}.tls`, ['cert_file', 'key_file']);
@@ -521,21 +551,21 @@ function validateApi(v: unknown, baseDir: string): ApiConfig {
     };
   }
   if (api.token_file !== undefined && api.token_env !== undefined) {
-    throw new ConfigError(`${p}.token_env`, 'one of node.api.token_file or node.api.token_env, not both', api.token_env);
+    throw new ConfigError(`${p}.token_env`, `one of ${p}.token_file or ${p}.token_env, not both`, api.token_env);
   }
   let token: ApiConfig['token'];
-  if (api.token_file !== undefined) token = { file: path.resolve(baseDir, str(api, 'token_file', p, { what: 'a path to the API token file' })) };
+  if (api.token_file !== undefined) token = { file: path.resolve(baseDir, str(api, 'token_file', p, { what: 'a path to the token file' })) };
   else if (api.token_env !== undefined) token = { env: str(api, 'token_env', p, { pattern: TOKEN_ENV_RE, what: 'an environment variable name like BPCI_API_TOKEN' }) };
   const insecure = bool(api, 'insecure', p, false);
   if (!isLoopbackHost(host) && !insecure) {
     if (!tls) {
-      throw new ConfigError(`${p}.tls`, `{ cert_file, key_file } because node.api.host "${host}" is not loopback (HTTPS is required off loopback; node.api.insecure: true opts out)`, undefined);
+      throw new ConfigError(`${p}.tls`, `{ cert_file, key_file } because ${hostKey} "${host}" is not loopback (${tlsName} is required off loopback; ${p}.insecure: true opts out)`, undefined);
     }
     if (!token) {
-      throw new ConfigError(`${p}.token_file`, `a token file (or node.api.token_env) because node.api.host "${host}" is not loopback (a bearer token is required off loopback; node.api.insecure: true opts out)`, undefined);
+      throw new ConfigError(`${p}.token_file`, `a token file (or ${p}.token_env) because ${hostKey} "${host}" is not loopback (a token is required off loopback; ${p}.insecure: true opts out)`, undefined);
     }
   }
-  return { host, port, tls, token, insecure };
+  return { tls, token, insecure };
 }
 
 /**

@@ -5,11 +5,13 @@
 //   <out>/ca/ca.pem              the cluster CA: give it to clients (bpci --ca-file) and Prometheus
 //   <out>/ca/ca-key.pem          its private key: keep it offline once the certificates are made
 //   <out>/client/api-token       the API bearer token for clients (bpci --token-file / BPCI_TOKEN)
+//   <out>/client/client-token    the client port's token (BpciClient `token`, with `tls.ca` = ca.pem)
 //   <out>/<validator-id>/        everything one host needs, copied as a unit to /etc/bpci/<id>/:
 //     config.yaml                the node config (relative paths: the folder is self-contained)
 //     keys/validator.json        the Ed25519 identity key
-//     tls/cert.pem, tls/key.pem  the API's server certificate (SANs: the host, --san, localhost)
+//     tls/cert.pem, tls/key.pem  the API's and the client port's server certificate (SANs: the host, --san, localhost)
 //     api-token                  the API bearer token (the same for every validator)
+//     client-token               the client port's token (the same for every validator)
 //     ca.pem                     the CA, for local checks (docker HEALTHCHECK, bpci health)
 //
 // Contract: every input is checked before anything is written, with a DeployInitError naming the
@@ -83,6 +85,8 @@ export interface DeployInitResult {
   readonly out: string;
   readonly caFile: string;
   readonly tokenFile: string;
+  /** The client port's token for BpciClient (node.client_port.token_file). */
+  readonly clientTokenFile: string;
   readonly validators: readonly DeployValidator[];
   /** Things the operator should hear (e.g. a cluster that tolerates no fault). */
   readonly warnings: readonly string[];
@@ -166,10 +170,10 @@ export function deployInit(opts: DeployInitOptions): DeployInitResult {
   const ids = hosts.map((_, i) => validatorName(i));
   const caDir = path.join(out, 'ca');
   const clientDir = path.join(out, 'client');
-  const secrets = [path.join(caDir, 'ca-key.pem'), path.join(clientDir, 'api-token')];
+  const secrets = [path.join(caDir, 'ca-key.pem'), path.join(clientDir, 'api-token'), path.join(clientDir, 'client-token')];
   for (const id of ids) {
     const d = path.join(out, id);
-    secrets.push(path.join(d, 'keys', 'validator.json'), path.join(d, 'tls', 'key.pem'), path.join(d, 'api-token'));
+    secrets.push(path.join(d, 'keys', 'validator.json'), path.join(d, 'tls', 'key.pem'), path.join(d, 'api-token'), path.join(d, 'client-token'));
   }
   const existing = secrets.filter((f) => fs.existsSync(f));
   if (existing.length > 0 && !opts.force) {
@@ -188,6 +192,8 @@ export function deployInit(opts: DeployInitOptions): DeployInitResult {
   writeSecret(path.join(caDir, 'ca-key.pem'), ca.keyPem);
   const token = randomBytes(32).toString('base64url');
   writeSecret(path.join(clientDir, 'api-token'), `${token}\n`);
+  const clientToken = randomBytes(32).toString('base64url');
+  writeSecret(path.join(clientDir, 'client-token'), `${clientToken}\n`);
 
   const keys = ids.map((id) => {
     const d = path.join(out, id);
@@ -214,6 +220,7 @@ export function deployInit(opts: DeployInitOptions): DeployInitResult {
     fs.writeFileSync(path.join(d, 'tls', 'cert.pem'), leaf.certPem);
     writeSecret(path.join(d, 'tls', 'key.pem'), leaf.keyPem);
     writeSecret(path.join(d, 'api-token'), `${token}\n`);
+    writeSecret(path.join(d, 'client-token'), `${clientToken}\n`);
     fs.writeFileSync(path.join(d, 'ca.pem'), ca.certPem);
     const doc = {
       triple_consensus: {
@@ -227,6 +234,7 @@ export function deployInit(opts: DeployInitOptions): DeployInitResult {
         key_file: 'keys/validator.json',
         data_dir: path.posix.join(dataRoot.split(path.sep).join('/'), id),
         api: { host: apiListen ?? host, port: apiPort, tls: { cert_file: 'tls/cert.pem', key_file: 'tls/key.pem' }, token_file: 'api-token' },
+        client_port: { tls: { cert_file: 'tls/cert.pem', key_file: 'tls/key.pem' }, token_file: 'client-token' },
         durability: 'durable',
         verify: 'lazy',
       },
@@ -262,5 +270,5 @@ export function deployInit(opts: DeployInitOptions): DeployInitResult {
 
   const warnings: string[] = [];
   if (n < 4) warnings.push(`${n} validator${n === 1 ? '' : 's'} tolerate no faulty validator (f = 0); BFT needs 3f+1, so 4 for f = 1`);
-  return { out, caFile: path.join(caDir, 'ca.pem'), tokenFile: path.join(clientDir, 'api-token'), validators: members, warnings };
+  return { out, caFile: path.join(caDir, 'ca.pem'), tokenFile: path.join(clientDir, 'api-token'), clientTokenFile: path.join(clientDir, 'client-token'), validators: members, warnings };
 }

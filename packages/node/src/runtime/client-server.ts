@@ -7,8 +7,15 @@
 // go to the connection that last sent a request of their session ("<clientId>@<hex key>"), and
 // another connection cannot claim a session that is bound and open (a replayed request would
 // otherwise divert a client's replies). Anything malformed closes the connection and is counted.
+//
+// Off loopback the port is protected like the HTTP API (node.client_port): TLS with the
+// validator's certificate, and a token the client sends in its first frame, CLIENT_AUTH_MAGIC
+// followed by the token's UTF-8 bytes; any other first frame, or a wrong token, closes the
+// connection (counted as 'unauthorized').
 
 import net from 'node:net';
+import tls from 'node:tls';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { decodeMessage, sessionOf, type ClientRequest } from '@bpci/core';
 import { FrameDecoder, FrameTooLargeError, encodeFrame } from '../transport/frame.js';
 
@@ -26,12 +33,30 @@ export const DEFAULT_CLIENT_SERVER_LIMITS: ClientServerLimits = {
   writeBufferBytesMax: 16 * 1024 * 1024,
 };
 
+/** First frame of an authenticated client connection: these 16 bytes, then the token (UTF-8). */
+export const CLIENT_AUTH_MAGIC = new TextEncoder().encode('bpci-client-auth');
+
+/** The auth frame a client sends first when the port wants a token. */
+export function clientAuthFrame(token: string): Uint8Array {
+  const t = new TextEncoder().encode(token);
+  const f = new Uint8Array(CLIENT_AUTH_MAGIC.length + t.length);
+  f.set(CLIENT_AUTH_MAGIC);
+  f.set(t, CLIENT_AUTH_MAGIC.length);
+  return f;
+}
+
+export type ClientRejectReason = 'malformed' | 'too-large' | 'not-request' | 'client-id-taken' | 'too-many-connections' | 'slow-reader' | 'unauthorized';
+
 export interface ClientServerOptions {
   readonly host: string;
   readonly port: number;
   readonly limits?: Partial<ClientServerLimits>;
+  /** Serve TLS with this PEM certificate and key. */
+  readonly tls?: { readonly cert: string; readonly key: string };
+  /** Require this token in each connection's first frame (clientAuthFrame). */
+  readonly token?: string;
   readonly onRequest: (request: ClientRequest) => void;
-  readonly onReject?: (reason: 'malformed' | 'too-large' | 'not-request' | 'client-id-taken' | 'too-many-connections' | 'slow-reader') => void;
+  readonly onReject?: (reason: ClientRejectReason) => void;
 }
 
 interface ClientConn {
@@ -40,6 +65,8 @@ interface ClientConn {
   /** The session its requests run in (bound by the first request). */
   session: string | undefined;
   corked: boolean;
+  /** The token frame came (or none is required). */
+  authed: boolean;
 }
 
 export class ClientServer {
@@ -47,10 +74,25 @@ export class ClientServer {
   private readonly server: net.Server;
   private readonly conns = new Set<ClientConn>();
   private readonly byClient = new Map<string, ClientConn>();
+  private readonly tokenDigest: Buffer | null;
 
   constructor(private readonly opts: ClientServerOptions) {
     this.limits = { ...DEFAULT_CLIENT_SERVER_LIMITS, ...opts.limits };
-    this.server = net.createServer((s) => this.accept(s));
+    this.tokenDigest = opts.token === undefined ? null : createHash('sha256').update(opts.token, 'utf8').digest();
+    this.server = opts.tls
+      ? tls.createServer({ cert: opts.tls.cert, key: opts.tls.key, minVersion: 'TLSv1.2' }, (s) => this.accept(s))
+      : net.createServer((s) => this.accept(s));
+    // A failed TLS handshake (tls destroys the socket): counted, nothing else.
+    this.server.on('tlsClientError', () => this.opts.onReject?.('unauthorized'));
+  }
+
+  /** Constant-time check of an auth frame against the configured token. */
+  private tokenMatches(frame: Uint8Array): boolean {
+    if (this.tokenDigest === null) return true;
+    if (frame.length < CLIENT_AUTH_MAGIC.length) return false;
+    for (let i = 0; i < CLIENT_AUTH_MAGIC.length; i++) if (frame[i] !== CLIENT_AUTH_MAGIC[i]) return false;
+    const got = createHash('sha256').update(frame.subarray(CLIENT_AUTH_MAGIC.length)).digest();
+    return timingSafeEqual(got, this.tokenDigest);
   }
 
   async start(): Promise<{ host: string; port: number }> {
@@ -94,7 +136,7 @@ export class ClientServer {
       return;
     }
     socket.setNoDelay(true);
-    const conn: ClientConn = { socket, decoder: new FrameDecoder(this.limits.frameBytesMax), session: undefined, corked: false };
+    const conn: ClientConn = { socket, decoder: new FrameDecoder(this.limits.frameBytesMax), session: undefined, corked: false, authed: this.tokenDigest === null };
     this.conns.add(conn);
     socket.on('data', (chunk: Buffer) => this.onData(conn, chunk));
     socket.on('error', () => socket.destroy());
@@ -114,6 +156,15 @@ export class ClientServer {
       return;
     }
     for (const f of frames) {
+      if (!conn.authed) {
+        if (!this.tokenMatches(f)) {
+          this.opts.onReject?.('unauthorized');
+          conn.socket.destroy();
+          return;
+        }
+        conn.authed = true;
+        continue;
+      }
       let m;
       try {
         m = decodeMessage(f);

@@ -80,6 +80,14 @@ export async function startNodeFromConfig(file: string, opts: StartNodeOptions =
     // the start with a line naming the key. Loopback without them is the local-cluster default.
     const apiTls = readApiTls(nd.api);
     const apiToken = readApiToken(nd.api);
+    const clientTls = readApiTls(nd.clientPort, 'node.client_port');
+    const clientToken = readApiToken(nd.clientPort, process.env, 'node.client_port');
+    if (me.client && nd.clientPort.insecure && !isLoopbackHost(me.client.host) && (!clientTls || clientToken === undefined)) {
+      logger.warn(
+        { client_host: me.client.host, tls: Boolean(clientTls), token: clientToken !== undefined },
+        'node.client_port.insecure is true: the client port on a non-loopback host runs WITHOUT TLS and/or a token; anyone who can reach it can open sessions (requests stay signed)',
+      );
+    }
     if (nd.api.insecure && !isLoopbackHost(nd.api.host) && (!apiTls || apiToken === undefined)) {
       logger.warn(
         { api_host: nd.api.host, tls: Boolean(apiTls), token: apiToken !== undefined },
@@ -160,6 +168,8 @@ export async function startNodeFromConfig(file: string, opts: StartNodeOptions =
       safety,
       listen: { host: me.host, port: me.port },
       clientListen: me.client ?? null,
+      ...(clientTls ? { clientTls } : {}),
+      ...(clientToken !== undefined ? { clientToken } : {}),
       pbft,
       tickMs: tickMsOf(config),
       transportLimits: nd.transport,
@@ -174,7 +184,7 @@ export async function startNodeFromConfig(file: string, opts: StartNodeOptions =
     });
     const running = node;
     const apiUrl = `${apiTls ? 'https' : 'http'}://${nd.api.host}:${nd.api.port}`;
-    logger.info({ api: apiUrl, api_tls: Boolean(apiTls), api_token: apiToken !== undefined, crypto: `${selection.name} (${selection.reason})`, durability: nd.durability, verify: nd.verify, app: nd.app, data_dir: dataDir }, 'validator ready');
+    logger.info({ api: apiUrl, api_tls: Boolean(apiTls), api_token: apiToken !== undefined, client_tls: Boolean(clientTls), client_token: clientToken !== undefined, crypto: `${selection.name} (${selection.reason})`, durability: nd.durability, verify: nd.verify, app: nd.app, data_dir: dataDir }, 'validator ready');
     return {
       config,
       node: running,

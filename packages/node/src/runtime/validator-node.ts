@@ -112,6 +112,9 @@ export interface ValidatorNodeOptions {
   readonly listen: { readonly host: string; readonly port: number };
   /** Client request port; null: requests come only through step() (the HTTP API). */
   readonly clientListen: { readonly host: string; readonly port: number } | null;
+  /** node.client_port: TLS for the client port and the token each connection sends first. */
+  readonly clientTls?: { readonly cert: string; readonly key: string };
+  readonly clientToken?: string;
   readonly pbft?: Partial<PbftConfig>;
   readonly tickMs?: number;
   /** Longest wait at start for links to a quorum before logical time starts (default 3 s). */
@@ -268,6 +271,8 @@ export class ValidatorNode {
       ? new ClientServer({
           host: opts.clientListen.host,
           port: opts.clientListen.port,
+          ...(opts.clientTls ? { tls: opts.clientTls } : {}),
+          ...(opts.clientToken !== undefined ? { token: opts.clientToken } : {}),
           onRequest: (request) => this.step({ kind: 'request', request }),
           onReject: (reason) => this.obs.clientRejected?.(reason),
         })
