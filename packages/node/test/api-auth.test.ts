@@ -85,13 +85,22 @@ describe('HTTPS + bearer token on the API (fake node)', () => {
       expect(r.body.message).toMatch(/bearer token/);
       expect(r.headers['www-authenticate']).toBe('Bearer realm="bpci"');
     }
-    // Every route is covered: a submit, /metrics and the dashboard too, and unknown paths give
-    // no hint of what exists.
+    // Every route is covered: a submit, /metrics and the dashboard's data too, and unknown paths
+    // give no hint of what exists.
     expect((await httpsGet(`${base}/metrics`, ca.certPem)).status).toBe(401);
-    expect((await httpsGet(`${base}/dashboard`, ca.certPem)).status).toBe(401);
+    expect((await httpsGet(`${base}/api/v1/dashboard/snapshot`, ca.certPem)).status).toBe(401);
+    expect((await httpsGet(`${base}/dashboard/x`, ca.certPem)).status).toBe(401);
     expect((await httpsGet(`${base}/no/such/route`, ca.certPem)).status).toBe(401);
     const post = await app.inject({ method: 'POST', url: '/api/v1/transactions', payload: { payload: 'x' } });
     expect(post.statusCode).toBe(401);
+  });
+
+  it('the dashboard page alone is open: fixed HTML without data; its data needs the token', async () => {
+    const page = await httpsGet(`${base}/dashboard`, ca.certPem);
+    expect(page.status).toBe(200);
+    expect(String(page.headers['content-type'])).toMatch(/text\/html/);
+    expect((await httpsGet(`${base}/dashboard?x=1`, ca.certPem)).status).toBe(200);
+    expect((await httpsGet(`${base}/api/v1/dashboard/snapshot`, ca.certPem, { authorization: `Bearer ${TOKEN}` })).status).toBe(200);
   });
 
   it('/health and /health/* stay open (probes)', async () => {

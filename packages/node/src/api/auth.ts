@@ -8,8 +8,10 @@
 //   so neither the token's bytes nor its length leak through timing.
 // - `/health` and `/health/*` stay open: load balancers, kubelet probes, `docker HEALTHCHECK` and
 //   `bpci cluster status` poll them without a secret, and they report only up/down and consensus
-//   progress (no transactions, keys or evidence). Everything else, `/metrics` and the dashboard
-//   included, needs the token (Prometheus sends it with `authorization.credentials_file`).
+//   progress (no transactions, keys or evidence). `/dashboard`, the page alone, is open too: it is
+//   a fixed HTML file with no data, and it sends the token the user enters on its data requests.
+//   Everything else, `/metrics` and the dashboard's data included, needs the token (Prometheus
+//   sends it with `authorization.credentials_file`).
 // - `readApiToken` / `readApiTls` read what `node.api` names and fail with one line naming the key
 //   and the file, the way key files do: a secret readable by group or others is refused.
 
@@ -20,6 +22,11 @@ import type { ApiConfig } from '../config/config.js';
 
 /** Paths answered without a token (see the module comment for why). */
 export const OPEN_PATH_PREFIXES = ['/health'] as const;
+/**
+ * Exact paths answered without a token: the dashboard's page, a fixed HTML file with no data in
+ * it (a browser cannot send a bearer header when it navigates); the data it polls needs the token.
+ */
+export const OPEN_PATHS_EXACT = ['/dashboard'] as const;
 
 /** A token shorter than this is refused: it would be guessable over the network. */
 export const API_TOKEN_CHARS_MIN = 32;
@@ -35,7 +42,7 @@ export class ApiAuthConfigError extends Error {
 
 export function isOpenPath(url: string): boolean {
   const path = url.split('?')[0]!;
-  return OPEN_PATH_PREFIXES.some((p) => path === p || path.startsWith(`${p}/`));
+  return (OPEN_PATHS_EXACT as readonly string[]).includes(path) || OPEN_PATH_PREFIXES.some((p) => path === p || path.startsWith(`${p}/`));
 }
 
 function digest(s: string): Buffer {

@@ -328,8 +328,32 @@ const SCRIPT = String.raw`
     live.textContent = lastOkAt ? (stale ? 'stale ' + fix(age, 0) + ' s: ' + lastError : 'live, updated ' + clock(lastOkAt)) : (lastError ? 'no data: ' + lastError : 'connecting');
   }
 
+  // An API with a bearer token (node.api.token_file): the page itself carries no data and loads
+  // without one; its data requests send the token the user gives (the form, or #token=... in the
+  // address, which never reaches a server), kept in sessionStorage for this tab only.
+  var TOKEN_KEY = 'bpci-dashboard-token';
+  function storedToken() { try { return sessionStorage.getItem(TOKEN_KEY) || ''; } catch (e) { return ''; } }
+  function storeToken(t) { try { sessionStorage.setItem(TOKEN_KEY, t); } catch (e) { /* private mode: this page load only */ } memToken = t; }
+  var memToken = storedToken();
+  if (location.hash.indexOf('#token=') === 0) {
+    storeToken(decodeURIComponent(location.hash.slice(7)));
+    history.replaceState(null, '', location.pathname + location.search);
+  }
+  function askToken(message) {
+    var form = document.getElementById('token-form');
+    form.hidden = false;
+    document.getElementById('token-message').textContent = message;
+  }
+  document.getElementById('token-form').addEventListener('submit', function (ev) {
+    ev.preventDefault();
+    storeToken(document.getElementById('token-input').value.trim());
+    document.getElementById('token-form').hidden = true;
+  });
+
   function poll() {
-    fetch(URL_, { cache: 'no-store' }).then(function (r) {
+    var headers = memToken ? { authorization: 'Bearer ' + memToken } : {};
+    fetch(URL_, { cache: 'no-store', headers: headers }).then(function (r) {
+      if (r.status === 401) askToken(memToken ? 'the token was refused; enter the API token' : 'this API needs its token (node.api.token_file)');
       return r.json().then(function (j) { if (!r.ok) throw new Error('HTTP ' + r.status + ': ' + (j.message || '')); return j; });
     }).then(function (j) {
       last = j;
@@ -370,6 +394,7 @@ export function dashboardHtml(mode: DashboardMode): { readonly html: string; rea
 </head>
 <body data-mode="${mode}">
 <header><h1 id="title">bpci ${mode === 'cluster' ? 'cluster' : 'validator'}</h1><span id="live" class="live">connecting</span></header>
+<form id="token-form" data-field="token-form" hidden><label><span id="token-message"></span> <input id="token-input" type="password" autocomplete="off" aria-label="API token"></label> <button type="submit">use</button></form>
 <main>
 ${panels}
 </main>
