@@ -152,6 +152,18 @@ describe('NodeService numbers (issue 13 §4)', () => {
     expect(s).toMatchObject({ byzantine_faults_detected: 1, leader_replacements: 1 });
   });
 
+  it('times both phases of a round it takes part in (bpci_phase_latency_seconds)', async () => {
+    const h = await harness();
+    const obs = h.service.observer();
+    const batch: ClientRequest[] = [agent('p', 1, enc('x'))];
+    obs.outbound!({ dest: { kind: 'broadcast' }, message: { kind: 'pre-prepare', view: 0, seq: 1, digest, batch, from: 0, sig: sigOf(1) } } as never);
+    obs.outbound!({ dest: { kind: 'broadcast' }, message: { kind: 'commit', view: 0, seq: 1, digest, from: 0, sig: sigOf(2) } } as never);
+    h.commit(1, batch, [enc('1')]);
+    const text = await h.metrics.registry.getSingleMetricAsString('bpci_phase_latency_seconds');
+    expect(text).toMatch(/bpci_phase_latency_seconds_count\{[^}]*phase="pre_prepare_to_prepared"\} 1/);
+    expect(text).toMatch(/bpci_phase_latency_seconds_count\{[^}]*phase="prepared_to_committed"\} 1/);
+  });
+
   it('lists a retransmitted vote once and reports its own signature verdict', async () => {
     const h = await harness();
     const obs = h.service.observer();

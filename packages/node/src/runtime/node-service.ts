@@ -295,6 +295,8 @@ export class NodeService implements NodeApiPort {
         const r = this.track(msg.seq, msg.view);
         const fresh = this.noteVote(r, { kind: msg.kind, from: msg.from, view: msg.view, seq: msg.seq, digest: msg.digest, sig: msg.sig });
         if (fresh) m?.vote(msg.kind, this.name(msg.from));
+        // Our own commit leaves once we hold a prepared certificate: the slot is prepared here.
+        if (!inbound && msg.kind === 'commit') this.phase?.mark(msg.seq, 'prepared');
         break;
       }
       case 'checkpoint':
