@@ -3,6 +3,8 @@
 // determinism across instances, snapshots, malformed bytes and genesis validation.
 import { describe, expect, it } from 'vitest';
 import {
+  LEDGER_CLOCK_OP,
+  isLedgerClockOp,
   LedgerApp,
   LedgerWallet,
   LEDGER_LIMITS,
@@ -587,5 +589,16 @@ describe('ledger: account proofs against the digest (stretch goal)', () => {
     // Any state change moves the digest; an old proof no longer verifies against the new one.
     app.execute([pay(alice, 1, carol, 1n)]);
     expect(verifyLedgerAccountProof(app.digest(), p.leaf, p.proof)).toBeNull();
+  });
+});
+
+describe('the clock op (issue 12 §3: auction phases on an idle cluster)', () => {
+  it('commits as ok and changes nothing in the ledger', () => {
+    const app = newApp();
+    const before = app.snapshot();
+    expect(app.execute([LEDGER_CLOCK_OP]).map((r) => new TextDecoder().decode(r))).toEqual(['ok']);
+    expect(app.snapshot()).toEqual(before);
+    expect(isLedgerClockOp(LEDGER_CLOCK_OP)).toBe(true);
+    expect(isLedgerClockOp(LEDGER_CLOCK_OP.subarray(1))).toBe(false);
   });
 });

@@ -73,7 +73,7 @@ beforeAll(async () => {
     const doc = YAML.parse(fs.readFileSync(m.configFile, 'utf8'));
     doc.logging.level = 'error';
     doc.triple_consensus.coordinator.max_active_rounds = 4;
-    doc.triple_consensus.auction = { mev_protection_enabled: true, economic_weight: 0.7, priority_weight: 0.3, asset: 'GEN', deposit: 25, bid_collection_heights: 4, bid_evaluation_heights: 4 };
+    doc.triple_consensus.auction = { mev_protection_enabled: true, economic_weight: 0.7, priority_weight: 0.3, asset: 'GEN', deposit: 25, bid_collection_heights: 4, bid_evaluation_heights: 4, clock_idle_ms: 0 }; // the test ticks by itself
     fs.writeFileSync(m.configFile, YAML.stringify(doc));
   }
   seeds = ledgerClientKeys(dir).clients.map((k) => k.seed);

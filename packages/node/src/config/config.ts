@@ -79,6 +79,11 @@ export interface AuctionConfig {
   readonly deposit: number;
   readonly bidCollectionHeights: number;
   readonly bidEvaluationHeights: number;
+  /**
+   * While a round is open and nothing committed for this long, the primary submits the ledger's
+   * clock op so that phases keep moving on an idle cluster (clock_idle_ms; 0: never).
+   */
+  readonly clockIdleMs: number;
 }
 export interface ValidatorEntry {
   readonly validatorId: string;
@@ -328,7 +333,7 @@ export function validateConfig(doc: unknown, baseDir = process.cwd()): NodeConfi
   }
   let auction: AuctionConfig | undefined;
   if (tc.auction !== undefined) {
-    const au = mapping(tc.auction, 'triple_consensus.auction', ['bid_evaluation_timeout_seconds', 'mev_protection_enabled', 'priority_weight', 'economic_weight', 'asset', 'deposit', 'bid_collection_heights', 'bid_evaluation_heights']);
+    const au = mapping(tc.auction, 'triple_consensus.auction', ['bid_evaluation_timeout_seconds', 'mev_protection_enabled', 'priority_weight', 'economic_weight', 'asset', 'deposit', 'bid_collection_heights', 'bid_evaluation_heights', 'clock_idle_ms']);
     const p = 'triple_consensus.auction';
     auction = {
       bidEvaluationTimeoutSeconds: num(au, 'bid_evaluation_timeout_seconds', p, { min: 0, minExclusive: true, max: 3_600, def: 5 }),
@@ -339,6 +344,7 @@ export function validateConfig(doc: unknown, baseDir = process.cwd()): NodeConfi
       deposit: num(au, 'deposit', p, { int: true, min: 0, max: Number.MAX_SAFE_INTEGER, def: 10 }),
       bidCollectionHeights: num(au, 'bid_collection_heights', p, { int: true, min: 1, max: 100_000, def: 5 }),
       bidEvaluationHeights: num(au, 'bid_evaluation_heights', p, { int: true, min: 1, max: 100_000, def: 5 }),
+      clockIdleMs: num(au, 'clock_idle_ms', p, { int: true, min: 0, max: 3_600_000, def: 1000 }),
     };
   }
 

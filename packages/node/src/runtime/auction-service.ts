@@ -4,7 +4,7 @@
 // height). It also feeds the seed's auction metrics from what the state shows.
 
 import { CodecError } from '@bpci/core/codec/wire';
-import { auctionRoundId, decodeAuctionTx, formatRoundId, isAuctionOp, parseAuctionOutcome, toHex, type AuctionRoundView, type CryptoBackend, type LedgerApp, AUCTION_LIMITS, weightBp, type AuctionConfig, type Genesis } from '@bpci/core';
+import { LEDGER_CLOCK_OP, auctionRoundId, decodeAuctionTx, formatRoundId, isAuctionOp, parseAuctionOutcome, toHex, type AuctionRoundView, type CryptoBackend, type LedgerApp, AUCTION_LIMITS, weightBp, type AuctionConfig, type Genesis } from '@bpci/core';
 import { ConfigError, type NodeConfig } from '../config/config.js';
 import { Counter, Histogram } from 'prom-client';
 import type { NodeMetrics } from '../metrics/metrics.js';
@@ -85,12 +85,48 @@ export class AuctionService implements AuctionApiPort {
     }
   }
 
+  private lastCommitAt = Date.now();
+  private clockTimer: NodeJS.Timeout | null = null;
+  /** Clock ops this validator submitted (tests and metrics read it). */
+  clockTicks = 0;
+
+  /**
+   * The idle clock: every `idleMs / 2` (at least 50 ms), when a round is open, nothing committed
+   * for `idleMs` and this validator is the primary in normal mode, submit the ledger's clock op
+   * (one request: one more committed batch, the auction's clock). One validator at a time, so an
+   * idle cluster commits about one clock batch per `idleMs`; any traffic makes it unnecessary.
+   * The phases stay deterministic: they count committed batches, whoever submitted them.
+   */
+  startClock(opts: { readonly idleMs: number; readonly isPrimary: () => boolean; readonly now?: () => number }): void {
+    if (opts.idleMs <= 0 || this.clockTimer !== null) return;
+    const now = opts.now ?? Date.now;
+    this.clockTimer = setInterval(() => this.clockTick(opts.idleMs, opts.isPrimary, now()), Math.max(50, Math.floor(opts.idleMs / 2)));
+    this.clockTimer.unref();
+  }
+
+  stopClock(): void {
+    if (this.clockTimer !== null) clearInterval(this.clockTimer);
+    this.clockTimer = null;
+  }
+
+  /** One check of the idle clock (exposed for tests). True when it submitted a clock op. */
+  clockTick(idleMs: number, isPrimary: () => boolean, now: number): boolean {
+    if (now - this.lastCommitAt < idleMs || !isPrimary() || this.auction.activeSummary().length === 0) return false;
+    this.lastCommitAt = now; // one submission per idle period, not one per check
+    this.clockTicks++;
+    this.api()
+      .submitTransaction({ payload: LEDGER_CLOCK_OP }, { waitForCommit: false, timeoutMs: 1 })
+      .catch(() => undefined); // no quorum of links, overloaded: the next idle period tries again
+    return true;
+  }
+
   /** Wraps the node observer: after every committed batch, the metrics follow the auction's state. */
   observe(inner: NodeObserver): NodeObserver {
     return {
       ...inner,
       committed: (b, at) => {
         inner.committed?.(b, at);
+        this.lastCommitAt = Date.now();
         this.onCommitted();
       },
     };

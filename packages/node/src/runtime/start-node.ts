@@ -183,6 +183,15 @@ export async function startNodeFromConfig(file: string, opts: StartNodeOptions =
       },
     });
     const running = node;
+    if (auction && config.tripleConsensus.auction) {
+      auction.startClock({
+        idleMs: config.tripleConsensus.auction.clockIdleMs,
+        isPrimary: () => {
+          const st = running.replica.status();
+          return st.mode === 'normal' && st.primary === running.index;
+        },
+      });
+    }
     const apiUrl = `${apiTls ? 'https' : 'http'}://${nd.api.host}:${nd.api.port}`;
     logger.info({ api: apiUrl, api_tls: Boolean(apiTls), api_token: apiToken !== undefined, client_tls: Boolean(clientTls), client_token: clientToken !== undefined, crypto: `${selection.name} (${selection.reason})`, durability: nd.durability, verify: nd.verify, app: nd.app, data_dir: dataDir }, 'validator ready');
     return {
@@ -192,6 +201,7 @@ export async function startNodeFromConfig(file: string, opts: StartNodeOptions =
       async stop(why: StopReason = {}) {
         const t0 = Date.now();
         logger.info({ signal: why.signal ?? null, reason: why.reason ?? (why.signal ? 'signal' : 'stop requested') }, 'validator stopping');
+        auction?.stopClock();
         await api.close();
         service.close();
         await running.stop();

@@ -122,6 +122,19 @@ export function auctionTreasuryKey(crypto: Pick<CryptoBackend, 'blake3'>): Uint8
 
 const reject = (code: LedgerReason, detail: string): LedgerOutcome => ({ code, detail });
 const OK: LedgerOutcome = { code: 'ok', detail: '' };
+
+/**
+ * The clock op: changes nothing but is a request, so the batch that carries it is one more
+ * execute() call, the auction's clock. A validator submits it while a round is open and the
+ * cluster is idle (the node's AuctionService), or phases would wait for unrelated traffic.
+ */
+export const LEDGER_CLOCK_OP: Uint8Array = utf8Encode('bpci/ledger-clock/v1');
+
+export function isLedgerClockOp(op: Uint8Array): boolean {
+  if (op.length !== LEDGER_CLOCK_OP.length) return false;
+  for (let i = 0; i < op.length; i++) if (op[i] !== LEDGER_CLOCK_OP[i]) return false;
+  return true;
+}
 const short = (k: Uint8Array): string => toHex(k);
 
 export class LedgerApp implements StateMachine {
@@ -231,7 +244,8 @@ export class LedgerApp implements StateMachine {
   execute(ops: readonly Uint8Array[]): Uint8Array[] {
     // The auction's clock is this call (one per committed batch); phases move before the ops.
     this.auction?.tick(this.port);
-    const decoded: (DecodedLedgerTx | DecodedAuctionTx | string)[] = ops.map((op) => {
+    const decoded: (DecodedLedgerTx | DecodedAuctionTx | string | null)[] = ops.map((op) => {
+      if (isLedgerClockOp(op)) return null;
       try {
         return isAuctionOp(op) ? decodeAuctionTx(op) : decodeLedgerTx(op);
       } catch (e) {
@@ -244,7 +258,7 @@ export class LedgerApp implements StateMachine {
     const first: number[] = [];
     for (const d of decoded) {
       first.push(items.length);
-      if (typeof d === 'string') continue;
+      if (d === null || typeof d === 'string') continue;
       if (isAuctionTx(d)) {
         // A reveal is unsigned (its commitment authenticates it).
         if (d.bodyBytes !== null && d.signature !== null) items.push({ publicKey: d.signer, message: ledgerSigningMessage(d.bodyBytes), signature: d.signature });
@@ -256,6 +270,7 @@ export class LedgerApp implements StateMachine {
     }
     const valid = items.length > 0 ? this.crypto.ed25519VerifyBatch(items) : new Uint8Array(0);
     return decoded.map((d, i) => {
+      if (d === null) return utf8Encode(formatOutcome(OK)); // the clock op
       if (typeof d === 'string') return utf8Encode(formatOutcome(reject('malformed', d)));
       if (isAuctionTx(d)) return utf8Encode(formatAuctionOutcome(this.applyAuction(d, valid[first[i]!] === 1)));
       return utf8Encode(formatOutcome(this.apply(d, valid.subarray(first[i]!, first[i]! + 1 + d.cosignatures.length))));
