@@ -39,7 +39,13 @@ export interface CryptoBackend {
   blake3Many(messages: readonly Uint8Array[]): Uint8Array[];
   /** Packed variant: returns n x 32 bytes. */
   blake3ManyPacked(messages: PackedMessages): Uint8Array;
-  /** Merkle root under the rule in merkle.ts (domain-separated, odd node promoted). */
+  /**
+   * Merkle root under the rule in merkle.ts (domain-separated, odd node promoted). For many
+   * leaves, pass them as consecutive views of one buffer (`buf.subarray(i * 32, i * 32 + 32)`):
+   * they are handed over without a copy (packMessages); a million separate arrays cost more to
+   * gather than to hash natively (the native backend's `merkleRootPacked` takes packed leaves
+   * directly).
+   */
   merkleRoot(leaves: readonly Uint8Array[]): Uint8Array;
   merkleProof(leaves: readonly Uint8Array[], index: number): MerkleProof;
   /** Lowest nonce in [nonceStart, nonceStart + count) whose hash (big-endian) <= target. */
