@@ -138,3 +138,68 @@ describe('pacemaker: timeouts and timeout certificates', () => {
     expect(r.status().standing.behindSeqs).toBeGreaterThan(0);
   });
 });
+
+// The fairness rule (RequestPool.overdue): the idle timer restarts on any progress, so before it
+// a primary that kept committing other clients' requests could starve one client forever.
+describe('pacemaker: a primary that passes over one client', () => {
+  /** Four replicas; requests to replica 0 (the primary of view 0) are dropped for client `ignored`. */
+  function cluster(ignored: string) {
+    const rs = [0, 1, 2, 3].map((id) => new PbftReplica({ id, validators: vs, seed32: seeds[id]!, crypto, app: new KvApp(crypto), config: { viewChangeTimeoutTicks: TIMEOUT_TICKS, verify: 'lazy' } }));
+    const queue: { to: number; input: Input }[] = [];
+    const executed: string[][] = [[], [], [], []];
+    const handle = (id: number, out: Output): void => {
+      for (const e of [...out.sendAfterPersist, ...out.send]) {
+        const targets = e.dest.kind === 'replica' ? [e.dest.to] : [0, 1, 2, 3].filter((t) => t !== id);
+        for (const to of targets) {
+          const message = decodeMessage(e.bytes);
+          if (to === 0 && message.kind === 'request' && message.clientId === ignored) continue;
+          queue.push({ to, input: { kind: 'message', from: id, message } });
+        }
+      }
+      for (const c of out.commit) for (const r of c.requests) executed[id]!.push(`${r.clientId}#${r.requestSeq}`);
+      for (const j of out.verify) queue.push({ to: id, input: { kind: 'verified', jobId: j.jobId, valid: crypto.ed25519VerifyBatch(j.items) } });
+    };
+    const run = (): void => {
+      for (let i = 0; i < 100_000 && queue.length > 0; i++) {
+        const { to, input } = queue.shift()!;
+        handle(to, rs[to]!.step(input));
+      }
+    };
+    const submit = (clientId: string, seq: number): void => {
+      const request = signedRequest(clientId, seq, `add ${clientId} 1`);
+      for (const to of [0, 1, 2, 3]) if (!(to === 0 && clientId === ignored)) queue.push({ to, input: { kind: 'request', request } });
+    };
+    const tick = (): void => {
+      for (const [id, r] of rs.entries()) handle(id, r.step({ kind: 'tick' }));
+    };
+    return { rs, executed, run, submit, tick };
+  }
+
+  it('is voted out while it keeps committing the others, and the starved request commits', () => {
+    const c = cluster('starved');
+    c.submit('starved', 1);
+    c.run();
+    let seq = 0;
+    for (let round = 0; round < 300 && !c.executed[1]!.includes('starved#1'); round++) {
+      c.submit('busy', ++seq); // steady traffic from another client: the view looks alive
+      c.run();
+      c.tick();
+      c.run();
+    }
+    for (const id of [1, 2, 3]) expect(c.executed[id], `replica ${id}`).toContain('starved#1');
+    expect(c.rs[1]!.status().view).toBeGreaterThanOrEqual(1);
+    expect(c.executed[1]!.filter((k) => k.startsWith('busy#')).length).toBeGreaterThan(5); // the others were served all along
+  });
+
+  it('a busy honest primary is not voted out: requests ahead in the queue are its allowance', () => {
+    const c = cluster('nobody');
+    for (let round = 0; round < 60; round++) {
+      for (let k = 0; k < 20; k++) c.submit(`client-${k}`, round + 1); // 20 clients, every round
+      c.run();
+      c.tick();
+      c.run();
+    }
+    expect(c.rs.map((r) => r.status().view)).toEqual([0, 0, 0, 0]);
+    expect(c.executed[1]!.length).toBe(20 * 60);
+  });
+});

@@ -725,6 +725,7 @@ export class PbftReplica implements Replica {
       const commits = this.matching(slot.commits, pp.digest);
       slot.executed = true;
       this.applyBatch({ prePrepare: pp, commits }, true);
+      this.pool.batchExecuted();
     }
     this.maybePropose();
   }
@@ -859,6 +860,7 @@ export class PbftReplica implements Replica {
     if (this.mode === 'normal') {
       const busy = this.pool.size > 0 || this.nextSeq - 1 > this.lastExecuted || this.openSlotAbove();
       if (busy && this.now - Math.max(this.lastProgressTick, this.liveTick) >= timeout) this.onTimer();
+      else if (this.primary() !== this.id) this.checkFairness(timeout);
     } else if (this.mode === 'view-change') {
       // As in PBFT: the timer for giving up on view v runs only once a quorum asked for v.
       if (this.vcQuorumTick >= 0 && this.now - this.vcQuorumTick >= timeout) this.onTimer();
@@ -887,6 +889,20 @@ export class PbftReplica implements Replica {
       this.fetch(stuckAtHigh ? this.stable.seq + 1 : this.lastExecuted + 1);
     }
     this.maybePropose();
+  }
+
+  /**
+   * Censorship: the timer above restarts on any progress, so a primary that keeps committing
+   * other requests could starve one forever. A request the primary passes over for long enough
+   * (RequestPool.overdue: time and batches, scaled to how many were ahead of it) is relayed to
+   * the primary once, then times the view out like an idle primary does. One backup alone
+   * changes nothing (a timeout certificate needs a quorum).
+   */
+  private checkFairness(timeout: number): void {
+    const late = this.pool.overdue(this.now, timeout, this.cfg);
+    if (late === null) return;
+    if (late.relay) this.outbox.send(late.request, this.primary());
+    else this.onTimer();
   }
 
   /**
@@ -1397,7 +1413,7 @@ export class PbftReplica implements Replica {
     }
     if (this.primary() === this.id) this.nextSeq = maxS + 1;
     // Requests proposed in the old view but not re-proposed go back into the queue.
-    this.pool.newView(nv.prePrepares.map((pp) => pp.batch));
+    this.pool.newView(nv.prePrepares.map((pp) => pp.batch), this.now);
     if (minS > this.lastExecuted) {
       this.lagTarget = Math.max(this.lagTarget, minS);
       this.mode = 'catching-up';

@@ -11,6 +11,21 @@ export interface PendingRequest {
   readonly tick: number;
 }
 
+/**
+ * Fairness bookkeeping of a pending request (see RequestPool.overdue): when its wait started (in
+ * ticks and in batches executed), how many requests were pending before it then, and whether it
+ * was relayed to the leader already.
+ */
+interface Wait {
+  tick: number;
+  batches: number;
+  ahead: number;
+  relayed: boolean;
+}
+
+/** How many of the oldest pending requests `overdue` looks at per call (bounded work per tick). */
+const OVERDUE_SCAN = 8;
+
 export function requestKey(r: ClientRequest): string {
   return `${sessionOf(r)}#${r.requestSeq}`;
 }
@@ -69,6 +84,10 @@ export class RequestPool {
   private readonly proposed = new Set<string>();
   /** Pending requests not in any such batch, in arrival order (what the leader batches next). */
   private readonly unproposed = new RequestQueue();
+  /** Per pending request, in arrival order: its fairness wait (see overdue). */
+  private readonly waits = new Map<string, Wait>();
+  /** Batches executed in order in the normal case (batchExecuted), the fairness clock. */
+  private executedBatches = 0;
 
   get size(): number {
     return this.pending.size;
@@ -82,8 +101,40 @@ export class RequestPool {
   add(r: ClientRequest, tick: number): void {
     const key = requestKey(r);
     const p = { request: r, tick };
+    this.waits.set(key, { tick, batches: this.executedBatches, ahead: this.pending.size, relayed: false });
     this.pending.set(key, p);
     this.unproposed.set(key, p);
+  }
+
+  /** One batch executed in order in the normal case (not by state transfer): the fairness clock. */
+  batchExecuted(): void {
+    this.executedBatches++;
+  }
+
+  /**
+   * A pending request the leader is passing over, or null. A request is overdue when it has
+   * waited at least `minTicks` AND at least 2 x (inflightMax + ceil((ahead + 1) / batchSizeMax))
+   * + 2 batches executed since it arrived, `ahead` being the requests pending before it then: a
+   * leader taking requests in arrival order includes it well before that however loaded it is,
+   * so one that keeps committing others while this one waits is censoring it (or never got it).
+   * The first time, the answer is `{ relay: true }` (send it to the leader, which may have missed
+   * it) and its wait starts again; the second time `{ relay: false }`: time the view out. Looks at
+   * the OVERDUE_SCAN oldest requests only.
+   */
+  overdue(now: number, minTicks: number, limits: { readonly inflightMax: number; readonly batchSizeMax: number }): { request: ClientRequest; relay: boolean } | null {
+    let seen = 0;
+    for (const [key, w] of this.waits) {
+      if (seen++ >= OVERDUE_SCAN) break;
+      const allowance = 2 * (limits.inflightMax + Math.ceil((w.ahead + 1) / limits.batchSizeMax)) + 2;
+      if (now - w.tick < minTicks || this.executedBatches - w.batches < allowance) continue;
+      const p = this.pending.get(key)!;
+      if (w.relayed) return { request: p.request, relay: false };
+      w.relayed = true;
+      w.tick = now;
+      w.batches = this.executedBatches;
+      return { request: p.request, relay: true };
+    }
+    return null;
   }
 
   /**
@@ -133,6 +184,7 @@ export class RequestPool {
     for (const r of batch) {
       const key = requestKey(r);
       this.pending.delete(key);
+      this.waits.delete(key);
       this.proposed.delete(key);
       this.unproposed.delete(key);
     }
@@ -140,11 +192,19 @@ export class RequestPool {
 
   /** A new view/round re-proposes `batches`: requests proposed before but not re-proposed go
    *  back into the queue. */
-  newView(batches: readonly (readonly ClientRequest[])[]): void {
+  newView(batches: readonly (readonly ClientRequest[])[], now = 0): void {
     this.proposed.clear();
     for (const b of batches) for (const r of b) this.proposed.add(requestKey(r));
     this.unproposed.clear();
     for (const [key, p] of this.pending) if (!this.proposed.has(key)) this.unproposed.set(key, p);
+    // A new leader gets a fresh allowance for everything pending.
+    let ahead = 0;
+    for (const w of this.waits.values()) {
+      w.tick = now;
+      w.batches = this.executedBatches;
+      w.ahead = ahead++;
+      w.relayed = false;
+    }
   }
 
   /** Drops pending requests `isFresh` rejects (a state transfer executed them elsewhere). */
@@ -152,6 +212,7 @@ export class RequestPool {
     for (const k of [...this.pending.keys()]) {
       if (isFresh(this.pending.get(k)!.request)) continue;
       this.pending.delete(k);
+      this.waits.delete(k);
       this.unproposed.delete(k);
     }
   }
