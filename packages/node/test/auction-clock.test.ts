@@ -12,7 +12,7 @@ import { writeLocalCluster, ledgerClientKeys, LOCAL_CHAIN_ID, type LocalClusterM
 import { startNodeFromConfig, type RunningNode } from '../src/runtime/start-node.js';
 import { nodeJsBackend } from '../src/crypto/select.js';
 import { AuctionService } from '../src/runtime/auction-service.js';
-import { freeBase } from './helpers.js';
+import { fetchJson, freeBase } from './helpers.js';
 
 const crypto = nodeJsBackend();
 const N = 4;
@@ -22,10 +22,7 @@ let members: LocalClusterMember[];
 let running: RunningNode[] = [];
 let seeds: Uint8Array[];
 
-async function get(i: number, url: string): Promise<{ status: number; json: any }> {
-  const r = await fetch(`${members[i]!.apiUrl}${url}`);
-  return { status: r.status, json: await r.json() };
-}
+const get = (i: number, url: string) => fetchJson(`${members[i]!.apiUrl}${url}`);
 
 beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bpci-auction-clock-'));
@@ -50,8 +47,7 @@ describe('the auction on an idle cluster', () => {
   it('a round opened with no other traffic runs to its end on the idle clock, alike everywhere', async () => {
     const open = new AuctionBidder(crypto, seeds[0]!).open({ chainId: LOCAL_CHAIN_ID, nonce: 0 });
     const roundId = `round-${toHex(open.roundId)}`;
-    const r = await fetch(`${members[0]!.apiUrl}${C}/rounds/start`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ open: toHex(open.op) }) });
-    expect(r.status).toBe(201);
+    expect((await fetchJson(`${members[0]!.apiUrl}${C}/rounds/start`, { open: toHex(open.op) })).status).toBe(201);
     const end = Date.now() + 30_000;
     let phase = '';
     while (Date.now() < end) {

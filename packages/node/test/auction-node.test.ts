@@ -12,7 +12,7 @@ import { writeLocalCluster, ledgerClientKeys, LOCAL_CHAIN_ID, LOCAL_CLIENT_BALAN
 import { startNodeFromConfig, type RunningNode } from '../src/runtime/start-node.js';
 import { nodeJsBackend } from '../src/crypto/select.js';
 import { runCli } from '../src/cli/program.js';
-import { freeBase } from './helpers.js';
+import { fetchJson, freeBase } from './helpers.js';
 
 async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
   const out: string[] = [];
@@ -31,14 +31,8 @@ let running: RunningNode[] = [];
 let seeds: Uint8Array[];
 
 
-async function get(i: number, url: string): Promise<{ status: number; json: any }> {
-  const r = await fetch(`${members[i]!.apiUrl}${url}`);
-  return { status: r.status, json: await r.json() };
-}
-async function post(i: number, url: string, body: unknown): Promise<{ status: number; json: any }> {
-  const r = await fetch(`${members[i]!.apiUrl}${url}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  return { status: r.status, json: await r.json() };
-}
+const get = (i: number, url: string) => fetchJson(`${members[i]!.apiUrl}${url}`);
+const post = (i: number, url: string, body: unknown) => fetchJson(`${members[i]!.apiUrl}${url}`, body);
 let ticks = 0;
 /** One committed batch (the auction's clock counts batches): a request the ledger rejects as malformed. */
 async function tick(): Promise<void> {

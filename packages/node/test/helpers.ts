@@ -71,6 +71,12 @@ export async function freeBase(validators = 4, apiOffset = 100): Promise<number>
   throw new Error('no free port range below 32768');
 }
 
+/** GET (or, with a body, POST as JSON) and parse the JSON answer: the tests' API calls. */
+export async function fetchJson(url: string, body?: unknown): Promise<{ status: number; json: any }> {
+  const r = body === undefined ? await fetch(url) : await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  return { status: r.status, json: await r.json() };
+}
+
 export async function waitFor(cond: () => boolean, what: string, limitMs = 10_000): Promise<void> {
   const start = Date.now();
   while (!cond()) {
